@@ -1,0 +1,38 @@
+# knit's set-up, demo and tests.  `make demo` and `make test` work on a fresh
+# machine with Python 3, a JDK and Maven: everything else is installed here.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+VERSION := $(shell cat knit/VERSION)
+JAR    := knit/java/knit.jar
+JAVA_SOURCES := $(shell find java_src -name '*.java')
+
+.PHONY: setup demo test jar cluster cluster-stop docs bench bench-quick clean
+
+setup: $(VENV)/.installed $(JAR)
+
+$(VENV)/.installed: setup.py knit/VERSION
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+jar: $(JAR)
+$(JAR): pom.xml $(JAVA_SOURCES) knit/VERSION
+	mvn -q -B package -Drevision=$(VERSION)
+
+cluster: setup
+	$(PY) -m knit minicluster start
+
+cluster-stop:
+	$(PY) -m knit minicluster stop
+
+# knit's main job: a command on 3 YARN containers of the local cluster.
+demo: cluster
+	$(PY) examples/hello_yarn.py
+
+test: setup
+	$(PY) -m pytest tests
+
+clean:
+	rm -rf $(VENV) target $(JAR) *.egg-info

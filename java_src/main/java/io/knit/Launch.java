@@ -1,0 +1,127 @@
+package io.knit;
+
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.io.Text;
+import org.apache.hadoop.yarn.api.ApplicationConstants;
+import org.apache.hadoop.yarn.api.ApplicationConstants.Environment;
+import org.apache.hadoop.yarn.api.records.LocalResource;
+import org.apache.hadoop.yarn.api.records.LocalResourceType;
+import org.apache.hadoop.yarn.api.records.LocalResourceVisibility;
+import org.apache.hadoop.yarn.api.records.URL;
+import org.apache.hadoop.yarn.conf.YarnConfiguration;
+
+/** What the client and the ApplicationMaster must agree on. */
+final class Launch {
+    private Launch() {}
+
+    /** Alias of the per-application secret in the AM's YARN credentials. */
+    static final Text SECRET_ALIAS = new Text("knit.am.secret");
+
+    /** File names inside the AM's and workers' working directories. */
+    static final String JAR_NAME = "knit.jar";
+    static final String AM_SPEC_NAME = "knit-am.properties";
+    static final String WORKER_SCRIPT_NAME = "knit-worker.sh";
+
+    /** Header carrying the secret on every request to the AM's control server. */
+    static final String SECRET_HEADER = "X-Knit-Secret";
+
+    /** Packages Hadoop reaches into by reflection; JDK 16+ refuses without --add-opens. */
+    private static final String[] OPENS = {
+        "java.base/java.io", "java.base/java.lang", "java.base/java.lang.reflect",
+        "java.base/java.lang.invoke", "java.base/java.math", "java.base/java.net",
+        "java.base/java.nio", "java.base/java.text", "java.base/java.util",
+        "java.base/java.util.concurrent", "java.base/java.util.concurrent.atomic",
+        "java.base/java.util.zip", "java.base/sun.nio.ch", "java.base/sun.nio.cs",
+        "java.base/sun.security.util", "java.base/sun.security.x509",
+    };
+
+    /**
+     * Value for JDK_JAVA_OPTIONS. Java 8 dies on an unknown --add-opens flag on
+     * its command line, but it never reads JDK_JAVA_OPTIONS (only the `java`
+     * launcher of JDK 9+ does), so the same AM command works on 8 and 17.
+     */
+    static String jdkJavaOptions() {
+        StringBuilder sb = new StringBuilder();
+        for (String pkg : OPENS) {
+            if (sb.length() > 0) {
+                sb.append(' ');
+            }
+            sb.append("--add-opens=").append(pkg).append("=ALL-UNNAMED");
+        }
+        return sb.toString();
+    }
+
+    /**
+     * CLASSPATH for the AM container: knit.jar and the working directory first,
+     * then the cluster's own Hadoop jars (yarn.application.classpath). The
+     * {{PWD}} / <CPS> forms are expanded by the NodeManager, so this works
+     * whatever OS the NodeManager runs on.
+     */
+    static String amClasspath(Configuration conf) {
+        String cps = ApplicationConstants.CLASS_PATH_SEPARATOR;
+        String pwd = Environment.PWD.$$();
+        StringBuilder sb = new StringBuilder();
+        sb.append(pwd).append('/').append(JAR_NAME);
+        sb.append(cps).append(pwd);
+        sb.append(cps).append(pwd).append("/*");
+        String[] entries = conf.getStrings(YarnConfiguration.YARN_APPLICATION_CLASSPATH,
+                YarnConfiguration.DEFAULT_YARN_CROSS_PLATFORM_APPLICATION_CLASSPATH);
+        for (String entry : entries) {
+            if (!entry.trim().isEmpty()) {
+                sb.append(cps).append(entry.trim());
+            }
+        }
+        return sb.toString();
+    }
+
+    /**
+     * YARN unpacks ARCHIVE resources by the resource file's own name
+     * (FSDownload), not by the link name, so the type follows the source name.
+     */
+    static LocalResourceType typeFor(String fileName) {
+        String n = fileName.toLowerCase(Locale.ROOT);
+        if (n.endsWith(".zip") || n.endsWith(".tar.gz") || n.endsWith(".tgz") || n.endsWith(".tar")) {
+            return LocalResourceType.ARCHIVE;
+        }
+        return LocalResourceType.FILE;
+    }
+
+    static LocalResource resource(URI uri, LocalResourceType type, long size, long timestamp) {
+        return LocalResource.newInstance(URL.fromURI(uri), type,
+                LocalResourceVisibility.APPLICATION, size, timestamp);
+    }
+
+    /** Writes resource i of the AM spec as resource.i.{name,uri,size,timestamp,type}. */
+    static void writeResource(Properties p, int i, String name, URI uri, LocalResourceType type,
+                              long size, long timestamp) {
+        String k = "resource." + i + ".";
+        p.setProperty(k + "name", name);
+        p.setProperty(k + "uri", uri.toString());
+        p.setProperty(k + "type", type.name());
+        p.setProperty(k + "size", Long.toString(size));
+        p.setProperty(k + "timestamp", Long.toString(timestamp));
+    }
+
+    /** Reads back what {@link #writeResource} wrote: link name to resource. */
+    static Map<String, LocalResource> readResources(Spec spec) {
+        Map<String, LocalResource> out = new LinkedHashMap<>();
+        for (int i : spec.indexes("resource", "uri")) {
+            String k = "resource." + i + ".";
+            try {
+                out.put(spec.required(k + "name"), resource(new URI(spec.required(k + "uri")),
+                        LocalResourceType.valueOf(spec.required(k + "type")),
+                        spec.getLong(k + "size", 0), spec.getLong(k + "timestamp", 0)));
+            } catch (URISyntaxException e) {
+                throw new IllegalArgumentException("bad " + k + "uri: " + e.getMessage(), e);
+            }
+        }
+        return out;
+    }
+}

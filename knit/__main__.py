@@ -1,0 +1,6 @@
+"""``python -m knit`` is the ``knit`` command."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

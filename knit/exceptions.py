@@ -1,0 +1,88 @@
+"""knit's exceptions: one root, each also the matching built-in.
+
+Foreign errors are translated in exactly one place each: py4j errors in
+:mod:`knit.gateway`, HTTP errors and Hadoop ``RemoteException`` bodies in
+:mod:`knit.yarn_api`.
+
+Examples
+--------
+>>> from knit import KnitException
+>>> try:
+...     raise YARNTimeoutError("ResourceManager at http://localhost:1 did not answer")
+... except TimeoutError as e:
+...     isinstance(e, KnitException)
+True
+"""
+
+
+class KnitException(Exception):
+    """Root of every error knit raises.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong and, where knit knows it, the fix.
+    app_id : str, optional
+        The YARN application the error concerns.
+    java_class : str, optional
+        The Java exception class behind the error, if any.
+    """
+
+    def __init__(self, message, app_id=None, java_class=None):
+        super().__init__(message)
+        self.app_id = app_id
+        self.java_class = java_class
+
+
+# The first knit's name for the root; kept so ``except KnitError`` works too.
+KnitError = KnitException
+
+
+class KnitValueError(KnitException, ValueError):
+    """Bad input to knit, found before anything was submitted."""
+
+
+class KnitTypeError(KnitException, TypeError):
+    """An argument of the wrong type (``memory='128'``, ``files='a,b'``)."""
+
+
+class KnitConfigError(KnitException, ValueError):
+    """Hadoop configuration that is missing or cannot be parsed."""
+
+
+class GatewayError(KnitException, RuntimeError):
+    """The JVM gateway failed to start, or a call through it failed.
+
+    ``stderr`` carries what the JVM printed, when it failed to start.
+    """
+
+    def __init__(self, message, stderr=None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.stderr = stderr
+
+
+class YARNException(KnitException):
+    """An error reported by YARN (the ResourceManager, a NodeManager or the AM).
+
+    ``response`` is the :class:`requests.Response`, when there was one.
+    """
+
+    def __init__(self, message, response=None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.response = response
+
+
+class YARNConnectionError(YARNException, ConnectionError):
+    """The ResourceManager (or another YARN service) could not be reached."""
+
+
+class YARNTimeoutError(YARNException, TimeoutError):
+    """YARN did not answer, or a state was not reached, in time."""
+
+
+class ApplicationNotFound(YARNException, LookupError):
+    """YARN knows no application with this id."""
+
+
+class HDFSError(KnitException, OSError):
+    """An HDFS operation (upload, staging, cache) failed."""

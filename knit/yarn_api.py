@@ -1,0 +1,859 @@
+"""Client for the YARN ResourceManager and NodeManager REST APIs.
+
+This is the one place where HTTP errors and Hadoop ``RemoteException``
+bodies become knit exceptions.  Every method returns parsed JSON pieces
+(dicts, lists, strings), never :class:`requests.Response` objects.
+
+Examples
+--------
+>>> api = YARNAPI("http://localhost:8088", user="alice")
+>>> api.rm_url
+'http://localhost:8088'
+>>> app_id_of_container("container_e17_1410901177871_0001_01_000005")
+'application_1410901177871_0001'
+"""
+import logging
+import re
+import time
+from typing import NamedTuple
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from .exceptions import (ApplicationNotFound, KnitValueError, YARNConnectionError,
+                         YARNException, YARNTimeoutError)
+
+logger = logging.getLogger(__name__)
+
+#: States from which an application never moves.
+FINAL_STATES = frozenset({"FINISHED", "FAILED", "KILLED"})
+#: The other application states, in lifecycle order.
+ACTIVE_STATES = ("NEW", "NEW_SAVING", "SUBMITTED", "ACCEPTED", "RUNNING")
+
+_APP_ID = re.compile(r"^application_\d+_\d+$")
+_ATTEMPT_ID = re.compile(r"^appattempt_\d+_\d+_\d+$")
+_CONTAINER_ID = re.compile(r"^container_(?:e(\d+)_)?(\d+)_(\d+)_(\d+)_(\d+)$")
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+_FIX = ("Check that YARN is running and that HADOOP_CONF_DIR points at this "
+        "cluster's configuration, or pass rm= and rm_port= explicitly.")
+
+
+# --------------------------------------------------------------------------
+# ids
+# --------------------------------------------------------------------------
+
+class ContainerId(NamedTuple):
+    """The parts of a YARN container id.
+
+    Examples
+    --------
+    >>> c = parse_container_id("container_1410901177871_0001_01_000005")
+    >>> c.epoch, c.container, c.app_id
+    (0, 5, 'application_1410901177871_0001')
+    """
+
+    epoch: int
+    cluster_timestamp: int
+    app_number: int
+    attempt: int
+    container: int
+
+    @property
+    def app_id(self):
+        """The application id, as YARN prints it."""
+        return f"application_{self.cluster_timestamp}_{self.app_number:04d}"
+
+    @property
+    def attempt_id(self):
+        """The application attempt id, as YARN prints it."""
+        return (f"appattempt_{self.cluster_timestamp}_{self.app_number:04d}_"
+                f"{self.attempt:06d}")
+
+
+def parse_container_id(container_id):
+    """Split a container id into its parts.
+
+    Since Hadoop 2.6 the id may carry the RM's epoch (``e17_``), which
+    starts at 0 and is left out of the id while it is 0.
+
+    Parameters
+    ----------
+    container_id : str
+        E.g. ``container_e17_1410901177871_0001_01_000005``.
+
+    Returns
+    -------
+    ContainerId
+
+    Raises
+    ------
+    KnitValueError
+        Not a container id.
+
+    Examples
+    --------
+    >>> parse_container_id("container_e17_1410901177871_0001_01_000005")
+    ContainerId(epoch=17, cluster_timestamp=1410901177871, app_number=1, attempt=1, container=5)
+    """
+    m = _CONTAINER_ID.match(str(container_id).strip())
+    if m is None:
+        raise KnitValueError(
+            f"{container_id!r} is not a YARN container id (expected e.g. "
+            "container_1410901177871_0001_01_000005)")
+    epoch, ts, app, attempt, number = m.groups()
+    return ContainerId(int(epoch or 0), int(ts), int(app), int(attempt), int(number))
+
+
+def app_id_of_container(container_id):
+    """Return the id of the application a container belongs to.
+
+    Examples
+    --------
+    >>> app_id_of_container("container_1410901177871_0001_01_000005")
+    'application_1410901177871_0001'
+    """
+    return parse_container_id(container_id).app_id
+
+
+def _check_app_id(app_id):
+    # Validated here so a typo fails clearly instead of as a 400 from the RM,
+    # and so nothing odd is ever pasted into a URL path.
+    if not isinstance(app_id, str) or not _APP_ID.match(app_id):
+        raise KnitValueError(f"{app_id!r} is not a YARN application id "
+                             "(expected e.g. application_1410901177871_0001)")
+    return app_id
+
+
+# --------------------------------------------------------------------------
+# JSON helpers
+# --------------------------------------------------------------------------
+
+def _as_list(value):
+    """YARN's JSON lists: null or ``{}`` when empty, and a bare object when
+    there is one element (Jersey's "mapped" notation, used by endpoints
+    not registered with the RM's natural-notation JSON context)."""
+    if value in (None, "", {}):
+        return []
+    if isinstance(value, list):
+        return value
+    return [value]
+
+
+def _children(queue):
+    """Sub-queues of a scheduler queue dict, for both schedulers."""
+    # Capacity: {"queues": {"queue": [...]}}; Fair: {"childQueues": {"queue":
+    # [...]}} in Hadoop 3, a plain list in Hadoop 2.
+    for key in ("queues", "childQueues"):
+        kids = queue.get(key)
+        if isinstance(kids, dict):
+            kids = kids.get("queue")
+        if kids:
+            return _as_list(kids)
+    return []
+
+
+def _leaf_queues(scheduler_info):
+    """``(name, full_path)`` of every leaf queue in a ``schedulerInfo`` dict."""
+    if "rootQueue" in scheduler_info:  # fair scheduler
+        roots = [scheduler_info["rootQueue"]]
+    elif _children(scheduler_info):  # capacity scheduler: the info is root
+        roots = [scheduler_info]
+    else:  # FIFO scheduler: one queue, always called default
+        return [("default", "root.default")]
+    leaves = []
+
+    def walk(queue, parent):
+        name = queue.get("queueName", "")
+        # Fair scheduler names are already full paths ("root.a.b").
+        path = queue.get("queuePath") or (
+            name if not parent or name.startswith(parent + ".") else f"{parent}.{name}")
+        kids = _children(queue)
+        if not kids:
+            leaves.append((name, path))
+        for kid in kids:
+            walk(kid, path)
+
+    for root in roots:
+        walk(root, "")
+    return leaves
+
+
+def _log_infos(body):
+    """Every ``ContainerLogsInfo`` dict in an NM ``.../logs`` answer.
+
+    Its wrapping differs across Hadoop releases (a bare list,
+    ``{"containerLogsInfo": ...}`` or ``{"containerLogsInfoes": ...}``).
+    """
+    if isinstance(body, list):
+        for item in body:
+            yield from _log_infos(item)
+    elif isinstance(body, dict):
+        if "containerLogInfo" in body:
+            yield body
+        else:
+            for value in body.values():
+                yield from _log_infos(value)
+
+
+def _strip_log_frame(data, filename):
+    """The file contents out of a Hadoop 3 NM log answer.
+
+    Hadoop 3 NMs wrap the file in a header ending ``LogContents:`` and a
+    trailer starting ``End of LogType:``, and may append aggregated copies;
+    Hadoop 2 sent the file alone.
+    """
+    start = data.find(b"LogContents:\n")
+    if not data.startswith(b"Container: ") or start < 0:
+        return data
+    header = data[:start]
+    body = data[start + len(b"LogContents:\n"):]
+    m = re.search(rb"^LogLength:(\d+)\s*$", header, re.M)
+    if m is not None:
+        return body[:int(m.group(1))]
+    end = body.find(b"End of LogType:" + filename.encode())
+    return body if end < 0 else body[:end]
+
+
+def _base_of(location, path):
+    """The base URL of a redirect target, given the REST path we asked for."""
+    parts = urlsplit(location)
+    prefix = parts.path[:-len(path)] if parts.path.endswith(path) else ""
+    return f"{parts.scheme}://{parts.netloc}{prefix}"
+
+
+def _reason(exc):
+    """A one-line cause of a requests exception ("Connection refused", ...)."""
+    text = str(exc)
+    for marker in ("Connection refused", "Name or service not known",
+                   "nodename nor servname", "Temporary failure in name resolution",
+                   "No route to host", "Network is unreachable", "timed out",
+                   "CERTIFICATE_VERIFY_FAILED"):
+        if marker in text:
+            return marker
+    return text if len(text) < 200 else text[:200] + "..."
+
+
+# --------------------------------------------------------------------------
+# the client
+# --------------------------------------------------------------------------
+
+class YARNAPI:
+    """Talk to a YARN ResourceManager (and its NodeManagers) over REST.
+
+    Parameters
+    ----------
+    rm_urls : str or list of str
+        Base URL(s) of the ResourceManager(s), e.g. ``http://rm:8088``,
+        with any gateway path prefix.  With RM HA give all of them: each is
+        tried in turn and the active one is remembered.
+    user : str, optional
+        Sent as ``user.name`` (Hadoop's "simple" HTTP authentication) when
+        no ``auth`` is given; without it an unsecured RM treats requests
+        as its static web user.
+    auth : requests auth, optional
+        E.g. ``("user", "password")`` for basic auth through Knox, or a
+        SPNEGO auth object on a Kerberos cluster.
+    timeout : float or (float, float)
+        requests' (connect, read) timeouts in seconds.  The short connect
+        timeout is what makes an unreachable RM fail fast.
+    session : requests.Session, optional
+        To share connections or set TLS options (``verify``, ``cert``).
+    nm_scheme : str, optional
+        ``http`` or ``https`` for NodeManager addresses; by default the
+        scheme of the first RM URL (YARN applies one ``yarn.http.policy``
+        to both).
+
+    Examples
+    --------
+    >>> api = YARNAPI(["http://rm1:8088", "http://rm2:8088"], user="alice")
+    >>> api.rm_urls
+    ['http://rm1:8088', 'http://rm2:8088']
+    """
+
+    def __init__(self, rm_urls, user=None, auth=None, timeout=(3.05, 30),
+                 session=None, nm_scheme=None):
+        if isinstance(rm_urls, str):
+            rm_urls = [rm_urls]
+        self.rm_urls = [u.rstrip("/") for u in rm_urls]
+        if not self.rm_urls:
+            raise KnitValueError("YARNAPI needs at least one ResourceManager URL")
+        for url in self.rm_urls:
+            if urlsplit(url).scheme not in ("http", "https"):
+                raise KnitValueError(
+                    f"ResourceManager URL {url!r} must start with http:// or https://")
+        self.user = user
+        self.auth = auth
+        self.timeout = timeout
+        self.session = session if session is not None else requests.Session()
+        self.nm_scheme = nm_scheme or urlsplit(self.rm_urls[0]).scheme
+        self._active = 0
+
+    @classmethod
+    def from_settings(cls, settings, **kwargs):
+        """Build a client from :class:`knit.conf.HadoopSettings`.
+
+        A ``password`` gives basic auth as ``settings.user``; on a Kerberos
+        cluster SPNEGO is used if ``requests_gssapi`` or ``requests_kerberos``
+        is installed.  Other keyword arguments go to the constructor.
+
+        Examples
+        --------
+        >>> from knit.conf import HadoopSettings
+        >>> YARNAPI.from_settings(HadoopSettings(rm="rm1", user="bob")).rm_urls
+        ['http://rm1:8088']
+        """
+        if "auth" not in kwargs:
+            if settings.password is not None:
+                kwargs["auth"] = (settings.user, settings.password)
+            elif settings.security_enabled:
+                kwargs["auth"] = _spnego_auth()
+        kwargs.setdefault("user", settings.user)
+        kwargs.setdefault("nm_scheme", settings.scheme)
+        return cls(settings.rm_urls, **kwargs)
+
+    @property
+    def rm_url(self):
+        """The base URL of the RM last found active."""
+        return self.rm_urls[self._active]
+
+    def __repr__(self):
+        return f"YARNAPI({self.rm_url!r}, user={self.user!r})"
+
+    # -- transport -------------------------------------------------------
+
+    def _send(self, method, url, params=None, json=None, accept="application/json",
+              allow_redirects=False):
+        params = dict(params or {})
+        if self.user and self.auth is None:
+            params.setdefault("user.name", self.user)
+        return self.session.request(
+            method, url, params=params, json=json, headers={"Accept": accept},
+            auth=self.auth, timeout=self.timeout, allow_redirects=allow_redirects)
+
+    def _rm(self, method, path, params=None, json=None, app_id=None):
+        """Send a request to the active RM and return the parsed JSON body."""
+        order = self.rm_urls[self._active:] + self.rm_urls[:self._active]
+        tried, timeouts = [], 0
+        for base in order:
+            url = base + path
+            try:
+                resp = self._send(method, url, params, json)
+                location = resp.headers.get("Location")
+                if resp.status_code in _REDIRECTS and location:
+                    # A standby RM redirects (307) to the active one.  Older
+                    # RMs drop the query string from Location, so re-send our
+                    # own request to the new base instead of following it.
+                    tried.append(f"{url}: standby, redirects to {location}")
+                    base = _base_of(location, path)
+                    url = base + path
+                    resp = self._send(method, url, params, json)
+            except requests.ReadTimeout as e:
+                raise YARNTimeoutError(
+                    f"ResourceManager at {url} accepted the connection but did "
+                    f"not answer within {self.timeout} s", app_id=app_id) from e
+            except requests.Timeout:
+                tried.append(f"{url}: connection timed out")
+                timeouts += 1
+                continue
+            except requests.RequestException as e:
+                tried.append(f"{url}: {_reason(e)}")
+                continue
+            if _is_standby(resp):
+                tried.append(f"{url}: standby ResourceManager")
+                continue
+            self._remember(base)
+            return _json_or_raise(resp, method, app_id)
+        message = ("Could not reach an active YARN ResourceManager. Tried "
+                   + "; ".join(tried) + ". " + _FIX)
+        if timeouts == len(order):
+            raise YARNTimeoutError(message, app_id=app_id)
+        raise YARNConnectionError(message, app_id=app_id)
+
+    def _remember(self, base):
+        if base not in self.rm_urls:
+            # A redirect to an RM we were not told about (e.g. a different
+            # spelling of its host name): keep it for next time.
+            self.rm_urls.append(base)
+        index = self.rm_urls.index(base)
+        if index != self._active:
+            logger.info("Active ResourceManager is now %s", base)
+        self._active = index
+
+    def _nm(self, address, path, accept="application/json"):
+        """GET from a NodeManager's REST API; return the Response."""
+        base = address if "://" in address else f"{self.nm_scheme}://{address}"
+        url = base.rstrip("/") + path
+        try:
+            # NMs redirect finished containers' logs to the log server.
+            resp = self._send("GET", url, accept=accept, allow_redirects=True)
+        except requests.Timeout as e:
+            raise YARNTimeoutError(
+                f"NodeManager at {url} did not answer within {self.timeout} s") from e
+        except requests.RequestException as e:
+            raise YARNConnectionError(
+                f"Could not reach the NodeManager at {url}: {_reason(e)}. The "
+                "address comes from the ResourceManager; check that this machine "
+                "can reach the cluster's nodes.") from e
+        if not resp.ok:
+            raise _error(resp, "GET")
+        return resp
+
+    # -- cluster -----------------------------------------------------------
+
+    def cluster_info(self):
+        """The RM's ``clusterInfo`` (id, state, haState, hadoopVersion...).
+
+        Examples
+        --------
+        >>> YARNAPI("http://localhost:8088").cluster_info()["state"]  # doctest: +SKIP
+        'STARTED'
+        """
+        return _get(self._rm("GET", "/ws/v1/cluster/info"), "clusterInfo")
+
+    def cluster_metrics(self):
+        """The RM's ``clusterMetrics`` (apps, memory, vcores, node counts).
+
+        Examples
+        --------
+        >>> YARNAPI("http://localhost:8088").cluster_metrics()["activeNodes"]  # doctest: +SKIP
+        1
+        """
+        return _get(self._rm("GET", "/ws/v1/cluster/metrics"), "clusterMetrics")
+
+    def nodes(self, states=None):
+        """The cluster's nodes, as a list of node dicts.
+
+        Parameters
+        ----------
+        states : str or iterable of str, optional
+            E.g. ``"RUNNING"`` or ``["RUNNING", "UNHEALTHY"]``.
+
+        Examples
+        --------
+        >>> [n["nodeHTTPAddress"] for n in YARNAPI("http://localhost:8088").nodes()]  # doctest: +SKIP
+        ['localhost:8042']
+        """
+        params = {"states": _csv(states)} if states else None
+        body = _get(self._rm("GET", "/ws/v1/cluster/nodes", params), "nodes") or {}
+        return _as_list(body.get("node"))
+
+    def scheduler(self):
+        """The ``schedulerInfo`` dict (its ``type`` names the scheduler).
+
+        Examples
+        --------
+        >>> YARNAPI("http://localhost:8088").scheduler()["type"]  # doctest: +SKIP
+        'capacityScheduler'
+        """
+        body = _get(self._rm("GET", "/ws/v1/cluster/scheduler"), "scheduler")
+        return _get(body, "schedulerInfo")
+
+    def queue_names(self):
+        """Names of all leaf queues (the ones applications can be submitted to).
+
+        Capacity scheduler names are short (``default``); fair scheduler
+        names are full paths (``root.default``), as the RM reports them.
+
+        Examples
+        --------
+        >>> YARNAPI("http://localhost:8088").queue_names()  # doctest: +SKIP
+        ['default']
+        """
+        return [name for name, _ in _leaf_queues(self.scheduler())]
+
+    def queue_exists(self, name):
+        """Whether ``name`` is a leaf queue, by short name or full path.
+
+        Examples
+        --------
+        >>> YARNAPI("http://localhost:8088").queue_exists("root.default")  # doctest: +SKIP
+        True
+        """
+        known = set()
+        for short, path in _leaf_queues(self.scheduler()):
+            known.update((short, path))
+        return name in known or f"root.{name}" in known
+
+    # -- applications ------------------------------------------------------
+
+    def apps(self, states=None, app_type=None, user=None):
+        """Applications known to the RM, as a list of app dicts.
+
+        Parameters
+        ----------
+        states : str or iterable of str, optional
+            Only these states, e.g. ``["ACCEPTED", "RUNNING"]``.
+        app_type : str, optional
+            Only this application type (e.g. ``"KNIT"``; case-insensitive).
+        user : str, optional
+            Only this user's applications.
+
+        Examples
+        --------
+        >>> YARNAPI("http://localhost:8088").apps(states="RUNNING", app_type="KNIT")  # doctest: +SKIP
+        []
+        """
+        params = {}
+        if states:
+            params["states"] = _csv(states)
+        if app_type:
+            params["applicationTypes"] = app_type
+        if user:
+            params["user"] = user
+        body = _get(self._rm("GET", "/ws/v1/cluster/apps", params), "apps") or {}
+        return _as_list(body.get("app"))
+
+    def apps_info(self, app_id):
+        """The app dict of one application.
+
+        Raises
+        ------
+        ApplicationNotFound
+            The RM does not know ``app_id``.
+
+        Examples
+        --------
+        >>> YARNAPI("http://localhost:8088").apps_info("application_1_0001")["state"]  # doctest: +SKIP
+        'RUNNING'
+        """
+        path = f"/ws/v1/cluster/apps/{_check_app_id(app_id)}"
+        return _get(self._rm("GET", path, app_id=app_id), "app")
+
+    def status(self, app_id):
+        """Same as :meth:`apps_info`.
+
+        Examples
+        --------
+        >>> YARNAPI("http://localhost:8088").status("application_1_0001")["finalStatus"]  # doctest: +SKIP
+        'UNDEFINED'
+        """
+        return self.apps_info(app_id)
+
+    def state(self, app_id):
+        """An application's state string (``ACCEPTED``, ``RUNNING``, ``FINISHED``...).
+
+        Examples
+        --------
+        >>> YARNAPI("http://localhost:8088").state("application_1_0001")  # doctest: +SKIP
+        'RUNNING'
+        """
+        path = f"/ws/v1/cluster/apps/{_check_app_id(app_id)}/state"
+        return _get(self._rm("GET", path, app_id=app_id), "state")
+
+    def app_attempts(self, app_id):
+        """The application's attempts, oldest first, as a list of dicts.
+
+        Examples
+        --------
+        >>> YARNAPI("http://localhost:8088").app_attempts("application_1_0001")[0]["id"]  # doctest: +SKIP
+        1
+        """
+        path = f"/ws/v1/cluster/apps/{_check_app_id(app_id)}/appattempts"
+        body = _get(self._rm("GET", path, app_id=app_id), "appAttempts") or {}
+        return _as_list(body.get("appAttempt"))
+
+    def app_containers(self, app_id, attempt_id=None):
+        """Running containers of an application attempt, as the RM sees them.
+
+        Parameters
+        ----------
+        app_id : str
+        attempt_id : str or int, optional
+            ``appattempt_...`` id or attempt number; default the latest.
+
+        Returns
+        -------
+        list of dict
+            With ``containerId``, ``nodeHttpAddress``, ``allocatedMB``...
+            Empty once the attempt has ended.
+
+        Examples
+        --------
+        >>> [c["containerId"] for c in YARNAPI("http://localhost:8088")
+        ...  .app_containers("application_1_0001")]  # doctest: +SKIP
+        ['container_1_0001_01_000001']
+        """
+        _check_app_id(app_id)
+        if attempt_id is None:
+            attempts = self.app_attempts(app_id)
+            if not attempts:
+                return []
+            latest = max(attempts, key=lambda a: int(a.get("id", 0)))
+            attempt_id = latest.get("appAttemptId") or int(latest["id"])
+        if isinstance(attempt_id, int):
+            attempt_id = "appattempt" + app_id[len("application"):] + f"_{attempt_id:06d}"
+        if not _ATTEMPT_ID.match(str(attempt_id)):
+            raise KnitValueError(f"{attempt_id!r} is not a YARN application attempt id")
+        path = f"/ws/v1/cluster/apps/{app_id}/appattempts/{attempt_id}/containers"
+        body = self._rm("GET", path, app_id=app_id) or {}
+        if "containers" in body:  # wrapped or not, depending on the release
+            body = body["containers"] or {}
+        return _as_list(body.get("container"))
+
+    def kill(self, app_id):
+        """Ask the RM to kill an application.
+
+        Returns True once the RM has accepted the request (the kill may
+        complete shortly after); an application that has already finished
+        is left as it is and also gives True.
+
+        Raises
+        ------
+        ApplicationNotFound
+            The RM does not know ``app_id``.
+
+        Examples
+        --------
+        >>> YARNAPI("http://localhost:8088", user="me").kill("application_1_0001")  # doctest: +SKIP
+        True
+        """
+        path = f"/ws/v1/cluster/apps/{_check_app_id(app_id)}/state"
+        # 202 while the kill is in progress; 200 with the current state when
+        # the app is already final (the RM then does nothing).
+        body = self._rm("PUT", path, json={"state": "KILLED"}, app_id=app_id)
+        logger.info("Kill of %s accepted by the ResourceManager (state %s)",
+                    app_id, (body or {}).get("state"))
+        return True
+
+    def kill_all(self, app_type="KNIT", all_users=False):
+        """Kill every not-yet-finished application of one type.
+
+        Parameters
+        ----------
+        app_type : str
+            Only applications of this type; knit submits ``KNIT``.
+        all_users : bool
+            Also other users' applications; by default only those of
+            this client's ``user`` (all users if it has none).
+
+        Returns
+        -------
+        list of str
+            The ids that were killed.
+
+        Examples
+        --------
+        >>> YARNAPI("http://localhost:8088", user="me").kill_all()  # doctest: +SKIP
+        ['application_1_0003']
+        """
+        if not app_type:
+            raise KnitValueError("kill_all needs an application type")
+        user = None if all_users else self.user
+        killed = []
+        for app in self.apps(states=ACTIVE_STATES, app_type=app_type, user=user):
+            # The RM filter is case-insensitive; be exact about whose apps go.
+            if str(app.get("applicationType", "")).upper() != app_type.upper():
+                continue
+            try:
+                self.kill(app["id"])
+            except ApplicationNotFound:  # gone in the meantime
+                continue
+            killed.append(app["id"])
+        return killed
+
+    def wait_for_state(self, app_id, states, timeout, poll=0.2):
+        """Poll until an application reaches one of ``states``.
+
+        Returns early, with the app dict, if the application reaches a
+        final state (FINISHED, FAILED, KILLED) it can no longer leave.
+
+        Parameters
+        ----------
+        app_id : str
+        states : str or iterable of str
+        timeout : float
+            Seconds.
+        poll : float
+            Seconds between requests.
+
+        Returns
+        -------
+        dict
+            The last app dict seen.
+
+        Raises
+        ------
+        YARNTimeoutError
+            None of ``states`` was reached in time.
+
+        Examples
+        --------
+        >>> YARNAPI("http://localhost:8088").wait_for_state(
+        ...     "application_1_0001", "RUNNING", timeout=30)["state"]  # doctest: +SKIP
+        'RUNNING'
+        """
+        wanted = {states} if isinstance(states, str) else set(states)
+        wanted = {s.upper() for s in wanted}
+        deadline = time.monotonic() + timeout
+        while True:
+            info = self.apps_info(app_id)
+            state = info.get("state")
+            if state in wanted or state in FINAL_STATES:
+                return info
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise YARNTimeoutError(
+                    f"Application {app_id} is still {state} after {timeout} s "
+                    f"(waited for {', '.join(sorted(wanted))})", app_id=app_id)
+            time.sleep(min(poll, remaining))
+
+    # -- NodeManagers ------------------------------------------------------
+
+    def node_containers(self, node_http_address):
+        """Containers a NodeManager runs (all users', if it allows that).
+
+        Parameters
+        ----------
+        node_http_address : str
+            ``host:port`` as in a node's ``nodeHTTPAddress``.
+
+        Examples
+        --------
+        >>> YARNAPI("http://localhost:8088").node_containers("localhost:8042")  # doctest: +SKIP
+        []
+        """
+        body = self._nm(node_http_address, "/ws/v1/node/containers").json()
+        containers = (body or {}).get("containers") or {}
+        return _as_list(containers.get("container"))
+
+    def container_log_files(self, node_http_address, container_id):
+        """A container's log files on a NodeManager (Hadoop 3).
+
+        Returns
+        -------
+        list of dict
+            ``fileName``, ``fileSize``, ``lastModifiedTime`` and
+            ``logAggregationType`` (``LOCAL`` or ``AGGREGATED``).
+
+        Examples
+        --------
+        >>> [f["fileName"] for f in YARNAPI("http://localhost:8088")
+        ...  .container_log_files("localhost:8042", "container_1_0001_01_000001")]  # doctest: +SKIP
+        ['stderr', 'stdout']
+        """
+        parse_container_id(container_id)  # validates
+        path = f"/ws/v1/node/containers/{str(container_id).strip()}/logs"
+        body = self._nm(node_http_address, path).json()
+        files = []
+        for info in _log_infos(body):
+            for f in _as_list(info.get("containerLogInfo")):
+                files.append({**f, "logAggregationType": info.get("logAggregationType")})
+        return files
+
+    def container_log(self, node_http_address, container_id, filename, raw=False):
+        """The text of one of a container's log files, from its NodeManager.
+
+        Parameters
+        ----------
+        node_http_address : str
+            ``host:port`` of the NodeManager.
+        container_id : str
+        filename : str
+            E.g. ``stdout`` or ``stderr``.
+        raw : bool
+            Keep the header and trailer Hadoop 3 wraps the file in.
+
+        Examples
+        --------
+        >>> YARNAPI("http://localhost:8088").container_log(
+        ...     "localhost:8042", "container_1_0001_01_000001", "stdout")  # doctest: +SKIP
+        'hello\\n'
+        """
+        parse_container_id(container_id)  # validates
+        path = (f"/ws/v1/node/containerlogs/{str(container_id).strip()}/"
+                f"{quote(filename, safe='')}")
+        data = self._nm(node_http_address, path, accept="text/plain").content
+        if not raw:
+            data = _strip_log_frame(data, filename)
+        return data.decode("utf-8", errors="replace")
+
+
+# --------------------------------------------------------------------------
+# responses and errors
+# --------------------------------------------------------------------------
+
+def _csv(values):
+    return values if isinstance(values, str) else ",".join(values)
+
+
+def _get(body, key):
+    if not isinstance(body, dict) or key not in body:
+        raise YARNException(f"Unexpected answer from YARN, no {key!r} in {str(body)[:200]}")
+    return body[key]
+
+
+def _is_standby(resp):
+    """Whether the answer comes from a standby RM that cannot serve it."""
+    if resp.status_code in _REDIRECTS or "Refresh" in resp.headers:
+        # 307 without a usable Location, or Hadoop's "no active RM, retry"
+        # page, which carries a Refresh header instead.
+        return True
+    if "json" in resp.headers.get("Content-Type", ""):
+        return False
+    text = resp.text[:500].lower()
+    return "standby rm" in text or "no active rm" in text
+
+
+def _json_or_raise(resp, method, app_id=None):
+    if not resp.ok:
+        raise _error(resp, method, app_id)
+    if not resp.content:
+        return {}
+    try:
+        return resp.json()
+    except ValueError:
+        raise YARNException(
+            f"{method} {resp.url} answered HTTP {resp.status_code} with "
+            f"non-JSON content: {resp.text[:200]!r}", response=resp,
+            app_id=app_id) from None
+
+
+def _error(resp, method, app_id=None):
+    """Translate an HTTP error (and any Hadoop RemoteException) to a knit exception."""
+    remote = {}
+    try:
+        body = resp.json()
+        if isinstance(body, dict) and isinstance(body.get("RemoteException"), dict):
+            remote = body["RemoteException"]
+    except ValueError:
+        pass
+    exception = remote.get("exception") or ""
+    java_class = remote.get("javaClassName")
+    detail = remote.get("message") or " ".join(resp.text.split())[:300] or resp.reason
+    where = f"{method} {resp.url.split('?')[0]}"
+    # The RM's message for an unknown app is "app with id: <id> not found";
+    # requiring the id keeps a missing attempt, or a 404 page from something
+    # that is not an RM, from being reported as a missing application.
+    if app_id and ("ApplicationNotFound" in exception or (
+            (resp.status_code == 404 or exception == "NotFoundException")
+            and app_id in detail)):
+        return ApplicationNotFound(
+            f"YARN does not know application {app_id}: {detail}", app_id=app_id,
+            java_class=java_class, response=resp)
+    hint = ""
+    if resp.status_code in (401, 403):
+        hint = (" The ResourceManager refused the request: check the user "
+                "(HADOOP_USER_NAME / user=), the password for a gateway, or "
+                "your Kerberos ticket.")
+    what = f"{exception}: {detail}" if exception else detail
+    return YARNException(
+        f"{where} failed with HTTP {resp.status_code}: {what}.{hint}",
+        response=resp, app_id=app_id, java_class=java_class)
+
+
+def _spnego_auth():
+    """SPNEGO auth for Kerberos clusters, from whichever library is installed."""
+    try:
+        from requests_gssapi import HTTPSPNEGOAuth
+        return HTTPSPNEGOAuth()
+    except ImportError:
+        pass
+    try:
+        from requests_kerberos import OPTIONAL, HTTPKerberosAuth
+        return HTTPKerberosAuth(mutual_authentication=OPTIONAL)
+    except ImportError:
+        logger.warning("The cluster uses Kerberos but neither requests_gssapi nor "
+                       "requests_kerberos is installed; REST calls will likely "
+                       "be refused (HTTP 401)")
+        return None

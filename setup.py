@@ -1,0 +1,32 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+version = (Path(__file__).parent / "knit" / "VERSION").read_text().strip()
+
+setup(
+    name="knit",
+    version=version,
+    description="Launch distributed programs (Dask, IPython Parallel, shell commands) "
+                "on Apache Hadoop YARN from Python",
+    long_description=(Path(__file__).parent / "README.rst").read_text(),
+    long_description_content_type="text/x-rst",
+    license="BSD-3-Clause",
+    python_requires=">=3.9",
+    packages=find_packages(include=["knit", "knit.*"]),
+    package_data={"knit": ["VERSION", "java/knit.jar"],
+                  "knit.minicluster": ["hadoop-pom.xml"]},
+    install_requires=["py4j==0.10.9.9", "requests>=2.25", "lxml>=4.6", "tqdm>=4.60"],
+    extras_require={
+        "dask": ["dask[distributed]>=2024.1"],
+        "ipyparallel": ["ipyparallel>=8.6"],
+        "rattler": ["py-rattler>=0.6"],
+        "test": ["pytest>=7", "pytest-timeout>=2"],
+        "docs": ["sphinx>=7", "numpydoc>=1.6"],
+    },
+    entry_points={"console_scripts": ["knit = knit.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: System :: Distributed Computing",
+    ],
+)
