@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 #: Read in this order; a later file overrides an earlier one, as in Hadoop.
 SITE_FILES = ("core-site.xml", "hdfs-site.xml", "yarn-site.xml")
 
+#: Where packaged Hadoop distributions (Bigtop, CDH, HDP) put the client conf.
+SYSTEM_CONF_DIRS = ("/etc/hadoop/conf",)
+
 DEFAULT_RM_PORT = 8088
 DEFAULT_RM_PORT_HTTPS = 8090
 DEFAULT_NN_PORT = 8020
@@ -81,7 +84,7 @@ def find_conf_dir(environ=None):
     candidates = [env.get("HADOOP_CONF_DIR"), env.get("YARN_CONF_DIR")]
     if env.get("HADOOP_HOME"):
         candidates.append(os.path.join(env["HADOOP_HOME"], "etc", "hadoop"))
-    candidates.append("/etc/hadoop/conf")
+    candidates.extend(SYSTEM_CONF_DIRS)
     for path in candidates:
         if path and os.path.isdir(path):
             return path
@@ -433,13 +436,14 @@ def _client_host(host, fallback):
 
 def _rm_addresses(r, policy):
     """Host and ports of the (non-HA) ResourceManager from the site files."""
-    hostname = _client_host(r.conf_value("yarn.resourcemanager.hostname"), "localhost")
+    hostname = r.conf_value("yarn.resourcemanager.hostname")
     http_host, http_port = r.conf_value("yarn.resourcemanager.webapp.address",
                                         _split_address) or (None, None)
     https_host, https_port = r.conf_value("yarn.resourcemanager.webapp.https.address",
                                           _split_address) or (None, None)
-    host = https_host if policy == "HTTPS_ONLY" else http_host
-    return _client_host(host, hostname), http_port, https_port
+    first, other = (https_host, http_host) if policy == "HTTPS_ONLY" else (http_host, https_host)
+    host = _client_host(first, _client_host(hostname, _client_host(other, "localhost")))
+    return host, http_port, https_port
 
 
 def _ha_rms(r, policy):
@@ -466,8 +470,9 @@ def _ha_rms(r, policy):
         https_host, https_port = r.conf_value(
             f"yarn.resourcemanager.webapp.https.address.{rm_id}",
             _split_address) or (None, None)
-        host = _client_host(https_host if policy == "HTTPS_ONLY" else http_host,
-                            _client_host(hostname, None))
+        first, other = ((https_host, http_host) if policy == "HTTPS_ONLY"
+                        else (http_host, https_host))
+        host = _client_host(first, _client_host(hostname, _client_host(other, None)))
         if host is None:
             logger.warning("No address configured for ResourceManager %s; skipped", rm_id)
             continue

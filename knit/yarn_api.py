@@ -189,7 +189,8 @@ def _log_infos(body):
         for item in body:
             yield from _log_infos(item)
     elif isinstance(body, dict):
-        if "containerLogInfo" in body:
+        # A container with no log files yet has no containerLogInfo at all.
+        if "containerLogInfo" in body or "logAggregationType" in body:
             yield body
         else:
             for value in body.values():
@@ -225,6 +226,9 @@ def _base_of(location, path):
 def _reason(exc):
     """A one-line cause of a requests exception ("Connection refused", ...)."""
     text = str(exc)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return ("TLS error (for a private CA, pass session= a requests.Session "
+                f"whose verify= is the CA bundle): {text[:150]}")
     for marker in ("Connection refused", "Name or service not known",
                    "nodename nor servname", "Temporary failure in name resolution",
                    "No route to host", "Network is unreachable", "timed out",
@@ -269,6 +273,8 @@ class YARNAPI:
     >>> api = YARNAPI(["http://rm1:8088", "http://rm2:8088"], user="alice")
     >>> api.rm_urls
     ['http://rm1:8088', 'http://rm2:8088']
+
+    The method examples below assume such an ``api`` for a live cluster.
     """
 
     def __init__(self, rm_urls, user=None, auth=None, timeout=(3.05, 30),
@@ -320,6 +326,10 @@ class YARNAPI:
     def __repr__(self):
         return f"YARNAPI({self.rm_url!r}, user={self.user!r})"
 
+    @property
+    def _read_timeout(self):
+        return self.timeout[1] if isinstance(self.timeout, tuple) else self.timeout
+
     # -- transport -------------------------------------------------------
 
     def _send(self, method, url, params=None, json=None, accept="application/json",
@@ -351,7 +361,7 @@ class YARNAPI:
             except requests.ReadTimeout as e:
                 raise YARNTimeoutError(
                     f"ResourceManager at {url} accepted the connection but did "
-                    f"not answer within {self.timeout} s", app_id=app_id) from e
+                    f"not answer within {self._read_timeout} s", app_id=app_id) from e
             except requests.Timeout:
                 tried.append(f"{url}: connection timed out")
                 timeouts += 1
@@ -389,7 +399,7 @@ class YARNAPI:
             resp = self._send("GET", url, accept=accept, allow_redirects=True)
         except requests.Timeout as e:
             raise YARNTimeoutError(
-                f"NodeManager at {url} did not answer within {self.timeout} s") from e
+                f"NodeManager at {url} did not answer within {self._read_timeout} s") from e
         except requests.RequestException as e:
             raise YARNConnectionError(
                 f"Could not reach the NodeManager at {url}: {_reason(e)}. The "
@@ -406,7 +416,7 @@ class YARNAPI:
 
         Examples
         --------
-        >>> YARNAPI("http://localhost:8088").cluster_info()["state"]  # doctest: +SKIP
+        >>> api.cluster_info()["state"]  # doctest: +SKIP
         'STARTED'
         """
         return _get(self._rm("GET", "/ws/v1/cluster/info"), "clusterInfo")
@@ -416,7 +426,7 @@ class YARNAPI:
 
         Examples
         --------
-        >>> YARNAPI("http://localhost:8088").cluster_metrics()["activeNodes"]  # doctest: +SKIP
+        >>> api.cluster_metrics()["activeNodes"]  # doctest: +SKIP
         1
         """
         return _get(self._rm("GET", "/ws/v1/cluster/metrics"), "clusterMetrics")
@@ -431,7 +441,7 @@ class YARNAPI:
 
         Examples
         --------
-        >>> [n["nodeHTTPAddress"] for n in YARNAPI("http://localhost:8088").nodes()]  # doctest: +SKIP
+        >>> [n["nodeHTTPAddress"] for n in api.nodes()]  # doctest: +SKIP
         ['localhost:8042']
         """
         params = {"states": _csv(states)} if states else None
@@ -443,7 +453,7 @@ class YARNAPI:
 
         Examples
         --------
-        >>> YARNAPI("http://localhost:8088").scheduler()["type"]  # doctest: +SKIP
+        >>> api.scheduler()["type"]  # doctest: +SKIP
         'capacityScheduler'
         """
         body = _get(self._rm("GET", "/ws/v1/cluster/scheduler"), "scheduler")
@@ -457,7 +467,7 @@ class YARNAPI:
 
         Examples
         --------
-        >>> YARNAPI("http://localhost:8088").queue_names()  # doctest: +SKIP
+        >>> api.queue_names()  # doctest: +SKIP
         ['default']
         """
         return [name for name, _ in _leaf_queues(self.scheduler())]
@@ -467,7 +477,7 @@ class YARNAPI:
 
         Examples
         --------
-        >>> YARNAPI("http://localhost:8088").queue_exists("root.default")  # doctest: +SKIP
+        >>> api.queue_exists("root.default")  # doctest: +SKIP
         True
         """
         known = set()
@@ -491,7 +501,7 @@ class YARNAPI:
 
         Examples
         --------
-        >>> YARNAPI("http://localhost:8088").apps(states="RUNNING", app_type="KNIT")  # doctest: +SKIP
+        >>> api.apps(states="RUNNING", app_type="KNIT")  # doctest: +SKIP
         []
         """
         params = {}
@@ -514,7 +524,7 @@ class YARNAPI:
 
         Examples
         --------
-        >>> YARNAPI("http://localhost:8088").apps_info("application_1_0001")["state"]  # doctest: +SKIP
+        >>> api.apps_info("application_1_0001")["state"]  # doctest: +SKIP
         'RUNNING'
         """
         path = f"/ws/v1/cluster/apps/{_check_app_id(app_id)}"
@@ -525,7 +535,7 @@ class YARNAPI:
 
         Examples
         --------
-        >>> YARNAPI("http://localhost:8088").status("application_1_0001")["finalStatus"]  # doctest: +SKIP
+        >>> api.status("application_1_0001")["finalStatus"]  # doctest: +SKIP
         'UNDEFINED'
         """
         return self.apps_info(app_id)
@@ -535,7 +545,7 @@ class YARNAPI:
 
         Examples
         --------
-        >>> YARNAPI("http://localhost:8088").state("application_1_0001")  # doctest: +SKIP
+        >>> api.state("application_1_0001")  # doctest: +SKIP
         'RUNNING'
         """
         path = f"/ws/v1/cluster/apps/{_check_app_id(app_id)}/state"
@@ -546,7 +556,7 @@ class YARNAPI:
 
         Examples
         --------
-        >>> YARNAPI("http://localhost:8088").app_attempts("application_1_0001")[0]["id"]  # doctest: +SKIP
+        >>> api.app_attempts("application_1_0001")[0]["id"]  # doctest: +SKIP
         1
         """
         path = f"/ws/v1/cluster/apps/{_check_app_id(app_id)}/appattempts"
@@ -565,13 +575,15 @@ class YARNAPI:
         Returns
         -------
         list of dict
-            With ``containerId``, ``nodeHttpAddress``, ``allocatedMB``...
-            Empty once the attempt has ended.
+            With ``containerId``, ``containerState``, ``nodeHttpAddress``
+            (a URL, scheme included), ``allocatedMB``...; this endpoint
+            gives every number as a string.  Empty once the attempt has
+            ended.
 
         Examples
         --------
-        >>> [c["containerId"] for c in YARNAPI("http://localhost:8088")
-        ...  .app_containers("application_1_0001")]  # doctest: +SKIP
+        >>> cs = api.app_containers("application_1_0001")  # doctest: +SKIP
+        >>> [c["containerId"] for c in cs]  # doctest: +SKIP
         ['container_1_0001_01_000001']
         """
         _check_app_id(app_id)
@@ -605,7 +617,7 @@ class YARNAPI:
 
         Examples
         --------
-        >>> YARNAPI("http://localhost:8088", user="me").kill("application_1_0001")  # doctest: +SKIP
+        >>> api.kill("application_1_0001")  # doctest: +SKIP
         True
         """
         path = f"/ws/v1/cluster/apps/{_check_app_id(app_id)}/state"
@@ -634,7 +646,7 @@ class YARNAPI:
 
         Examples
         --------
-        >>> YARNAPI("http://localhost:8088", user="me").kill_all()  # doctest: +SKIP
+        >>> api.kill_all()  # doctest: +SKIP
         ['application_1_0003']
         """
         if not app_type:
@@ -679,7 +691,7 @@ class YARNAPI:
 
         Examples
         --------
-        >>> YARNAPI("http://localhost:8088").wait_for_state(
+        >>> api.wait_for_state(
         ...     "application_1_0001", "RUNNING", timeout=30)["state"]  # doctest: +SKIP
         'RUNNING'
         """
@@ -706,11 +718,12 @@ class YARNAPI:
         Parameters
         ----------
         node_http_address : str
-            ``host:port`` as in a node's ``nodeHTTPAddress``.
+            ``host:port`` as in a node's ``nodeHTTPAddress``, or a URL as
+            in a container's ``nodeHttpAddress``.
 
         Examples
         --------
-        >>> YARNAPI("http://localhost:8088").node_containers("localhost:8042")  # doctest: +SKIP
+        >>> api.node_containers("localhost:8042")  # doctest: +SKIP
         []
         """
         body = self._nm(node_http_address, "/ws/v1/node/containers").json()
@@ -728,8 +741,9 @@ class YARNAPI:
 
         Examples
         --------
-        >>> [f["fileName"] for f in YARNAPI("http://localhost:8088")
-        ...  .container_log_files("localhost:8042", "container_1_0001_01_000001")]  # doctest: +SKIP
+        >>> files = api.container_log_files(
+        ...     "localhost:8042", "container_1_0001_01_000001")  # doctest: +SKIP
+        >>> [f["fileName"] for f in files]  # doctest: +SKIP
         ['stderr', 'stdout']
         """
         parse_container_id(container_id)  # validates
@@ -756,7 +770,7 @@ class YARNAPI:
 
         Examples
         --------
-        >>> YARNAPI("http://localhost:8088").container_log(
+        >>> api.container_log(
         ...     "localhost:8042", "container_1_0001_01_000001", "stdout")  # doctest: +SKIP
         'hello\\n'
         """
@@ -820,7 +834,8 @@ def _error(resp, method, app_id=None):
         pass
     exception = remote.get("exception") or ""
     java_class = remote.get("javaClassName")
-    detail = remote.get("message") or " ".join(resp.text.split())[:300] or resp.reason
+    detail = (remote.get("message") or " ".join(resp.text.split())[:300]
+              or resp.reason or "").rstrip(".")
     where = f"{method} {resp.url.split('?')[0]}"
     # The RM's message for an unknown app is "app with id: <id> not found";
     # requiring the id keeps a missing attempt, or a 404 page from something

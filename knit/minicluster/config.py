@@ -213,6 +213,9 @@ def yarn_site(layout, lib):
         "yarn.nodemanager.disk-health-checker.max-disk-utilization-per-disk-percentage": 100,
         "yarn.nodemanager.disk-health-checker.min-free-space-per-disk-mb": 0,
         "yarn.nodemanager.delete.debug-delay-sec": 0,
+        # Keep container logs to what the command wrote (no directory.info,
+        # launch_container.sh copies).
+        "yarn.nodemanager.log-container-debug-info.enabled": "false",
         # JDK_JAVA_OPTIONS carries the JDK 17 module opens into container JVMs.
         "yarn.nodemanager.env-whitelist": ",".join([
             "JAVA_HOME", "HADOOP_COMMON_HOME", "HADOOP_HDFS_HOME", "HADOOP_CONF_DIR",

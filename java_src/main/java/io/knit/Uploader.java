@@ -10,6 +10,7 @@ import java.net.URI;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
+import java.util.ArrayDeque;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.Set;
@@ -56,6 +57,7 @@ final class Uploader {
     private final boolean uploadAlways;
     private final Short replication;
     private final Set<String> usedNames = new HashSet<>();
+    private int duplicates;
     /** Filesystems other than fs that resources live on (for delegation tokens). */
     final Set<FileSystem> remoteFileSystems = new LinkedHashSet<>();
 
@@ -150,8 +152,7 @@ final class Uploader {
         if (!usedNames.add(name)) {
             // Two sources share a base name: keep the name (YARN picks the
             // archive format from it) but put the file in its own sub-directory.
-            dest = new Path(new Path(appDir, "f" + usedNames.size()), name);
-            usedNames.add(dest.getParent().getName());
+            dest = new Path(new Path(appDir, "dup" + (++duplicates)), name);
         }
         long bytes;
         if (f.isDirectory()) {
@@ -240,7 +241,7 @@ final class Uploader {
      */
     static void mkdirsPrivate(FileSystem fs, Path dir) throws IOException {
         Path missing = dir;
-        java.util.ArrayDeque<Path> toCreate = new java.util.ArrayDeque<>();
+        ArrayDeque<Path> toCreate = new ArrayDeque<>();
         while (missing != null && !fs.exists(missing)) {
             toCreate.push(missing);
             missing = missing.getParent();

@@ -1,0 +1,695 @@
+package io.knit;
+
+import java.io.File;
+import java.io.FileInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.io.DataOutputBuffer;
+import org.apache.hadoop.security.Credentials;
+import org.apache.hadoop.security.UserGroupInformation;
+import org.apache.hadoop.security.token.Token;
+import org.apache.hadoop.util.ShutdownHookManager;
+import org.apache.hadoop.yarn.api.ApplicationConstants;
+import org.apache.hadoop.yarn.api.ApplicationConstants.Environment;
+import org.apache.hadoop.yarn.api.protocolrecords.RegisterApplicationMasterResponse;
+import org.apache.hadoop.yarn.api.records.ApplicationAttemptId;
+import org.apache.hadoop.yarn.api.records.Container;
+import org.apache.hadoop.yarn.api.records.ContainerId;
+import org.apache.hadoop.yarn.api.records.ContainerLaunchContext;
+import org.apache.hadoop.yarn.api.records.ContainerStatus;
+import org.apache.hadoop.yarn.api.records.FinalApplicationStatus;
+import org.apache.hadoop.yarn.api.records.LocalResource;
+import org.apache.hadoop.yarn.api.records.NodeId;
+import org.apache.hadoop.yarn.api.records.NodeReport;
+import org.apache.hadoop.yarn.api.records.Priority;
+import org.apache.hadoop.yarn.api.records.Resource;
+import org.apache.hadoop.yarn.api.records.UpdatedContainer;
+import org.apache.hadoop.yarn.client.api.AMRMClient.ContainerRequest;
+import org.apache.hadoop.yarn.client.api.async.AMRMClientAsync;
+import org.apache.hadoop.yarn.client.api.async.NMClientAsync;
+import org.apache.hadoop.yarn.conf.YarnConfiguration;
+import org.apache.hadoop.yarn.security.AMRMTokenIdentifier;
+
+import io.knit.ControlServer.Reply;
+import io.knit.Worker.State;
+
+/**
+ * knit's ApplicationMaster: runs the worker command in the requested number
+ * of containers, restarts failed ones within the restart budget, answers the
+ * control API (see {@link ControlServer}) and finishes the application when
+ * every worker has ended.
+ *
+ * <p>Threads: the AMRM and NM callback threads, the HTTP threads and the main
+ * thread share the state below under {@code this}'s lock. The main thread only
+ * waits for {@link #done} and then unregisters: AMRMClientAsync must not be
+ * stopped from its own callback thread.
+ */
+public final class ApplicationMaster {
+    // No static fields of Hadoop types here: they would initialise log4j before
+    // main() has pointed it at knit-log4j.properties.
+    private static final int FAST_HEARTBEAT_MS = 100;
+    private static final int SLOW_HEARTBEAT_MS = 1000;
+    private static final int DIAGNOSTICS_TAIL = 2000;
+    /** Runs before Hadoop's FileSystem hook (priority 10) closes the filesystems. */
+    private static final int SHUTDOWN_HOOK_PRIORITY = 30;
+
+    /** An outstanding container request. */
+    private static final class Pending {
+        final ContainerRequest request;
+        final int restarts;
+
+        Pending(ContainerRequest request, int restarts) {
+            this.request = request;
+            this.restarts = restarts;
+        }
+    }
+
+    // ---- fixed at start
+    private final Configuration conf = new YarnConfiguration();
+    private final byte[] secret;
+    private final Map<String, LocalResource> resources;
+    private final Map<String, String> workerEnv;
+    private final String workerCommand;
+    private final String[] nodes;
+    private final String[] racks;
+    private final boolean relaxLocality;
+    private final String nodeLabel;
+    private final int numContainers;
+    private final int maxRestarts;
+    private final Resource defaultResource;
+    private final Path stagingDir;
+    private final FileSystem stagingFs;
+    private final ApplicationAttemptId attemptId;
+    private final int maxAttempts;
+    private final ByteBuffer workerTokens;
+
+    private AMRMClientAsync<ContainerRequest> amrm;
+    private NMClientAsync nm;
+    private ControlServer http;
+    private Resource maxCapability;
+
+    // ---- state, guarded by this
+    private final Map<ContainerId, Worker> workers = new LinkedHashMap<>();
+    /** allocationRequestId to the resources of its requests; 0 is the spec's default. */
+    private final Map<Long, Resource> groups = new HashMap<>();
+    private final Map<Long, Deque<Pending>> pending = new HashMap<>();
+    private long nextGroup = 1;
+    private int totalRestarts;
+    /** Workers that ended by themselves (not removed), successful or not. */
+    private int ended;
+    /** Message for the first worker that failed for good. */
+    private String failure;
+    private FinalApplicationStatus finalStatus;
+    private String finalMessage;
+    private boolean unregisterAtEnd = true;
+    private final CountDownLatch done = new CountDownLatch(1);
+
+    private volatile boolean registered;
+    private volatile boolean unregistered;
+    private final AtomicBoolean stagingDeleted = new AtomicBoolean();
+
+    public static void main(String[] args) {
+        Log.configureLog4j();
+        ApplicationMaster am = null;
+        int rc = 0;
+        try {
+            am = new ApplicationMaster(loadSpec(new File(Launch.AM_SPEC_NAME)));
+            am.run();
+        } catch (Throwable t) {
+            Log.error("the application master failed", t);
+            rc = 1;
+            if (am != null) {
+                am.crashed(t);
+            }
+        }
+        System.exit(rc);
+    }
+
+    private static Spec loadSpec(File file) throws IOException {
+        Properties p = new Properties();
+        try (InputStream in = new FileInputStream(file)) {
+            p.load(in);
+        }
+        return new Spec(p);
+    }
+
+    ApplicationMaster(Spec spec) throws IOException {
+        byte[] key = UserGroupInformation.getCurrentUser().getCredentials().getSecretKey(Launch.SECRET_ALIAS);
+        if (key == null) {
+            throw new IOException("the application secret is missing from the AM's YARN credentials");
+        }
+        secret = key;
+        resources = Launch.readResources(spec);
+        workerEnv = spec.withPrefix("env.");
+        String logDir = ApplicationConstants.LOG_DIR_EXPANSION_VAR;
+        workerCommand = "/bin/bash " + spec.get("worker_script", Launch.WORKER_SCRIPT_NAME)
+                + " 1>" + logDir + "/stdout 2>" + logDir + "/stderr";
+        nodes = array(spec.getList("nodes"));
+        racks = array(spec.getList("racks"));
+        relaxLocality = spec.getBool("relax_locality", true);
+        nodeLabel = spec.get("node_label");
+        numContainers = spec.getInt("num_containers", 1);
+        maxRestarts = spec.getInt("max_restarts", 0);
+        defaultResource = Resource.newInstance(spec.getInt("memory", 1024), spec.getInt("vcores", 1));
+        stagingDir = new Path(spec.required("staging_dir"));
+        stagingFs = stagingDir.getFileSystem(conf);   // opened now: the kill hook has no time for it
+
+        String containerId = System.getenv(Environment.CONTAINER_ID.name());
+        attemptId = containerId == null ? null : ContainerId.fromString(containerId).getApplicationAttemptId();
+        maxAttempts = Math.min(spec.getInt("max_attempts", 1),
+                conf.getInt(YarnConfiguration.RM_AM_MAX_ATTEMPTS, YarnConfiguration.DEFAULT_RM_AM_MAX_ATTEMPTS));
+        workerTokens = workerTokens();
+
+        // On `yarn application -kill` the NodeManager sends SIGTERM, then
+        // SIGKILL 250 ms later: the hook only deletes the staging directory.
+        ShutdownHookManager.get().addShutdownHook(() -> {
+            if (!unregistered && isLastAttempt()) {
+                deleteStaging();
+            }
+        }, SHUTDOWN_HOOK_PRIORITY);
+    }
+
+    private static String[] array(List<String> list) {
+        return list.isEmpty() ? null : list.toArray(new String[0]);
+    }
+
+    /**
+     * Tokens for the workers: the AM's delegation tokens (needed to localize
+     * files on a secure cluster) minus the AMRM token. The secret is a
+     * secret key, not a token, so it is not copied.
+     */
+    private static ByteBuffer workerTokens() throws IOException {
+        Credentials mine = UserGroupInformation.getCurrentUser().getCredentials();
+        Credentials theirs = new Credentials();
+        for (Token<?> t : mine.getAllTokens()) {
+            if (!AMRMTokenIdentifier.KIND_NAME.equals(t.getKind())) {
+                theirs.addToken(t.getService(), t);
+            }
+        }
+        if (theirs.numberOfTokens() == 0) {
+            return null;
+        }
+        DataOutputBuffer dob = new DataOutputBuffer();
+        theirs.writeTokenStorageToStream(dob);
+        return ByteBuffer.wrap(dob.getData(), 0, dob.getLength());
+    }
+
+    private boolean isLastAttempt() {
+        return attemptId == null || attemptId.getAttemptId() >= maxAttempts;
+    }
+
+    // ------------------------------------------------------------- lifecycle
+
+    private void run() throws Exception {
+        http = new ControlServer(this, secret);
+        http.start();
+        amrm = AMRMClientAsync.createAMRMClientAsync(FAST_HEARTBEAT_MS, new RmCallbacks());
+        amrm.init(conf);
+        amrm.start();
+        nm = NMClientAsync.createNMClientAsync(new NmCallbacks());
+        nm.init(conf);
+        nm.start();
+        // At the end the RM kills what is left; stopping each container here would only be slower.
+        nm.getClient().cleanupRunningContainersOnStop(false);
+
+        String host = hostName();
+        RegisterApplicationMasterResponse reg = amrm.registerApplicationMaster(host, http.port(), "");
+        registered = true;
+        maxCapability = reg.getMaximumResourceCapability();
+        Log.info("registered " + attemptId + "; control server at " + host + ":" + http.port());
+
+        synchronized (this) {
+            groups.put(0L, defaultResource);
+            String tooBig = tooBig(defaultResource);
+            if (tooBig != null) {
+                finish(FinalApplicationStatus.FAILED, tooBig, true);
+            } else {
+                List<Container> previous = reg.getContainersFromPreviousAttempts();
+                for (Container c : previous) {
+                    adopt(c);
+                }
+                for (int i = previous.size(); i < numContainers; i++) {
+                    request(0L, 0);
+                }
+                updateHeartbeat();
+            }
+        }
+
+        done.await();
+        FinalApplicationStatus status;
+        String message;
+        boolean unregister;
+        synchronized (this) {
+            status = finalStatus;
+            message = finalMessage;
+            unregister = unregisterAtEnd;
+        }
+        if (unregister) {
+            Log.info("finishing with " + status + ": " + message);
+            amrm.unregisterApplicationMaster(status, message, null);
+            unregistered = true;
+        }
+        http.stop();
+        amrm.stop();
+        nm.stop();
+        if (unregistered || isLastAttempt()) {
+            deleteStaging();
+        }
+    }
+
+    /** After an unexpected error: on the last attempt, fail the app with the reason. */
+    private void crashed(Throwable t) {
+        if (registered && !unregistered && isLastAttempt()) {
+            try {
+                amrm.unregisterApplicationMaster(FinalApplicationStatus.FAILED,
+                        tail("knit application master error: " + t), null);
+                unregistered = true;
+            } catch (Exception e) {
+                Log.warn("could not unregister", e);
+            }
+        }
+        if (unregistered || isLastAttempt()) {
+            deleteStaging();
+        }
+    }
+
+    private void deleteStaging() {
+        if (stagingDeleted.compareAndSet(false, true)) {
+            try {
+                stagingFs.delete(stagingDir, true);
+            } catch (Exception e) {
+                Log.warn("could not delete " + stagingDir, e);
+            }
+        }
+    }
+
+    /** The name YARN knows this node by (NM_HOST), else the canonical local name. */
+    private static String hostName() throws IOException {
+        String nmHost = System.getenv(Environment.NM_HOST.name());
+        if (nmHost != null && !nmHost.isEmpty()) {
+            return nmHost;
+        }
+        return InetAddress.getLocalHost().getCanonicalHostName();
+    }
+
+    /** Records the final status; the main thread then unregisters. Idempotent. */
+    private synchronized void finish(FinalApplicationStatus status, String message, boolean unregister) {
+        if (finalStatus != null || !unregisterAtEnd) {
+            return;
+        }
+        finalStatus = status;
+        finalMessage = tail(message);
+        unregisterAtEnd = unregister;
+        done.countDown();
+    }
+
+    private synchronized boolean finishing() {
+        return done.getCount() == 0;
+    }
+
+    /** Finishes once nothing is pending or running and some worker ended by itself. */
+    private synchronized void checkFinish() {
+        if (finishing() || pendingCount() > 0 || activeCount() > 0 || ended == 0) {
+            return;
+        }
+        if (failure == null) {
+            finish(FinalApplicationStatus.SUCCEEDED, "all workers succeeded", true);
+        } else {
+            finish(FinalApplicationStatus.FAILED, failure, true);
+        }
+    }
+
+    // ------------------------------------------------------------- requests
+
+    private synchronized void request(long group, int restarts) {
+        ContainerRequest req = ContainerRequest.newBuilder()
+                .capability(groups.get(group))
+                .nodes(nodes)
+                .racks(racks)
+                .relaxLocality(relaxLocality)
+                .nodeLabelsExpression(nodeLabel)
+                .priority(Priority.newInstance(0))
+                .allocationRequestId(group)
+                .build();
+        amrm.addContainerRequest(req);
+        pending.computeIfAbsent(group, g -> new ArrayDeque<>()).add(new Pending(req, restarts));
+    }
+
+    private synchronized int pendingCount() {
+        int n = 0;
+        for (Deque<Pending> q : pending.values()) {
+            n += q.size();
+        }
+        return n;
+    }
+
+    private synchronized int activeCount() {
+        int n = 0;
+        for (Worker w : workers.values()) {
+            if (w.isActive()) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** Poll the RM quickly while containers are wanted, slowly otherwise. */
+    private synchronized void updateHeartbeat() {
+        amrm.setHeartbeatInterval(pendingCount() > 0 ? FAST_HEARTBEAT_MS : SLOW_HEARTBEAT_MS);
+    }
+
+    private String tooBig(Resource r) {
+        if (maxCapability != null && (r.getMemorySize() > maxCapability.getMemorySize()
+                || r.getVirtualCores() > maxCapability.getVirtualCores())) {
+            return "requested containers of " + r.getMemorySize() + " MB and " + r.getVirtualCores()
+                    + " vcores, but the cluster's maximum is " + maxCapability.getMemorySize() + " MB and "
+                    + maxCapability.getVirtualCores() + " vcores";
+        }
+        return null;
+    }
+
+    /** A container of a previous attempt that kept running: take it over as is. */
+    private synchronized void adopt(Container c) {
+        long group = c.getAllocationRequestId();
+        groups.putIfAbsent(group, c.getResource());
+        nextGroup = Math.max(nextGroup, group + 1);
+        workers.put(c.getId(), new Worker(c, group, 0, false, State.RUNNING));
+        Log.info("adopted " + c.getId() + " on " + c.getNodeId() + " from a previous attempt");
+    }
+
+    // ------------------------------------------------------------- RM events
+
+    private synchronized void onAllocated(List<Container> containers) {
+        for (Container c : containers) {
+            Deque<Pending> q = pending.get(c.getAllocationRequestId());
+            Pending p = q == null ? null : q.poll();
+            if (p == null || finishing()) {
+                Log.info("releasing surplus container " + c.getId());
+                amrm.releaseAssignedContainer(c.getId());
+                continue;
+            }
+            // AMRMClient keeps asking for a request until it is removed explicitly.
+            amrm.removeContainerRequest(p.request);
+            Worker w = new Worker(c, c.getAllocationRequestId(), p.restarts, true, State.ALLOCATED);
+            workers.put(c.getId(), w);
+            Log.info("allocated " + c.getId() + " on " + c.getNodeId() + ", launching");
+            ContainerLaunchContext ctx = ContainerLaunchContext.newInstance(resources, workerEnv,
+                    Collections.singletonList(workerCommand), null,
+                    workerTokens == null ? null : workerTokens.duplicate(), null);
+            nm.startContainerAsync(c, ctx);
+        }
+        updateHeartbeat();
+    }
+
+    private synchronized void onCompleted(List<ContainerStatus> statuses) {
+        for (ContainerStatus s : statuses) {
+            Worker w = workers.get(s.getContainerId());
+            if (w == null) {
+                continue;   // a surplus container we released
+            }
+            if (w.exitStatus == null) {
+                w.exitStatus = s.getExitStatus();
+            }
+            if (w.isTerminal()) {
+                // Removed by the user, or already handled (launch failure): just record.
+                w.addDiagnostics(s.getDiagnostics());
+                continue;
+            }
+            w.addDiagnostics(s.getDiagnostics());
+            workerEnded(w, s.getExitStatus() == 0);
+        }
+        updateHeartbeat();
+        checkFinish();
+    }
+
+    /** A worker ended by itself: success, or failure then maybe a replacement. */
+    private synchronized void workerEnded(Worker w, boolean success) {
+        ended++;
+        if (success) {
+            w.state = State.SUCCEEDED;
+            Log.info(w.id + " succeeded");
+            return;
+        }
+        w.state = State.FAILED;
+        String what = w.exitStatus != null ? "exited with code " + w.exitStatus : "failed to launch";
+        Log.info(w.id + " " + what);
+        if (!finishing() && (maxRestarts < 0 || totalRestarts < maxRestarts)) {
+            totalRestarts++;
+            Log.info("requesting a replacement for " + w.id + " (restart " + totalRestarts + ")");
+            request(w.group, w.restarts + 1);
+        } else if (failure == null) {
+            failure = "container " + w.id + " " + what + ": " + tail(w.diagnostics);
+        }
+    }
+
+    // ------------------------------------------------------------- NM events
+
+    private synchronized void onStarted(ContainerId id) {
+        Worker w = workers.get(id);
+        if (w != null && w.state == State.ALLOCATED) {
+            w.state = State.RUNNING;
+            Log.info("started " + id);
+        }
+    }
+
+    private synchronized void onStartFailed(ContainerId id, Throwable t) {
+        Worker w = workers.get(id);
+        amrm.releaseAssignedContainer(id);
+        if (w == null || w.isTerminal()) {
+            return;
+        }
+        w.addDiagnostics("launch failed: " + t);
+        workerEnded(w, false);
+        updateHeartbeat();
+        checkFinish();
+    }
+
+    // ------------------------------------------------------------- control API
+
+    synchronized Reply listContainers() {
+        StringBuilder sb = new StringBuilder("{\"containers\": [");
+        List<String> items = new ArrayList<>();
+        for (Worker w : workers.values()) {
+            items.add(w.toJson());
+        }
+        for (Deque<Pending> q : pending.values()) {
+            for (Pending p : q) {
+                items.add(Worker.toJson(null, State.REQUESTED, null, null, null, "", p.restarts));
+            }
+        }
+        sb.append(String.join(", ", items));
+        int pend = pendingCount();
+        sb.append("], \"target\": ").append(pend + activeCount())
+                .append(", \"pending\": ").append(pend)
+                .append(", \"restarts\": ").append(totalRestarts)
+                .append("}");
+        return new Reply(200, sb.toString());
+    }
+
+    synchronized Reply addContainers(int n, Integer memory, Integer vcores) {
+        if (finishing()) {
+            return new Reply(409, Json.error("the application is finishing"));
+        }
+        if (n < 0) {
+            throw new IllegalArgumentException("'n' must not be negative");
+        }
+        long group = 0L;
+        if (memory != null || vcores != null) {
+            Resource r = Resource.newInstance(
+                    memory != null ? memory : defaultResource.getMemorySize(),
+                    vcores != null ? vcores : defaultResource.getVirtualCores());
+            if (r.getMemorySize() < 1 || r.getVirtualCores() < 1) {
+                throw new IllegalArgumentException("memory and vcores must be at least 1");
+            }
+            String tooBig = tooBig(r);
+            if (tooBig != null) {
+                throw new IllegalArgumentException(tooBig);
+            }
+            group = groupFor(r);
+        }
+        for (int i = 0; i < n; i++) {
+            request(group, 0);
+        }
+        updateHeartbeat();
+        Log.info("requested " + n + " more containers");
+        return new Reply(200, "{\"requested\": " + n + "}");
+    }
+
+    /** Requests with the same resources share an allocationRequestId. */
+    private synchronized long groupFor(Resource r) {
+        for (Map.Entry<Long, Resource> e : groups.entrySet()) {
+            if (e.getValue().equals(r)) {
+                return e.getKey();
+            }
+        }
+        long g = nextGroup++;
+        groups.put(g, r);
+        return g;
+    }
+
+    synchronized Reply removeContainer(String idText) {
+        Worker w = null;
+        try {
+            w = workers.get(ContainerId.fromString(idText));
+        } catch (IllegalArgumentException e) {
+            // not a container id: unknown
+        }
+        if (w == null) {
+            return new Reply(404, Json.error("unknown container " + idText));
+        }
+        if (w.isTerminal()) {
+            return new Reply(409, Json.error("container " + idText + " already ended (" + w.state + ")"));
+        }
+        if (w.state == State.RUNNING && w.launchedHere) {
+            w.state = State.KILLED;
+            nm.stopContainerAsync(w.id, NodeId.fromString(w.node));
+        } else {
+            // Still launching, or adopted (our NMClient never started it):
+            // releasing it makes the RM kill it.
+            w.state = w.state == State.ALLOCATED ? State.RELEASED : State.KILLED;
+            amrm.releaseAssignedContainer(w.id);
+        }
+        Log.info("removed " + w.id + " on request");
+        checkFinish();
+        return new Reply(200, "{\"removed\": " + Json.str(w.id.toString()) + "}");
+    }
+
+    synchronized Reply shutdownRequested(String statusText, String message) {
+        FinalApplicationStatus status;
+        try {
+            status = FinalApplicationStatus.valueOf(statusText.trim().toUpperCase());
+        } catch (IllegalArgumentException e) {
+            status = null;
+        }
+        if (status != FinalApplicationStatus.SUCCEEDED && status != FinalApplicationStatus.FAILED
+                && status != FinalApplicationStatus.KILLED) {
+            throw new IllegalArgumentException("status must be SUCCEEDED, FAILED or KILLED, got '"
+                    + statusText + "'");
+        }
+        if (finishing()) {
+            return new Reply(200, "{\"status\": " + Json.str(String.valueOf(finalStatus)) + "}");
+        }
+        final FinalApplicationStatus chosen = status;
+        final String why = message == null || message.isEmpty() ? "shutdown requested" : message;
+        // Finish only after the answer is out: the main thread exits right after unregistering.
+        return new Reply(200, "{\"status\": " + Json.str(chosen.name()) + "}",
+                () -> finish(chosen, why, true));
+    }
+
+    private synchronized float progress() {
+        int total = ended + activeCount() + pendingCount();
+        return total == 0 ? 0f : Math.min(1f, (float) ended / total);
+    }
+
+    private static String tail(String s) {
+        if (s == null) {
+            return "";
+        }
+        return s.length() <= DIAGNOSTICS_TAIL ? s : "..." + s.substring(s.length() - DIAGNOSTICS_TAIL);
+    }
+
+    // ------------------------------------------------------------- callbacks
+
+    private final class RmCallbacks extends AMRMClientAsync.AbstractCallbackHandler {
+        @Override
+        public void onContainersCompleted(List<ContainerStatus> statuses) {
+            onCompleted(statuses);
+        }
+
+        @Override
+        public void onContainersAllocated(List<Container> containers) {
+            onAllocated(containers);
+        }
+
+        @Override
+        public void onContainersUpdated(List<UpdatedContainer> containers) {
+        }
+
+        @Override
+        public void onShutdownRequest() {
+            // The RM no longer considers this attempt live: leave without unregistering.
+            Log.warn("the ResourceManager asked this attempt to shut down");
+            finish(FinalApplicationStatus.FAILED, "shutdown requested by the ResourceManager", false);
+        }
+
+        @Override
+        public void onNodesUpdated(List<NodeReport> updatedNodes) {
+        }
+
+        @Override
+        public float getProgress() {
+            return progress();
+        }
+
+        @Override
+        public void onError(Throwable e) {
+            // The heartbeat thread has stopped: nothing more will happen.
+            Log.error("error talking to the ResourceManager", e);
+            finish(FinalApplicationStatus.FAILED, "knit application master: " + e, true);
+        }
+    }
+
+    private final class NmCallbacks extends NMClientAsync.AbstractCallbackHandler {
+        @Override
+        public void onContainerStarted(ContainerId id, Map<String, ByteBuffer> serviceResponse) {
+            onStarted(id);
+        }
+
+        @Override
+        public void onContainerStatusReceived(ContainerId id, ContainerStatus status) {
+        }
+
+        @Override
+        public void onContainerStopped(ContainerId id) {
+        }
+
+        @Override
+        public void onStartContainerError(ContainerId id, Throwable t) {
+            Log.warn("could not launch " + id, t);
+            onStartFailed(id, t);
+        }
+
+        @Override
+        public void onContainerResourceIncreased(ContainerId id, Resource resource) {
+        }
+
+        @Override
+        public void onContainerResourceUpdated(ContainerId id, Resource resource) {
+        }
+
+        @Override
+        public void onGetContainerStatusError(ContainerId id, Throwable t) {
+        }
+
+        @Override
+        public void onIncreaseContainerResourceError(ContainerId id, Throwable t) {
+        }
+
+        @Override
+        public void onUpdateContainerResourceError(ContainerId id, Throwable t) {
+        }
+
+        @Override
+        public void onStopContainerError(ContainerId id, Throwable t) {
+            Log.warn("could not stop " + id + "; asking the ResourceManager instead", t);
+            amrm.releaseAssignedContainer(id);
+        }
+    }
+}

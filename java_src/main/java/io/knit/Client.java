@@ -1,0 +1,532 @@
+package io.knit;
+
+import java.io.ByteArrayOutputStream;
+import java.io.File;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Pattern;
+
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.io.DataOutputBuffer;
+import org.apache.hadoop.security.Credentials;
+import org.apache.hadoop.security.UserGroupInformation;
+import org.apache.hadoop.yarn.api.ApplicationConstants;
+import org.apache.hadoop.yarn.api.ApplicationConstants.Environment;
+import org.apache.hadoop.yarn.api.records.ApplicationId;
+import org.apache.hadoop.yarn.api.records.ApplicationSubmissionContext;
+import org.apache.hadoop.yarn.api.records.ContainerLaunchContext;
+import org.apache.hadoop.yarn.api.records.LocalResource;
+import org.apache.hadoop.yarn.api.records.Priority;
+import org.apache.hadoop.yarn.api.records.Resource;
+import org.apache.hadoop.yarn.api.records.YarnApplicationState;
+import org.apache.hadoop.yarn.client.api.YarnClient;
+import org.apache.hadoop.yarn.client.api.YarnClientApplication;
+import org.apache.hadoop.yarn.client.cli.LogsCLI;
+import org.apache.hadoop.yarn.client.util.YarnClientUtils;
+import org.apache.hadoop.yarn.conf.YarnConfiguration;
+import org.apache.hadoop.yarn.exceptions.ApplicationNotFoundException;
+import org.apache.hadoop.yarn.exceptions.YarnException;
+import org.apache.hadoop.yarn.webapp.util.WebServiceClient;
+
+/**
+ * The py4j entry point: everything Python asks of Hadoop goes through here.
+ * One Client per gateway JVM; it keeps one YarnClient and one FileSystem,
+ * built on first use from {@code new YarnConfiguration()} (so from
+ * HADOOP_CONF_DIR on the classpath). Exceptions propagate to Python as
+ * Py4JJavaError.
+ */
+public class Client {
+    private static final long KILL_WAIT_MS = 10_000;
+    private static final long SWEEP_BUDGET_MS = 5_000;
+    /** A staging dir whose app the RM does not know is removed only after this long. */
+    private static final long ORPHAN_AGE_MS = 3_600_000;
+    private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+    private static final EnumSet<YarnApplicationState> FINAL_STATES = EnumSet.of(
+            YarnApplicationState.FINISHED, YarnApplicationState.FAILED, YarnApplicationState.KILLED);
+
+    private YarnConfiguration conf;
+    private FileSystem fs;
+    private YarnClient yarn;
+    /** Same as yarn but with a bounded wait in killApplication (see start()). */
+    private YarnClient killer;
+    /** Application id to the staging root it was submitted with. */
+    private final Map<String, String> stagingRoots = new ConcurrentHashMap<>();
+    private volatile String lastUploadReport = "uploaded_files=0 uploaded_bytes=0 cached_files=0";
+
+    public Client() {
+    }
+
+    /** Implementation-Version of knit.jar. */
+    public String version() {
+        return Version.get();
+    }
+
+    /** Upload counters of the latest successful submit. */
+    public String lastUploadReport() {
+        return lastUploadReport;
+    }
+
+    /** Connects lazily so that a bad Hadoop configuration is reported to the caller, not at gateway start. */
+    private synchronized void start() throws IOException {
+        if (yarn != null) {
+            return;
+        }
+        YarnConfiguration c = new YarnConfiguration();
+        // newInstance, not get: close() must not close the JVM-wide cached
+        // FileSystem that LogsCLI and Hadoop internals share.
+        FileSystem f = FileSystem.newInstance(c);
+        YarnClient y = YarnClient.createYarnClient();
+        y.init(c);
+        y.start();
+        // YarnClient.killApplication re-sends the kill until the RM reports it
+        // complete and, by default, waits forever. A second client with a
+        // poll timeout keeps kill() bounded without touching submit's waits.
+        YarnConfiguration kc = new YarnConfiguration(c);
+        kc.setLong(YarnConfiguration.YARN_CLIENT_APPLICATION_CLIENT_PROTOCOL_POLL_TIMEOUT_MS, KILL_WAIT_MS);
+        YarnClient k = YarnClient.createYarnClient();
+        k.init(kc);
+        k.start();
+        conf = c;
+        fs = f;
+        yarn = y;
+        killer = k;
+    }
+
+    // ------------------------------------------------------------------ submit
+
+    /** One file.&lt;i&gt; entry of the spec. */
+    private static final class FileEntry {
+        final String source;
+        final String name;
+        final boolean cache;
+
+        FileEntry(String source, String name, boolean cache) {
+            this.source = source;
+            this.name = name;
+            this.cache = cache;
+        }
+    }
+
+    /**
+     * Submits one application described by a java.util.Properties text (keys
+     * in the knit docs) and returns its application id.
+     */
+    public synchronized String submit(String specText) throws IOException, YarnException {
+        Spec spec = Spec.parse(specText);
+        List<FileEntry> files = checkSpec(spec);
+        String secret = spec.required("secret");
+        int amMemory = spec.getInt("am.memory", 512);
+        int amVcores = spec.getInt("am.vcores", 1);
+        String jar = spec.get("jar") != null ? spec.get("jar") : ownJar();
+        if (!Uploader.localFile(jar).isFile()) {
+            throw new FileNotFoundException("knit jar " + jar + " does not exist");
+        }
+        String replication = spec.get("replication");
+        Short rep = null;
+        if (replication != null) {
+            rep = Short.valueOf((short) spec.getInt("replication", 0));
+            if (rep < 1) {
+                throw new IllegalArgumentException("'replication' must be at least 1, got " + replication);
+            }
+        }
+
+        start();
+        Path stagingRoot = fs.makeQualified(new Path(spec.required("staging_root")));
+        Path cacheRoot = spec.get("cache_root") != null
+                ? fs.makeQualified(new Path(spec.get("cache_root")))
+                : new Path(stagingRoot.getParent(), "cache");
+        sweep(stagingRoot);
+
+        YarnClientApplication app = yarn.createApplication();
+        ApplicationSubmissionContext ctx = app.getApplicationSubmissionContext();
+        ApplicationId appId = ctx.getApplicationId();
+        Uploader.mkdirsPrivate(fs, stagingRoot);
+        Path appDir = new Path(stagingRoot, appId.toString());
+        fs.mkdirs(appDir, Uploader.PRIVATE_DIR);
+        fs.setPermission(appDir, Uploader.PRIVATE_DIR);   // mkdirs applied the umask
+        try {
+            Uploader up = new Uploader(conf, fs, appDir, cacheRoot, spec.getBool("upload_always", false), rep);
+
+            // The AM's worker spec: the worker keys of the submit spec plus
+            // where each resource ended up.
+            Properties am = new Properties();
+            for (String key : new String[] {"cmd", "num_containers", "memory", "vcores", "max_restarts",
+                    "nodes", "racks", "relax_locality", "node_label", "max_attempts"}) {
+                if (spec.raw(key) != null) {
+                    am.setProperty(key, spec.raw(key));
+                }
+            }
+            for (Map.Entry<String, String> e : spec.withPrefix("env.").entrySet()) {
+                am.setProperty("env." + e.getKey(), e.getValue());
+            }
+            am.setProperty("staging_dir", appDir.toUri().toString());
+            int i = 0;
+            for (FileEntry f : files) {
+                Uploader.Placed p = up.place(f.source, f.cache);
+                Launch.writeResource(am, i++, f.name, p.uri, p.type, p.size, p.timestamp);
+            }
+            // YARN writes the command into launch_container.sh inside
+            // `bash -c "..."`, so quotes and $ in it would be mangled; the
+            // command goes into a script file instead, run as `bash knit-worker.sh`.
+            String script = "# knit worker command, run by bash in the container's working directory\n"
+                    + spec.raw("cmd") + "\n";
+            Uploader.Placed sp = up.writeStaged(Launch.WORKER_SCRIPT_NAME, script.getBytes(StandardCharsets.UTF_8));
+            Launch.writeResource(am, i, Launch.WORKER_SCRIPT_NAME, sp.uri, sp.type, sp.size, sp.timestamp);
+            am.setProperty("worker_script", Launch.WORKER_SCRIPT_NAME);
+
+            ByteArrayOutputStream amBytes = new ByteArrayOutputStream();
+            am.store(amBytes, "knit ApplicationMaster spec for " + appId);
+            Uploader.Placed amSpec = up.writeStaged(Launch.AM_SPEC_NAME, amBytes.toByteArray());
+            Uploader.Placed jarPlaced = up.place(jar, true);
+
+            Map<String, LocalResource> amResources = new LinkedHashMap<>();
+            amResources.put(Launch.JAR_NAME, Launch.resource(jarPlaced.uri, jarPlaced.type,
+                    jarPlaced.size, jarPlaced.timestamp));
+            amResources.put(Launch.AM_SPEC_NAME, Launch.resource(amSpec.uri, amSpec.type,
+                    amSpec.size, amSpec.timestamp));
+
+            Map<String, String> amEnv = new HashMap<>();
+            amEnv.put(Environment.CLASSPATH.name(), Launch.amClasspath(conf));
+            amEnv.put("JDK_JAVA_OPTIONS", Launch.jdkJavaOptions());
+
+            ContainerLaunchContext clc = ContainerLaunchContext.newInstance(amResources, amEnv,
+                    Collections.singletonList(amCommand(amMemory)), null,
+                    amTokens(secret, up), null);
+
+            ctx.setApplicationName(spec.get("name", "knit"));
+            if (spec.get("queue") != null) {
+                ctx.setQueue(spec.get("queue"));
+            }
+            ctx.setPriority(Priority.newInstance(spec.getInt("priority", 0)));
+            ctx.setApplicationType(spec.get("app_type", "KNIT"));
+            List<String> tags = spec.getList("tags");
+            if (!tags.isEmpty()) {
+                ctx.setApplicationTags(new HashSet<>(tags));
+            }
+            ctx.setResource(Resource.newInstance(amMemory, amVcores));
+            ctx.setMaxAppAttempts(spec.getInt("max_attempts", 1));
+            // A new AM attempt adopts the running workers instead of losing them.
+            ctx.setKeepContainersAcrossApplicationAttempts(true);
+            ctx.setAMContainerSpec(clc);
+
+            yarn.submitApplication(ctx);
+            lastUploadReport = up.report();
+            stagingRoots.put(appId.toString(), stagingRoot.toString());
+            Log.info("submitted " + appId + " (" + lastUploadReport + ")");
+            return appId.toString();
+        } catch (IOException | YarnException | RuntimeException e) {
+            deleteQuietly(appDir);
+            throw e;
+        }
+    }
+
+    /** Validates everything that can be checked before talking to the cluster. */
+    private static List<FileEntry> checkSpec(Spec spec) throws IOException {
+        String cmd = spec.raw("cmd");
+        if (cmd == null || cmd.trim().isEmpty()) {
+            throw new IllegalArgumentException("the application spec has no 'cmd'");
+        }
+        spec.required("staging_root");
+        spec.required("secret");
+        atLeast(spec, "num_containers", 1, 0);
+        atLeast(spec, "memory", 1024, 1);
+        atLeast(spec, "vcores", 1, 1);
+        atLeast(spec, "max_restarts", 0, -1);
+        atLeast(spec, "am.memory", 512, 1);
+        atLeast(spec, "am.vcores", 1, 1);
+        atLeast(spec, "max_attempts", 1, 1);
+        spec.getInt("priority", 0);
+        spec.getBool("upload_always", false);
+        boolean located = !spec.getList("nodes").isEmpty() || !spec.getList("racks").isEmpty();
+        if (!spec.getBool("relax_locality", true) && !located) {
+            throw new IllegalArgumentException("relax_locality=false needs 'nodes' or 'racks'");
+        }
+        if (spec.get("node_label") != null && located) {
+            throw new IllegalArgumentException("YARN does not accept a node label together with nodes or racks");
+        }
+        for (String name : spec.withPrefix("env.").keySet()) {
+            if (!ENV_NAME.matcher(name).matches()) {
+                throw new IllegalArgumentException("bad environment variable name '" + name + "'");
+            }
+        }
+
+        List<FileEntry> files = new ArrayList<>();
+        Map<String, String> links = new HashMap<>();
+        links.put(Launch.WORKER_SCRIPT_NAME, "knit itself");
+        for (int i : spec.indexes("file", "path")) {
+            String key = "file." + i;
+            String source = spec.required(key + ".path");
+            if (!Uploader.isRemote(source) && !Uploader.localFile(source).exists()) {
+                throw new FileNotFoundException(key + ".path: local file "
+                        + Uploader.localFile(source).getAbsolutePath() + " does not exist");
+            }
+            String name = spec.get(key + ".name", Uploader.baseName(source));
+            if (name.isEmpty() || name.contains("/") || name.equals(".") || name.equals("..")) {
+                throw new IllegalArgumentException(key + ".name: bad link name '" + name + "'");
+            }
+            String clash = links.put(name, source);
+            if (clash != null) {
+                throw new IllegalArgumentException(key + ": link name '" + name + "' is already used by "
+                        + clash);
+            }
+            files.add(new FileEntry(source, name, spec.getBool(key + ".cache", false)));
+        }
+        return files;
+    }
+
+    private static void atLeast(Spec spec, String key, int dflt, int min) {
+        int v = spec.getInt(key, dflt);
+        if (v < min) {
+            throw new IllegalArgumentException("'" + key + "' must be at least " + min + ", got " + v);
+        }
+    }
+
+    /** The AM command; its heap follows the AM container's size. */
+    private static String amCommand(int amMemoryMb) {
+        int xmx = Math.max(64, (int) (amMemoryMb * 0.75));
+        String logDir = ApplicationConstants.LOG_DIR_EXPANSION_VAR;
+        return Environment.JAVA_HOME.$$() + "/bin/java -Xmx" + xmx + "m " + ApplicationMaster.class.getName()
+                + " 1>" + logDir + "/AppMaster.stdout 2>" + logDir + "/AppMaster.stderr";
+    }
+
+    /**
+     * The AM's credentials: the secret (the only way it reaches the AM) and,
+     * on a Kerberos cluster, HDFS delegation tokens renewable by the RM.
+     */
+    private ByteBuffer amTokens(String secret, Uploader up) throws IOException {
+        Credentials creds = new Credentials();
+        creds.addSecretKey(Launch.SECRET_ALIAS, secret.getBytes(StandardCharsets.UTF_8));
+        if (UserGroupInformation.isSecurityEnabled()) {
+            String renewer = YarnClientUtils.getRmPrincipal(conf);
+            if (renewer == null || renewer.isEmpty()) {
+                throw new IOException("Kerberos is enabled but yarn.resourcemanager.principal is not set:"
+                        + " cannot get delegation tokens for the application");
+            }
+            fs.addDelegationTokens(renewer, creds);
+            for (FileSystem other : up.remoteFileSystems) {
+                other.addDelegationTokens(renewer, creds);
+            }
+        }
+        DataOutputBuffer dob = new DataOutputBuffer();
+        creds.writeTokenStorageToStream(dob);
+        return ByteBuffer.wrap(dob.getData(), 0, dob.getLength());
+    }
+
+    /** The jar this class was loaded from: the default for the 'jar' key. */
+    private static String ownJar() {
+        try {
+            return new File(Client.class.getProtectionDomain().getCodeSource().getLocation().toURI()).getPath();
+        } catch (Exception e) {
+            throw new IllegalArgumentException("the application spec has no 'jar'", e);
+        }
+    }
+
+    /**
+     * Deletes staging dirs of applications that have ended (their AM was
+     * killed before it could clean up). Best effort, bounded in time: a
+     * submit never fails because of it.
+     */
+    private void sweep(Path stagingRoot) {
+        long deadline = System.currentTimeMillis() + SWEEP_BUDGET_MS;
+        try {
+            if (!fs.exists(stagingRoot)) {
+                return;
+            }
+            for (FileStatus st : fs.listStatus(stagingRoot)) {
+                if (System.currentTimeMillis() > deadline) {
+                    return;
+                }
+                if (!st.isDirectory()) {
+                    continue;
+                }
+                ApplicationId id;
+                try {
+                    id = ApplicationId.fromString(st.getPath().getName());
+                } catch (IllegalArgumentException e) {
+                    continue;
+                }
+                boolean ended;
+                try {
+                    ended = FINAL_STATES.contains(yarn.getApplicationReport(id).getYarnApplicationState());
+                } catch (ApplicationNotFoundException e) {
+                    // Unknown to the RM: created but not yet submitted (maybe by
+                    // another client right now), or forgotten. Wait before deleting.
+                    ended = System.currentTimeMillis() - st.getModificationTime() > ORPHAN_AGE_MS;
+                }
+                if (ended) {
+                    fs.delete(st.getPath(), true);
+                    Log.info("removed staging directory of ended application " + id);
+                }
+            }
+        } catch (Exception e) {
+            Log.warn("could not clean up " + stagingRoot, e);
+        }
+    }
+
+    // -------------------------------------------------------------------- kill
+
+    /** Kills an application; see {@link #kill(String, String)}. */
+    public boolean kill(String appId) throws IOException, YarnException {
+        return kill(appId, null);
+    }
+
+    /**
+     * Kills an application, waits (up to about 10 s) for YARN to report it
+     * ended, then deletes its staging directory. stagingRoot may be null: the
+     * one it was submitted with from this JVM is used. Returns true when the
+     * application ended (killed now, or already finished).
+     */
+    public boolean kill(String appId, String stagingRoot) throws IOException, YarnException {
+        start();
+        ApplicationId id = ApplicationId.fromString(appId);
+        long deadline = System.currentTimeMillis() + KILL_WAIT_MS;
+        YarnApplicationState state = yarn.getApplicationReport(id).getYarnApplicationState();
+        if (!FINAL_STATES.contains(state)) {
+            try {
+                killer.killApplication(id);
+            } catch (YarnException e) {
+                if (e instanceof ApplicationNotFoundException) {
+                    throw e;
+                }
+                Log.warn("kill of " + appId + " not confirmed yet", e);
+            }
+            state = yarn.getApplicationReport(id).getYarnApplicationState();
+            while (!FINAL_STATES.contains(state) && System.currentTimeMillis() < deadline) {
+                sleep(200);
+                state = yarn.getApplicationReport(id).getYarnApplicationState();
+            }
+        }
+        boolean ended = FINAL_STATES.contains(state);
+        String root = stagingRoot != null ? stagingRoot : stagingRoots.get(appId);
+        if (ended && root != null) {
+            deleteQuietly(new Path(fs.makeQualified(new Path(root)), appId));
+            stagingRoots.remove(appId);
+        }
+        return ended;
+    }
+
+    // -------------------------------------------------------------------- logs
+
+    /**
+     * Dumps the aggregated logs of an ended application into outDir with
+     * Hadoop's own `yarn logs` (LogsCLI -out): one file per container at
+     * outDir/&lt;host&gt;_&lt;port&gt;/&lt;container id&gt;. Returns outDir.
+     */
+    public String fetchAggregatedLogs(String appId, String outDir) throws Exception {
+        start();
+        ApplicationId.fromString(appId);   // fail early, with Hadoop's message, on a bad id
+        File out = new File(outDir);
+        if (!out.isDirectory() && !out.mkdirs()) {
+            throw new IOException("cannot create log directory " + out.getAbsolutePath());
+        }
+        // LogsCLI.run needs the JVM-wide web client that `yarn logs`'s main()
+        // sets up; initialize() is idempotent, and it is never destroyed here
+        // because other calls may be using it.
+        WebServiceClient.initialize(conf);
+        LogsCLI cli = new LogsCLI();
+        cli.setConf(new YarnConfiguration(conf));
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        int rc;
+        // LogsCLI prints its errors on System.err; copy them for the exception.
+        // System.err is JVM-wide, hence the class lock.
+        synchronized (Client.class) {
+            PrintStream oldErr = System.err;
+            System.setErr(new PrintStream(new Tee(oldErr, captured), true));
+            try {
+                rc = cli.run(new String[] {"-applicationId", appId, "-out", out.getAbsolutePath()});
+            } finally {
+                System.setErr(oldErr);
+            }
+        }
+        if (rc != 0) {
+            String said = new String(captured.toByteArray(), StandardCharsets.UTF_8).trim();
+            if (said.length() > 2000) {
+                said = "..." + said.substring(said.length() - 2000);
+            }
+            throw new IOException("could not fetch the aggregated logs of " + appId + " (yarn logs exit code "
+                    + rc + "). Log aggregation must be enabled (yarn.log-aggregation-enable) and the application"
+                    + " must have ended and its logs been uploaded" + (said.isEmpty() ? "." : ": " + said));
+        }
+        return outDir;
+    }
+
+    /** Writes to two streams at once. */
+    private static final class Tee extends OutputStream {
+        private final OutputStream a;
+        private final OutputStream b;
+
+        Tee(OutputStream a, OutputStream b) {
+            this.a = a;
+            this.b = b;
+        }
+
+        @Override
+        public void write(int c) throws IOException {
+            a.write(c);
+            b.write(c);
+        }
+
+        @Override
+        public void write(byte[] buf, int off, int len) throws IOException {
+            a.write(buf, off, len);
+            b.write(buf, off, len);
+        }
+
+        @Override
+        public void flush() throws IOException {
+            a.flush();
+        }
+    }
+
+    // ------------------------------------------------------------------- misc
+
+    /** Stops the YarnClients and closes the FileSystem. */
+    public synchronized void close() {
+        if (yarn == null) {
+            return;
+        }
+        try {
+            yarn.stop();
+            killer.stop();
+            fs.close();
+        } catch (Exception e) {
+            Log.warn("error while closing the client", e);
+        } finally {
+            yarn = null;
+            killer = null;
+            fs = null;
+        }
+    }
+
+    private void deleteQuietly(Path dir) {
+        try {
+            fs.delete(dir, true);
+        } catch (Exception e) {
+            Log.warn("could not delete " + dir, e);
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,62 @@
+package io.knit;
+
+import org.apache.hadoop.yarn.api.records.Container;
+import org.apache.hadoop.yarn.api.records.ContainerId;
+
+/** What the AM knows of one worker container. Guarded by the AM's lock. */
+final class Worker {
+    enum State { REQUESTED, ALLOCATED, RUNNING, SUCCEEDED, FAILED, KILLED, RELEASED }
+
+    final ContainerId id;
+    /** Allocation request group (allocationRequestId): which resources it asked for. */
+    final long group;
+    /** How many failed predecessors this worker replaces. */
+    final int restarts;
+    /** False for a container adopted from a previous AM attempt. */
+    final boolean launchedHere;
+    final String node;
+    final String nodeHttp;
+    State state;
+    Integer exitStatus;
+    String diagnostics = "";
+
+    Worker(Container c, long group, int restarts, boolean launchedHere, State state) {
+        this.id = c.getId();
+        this.group = group;
+        this.restarts = restarts;
+        this.launchedHere = launchedHere;
+        this.node = c.getNodeId() == null ? null : c.getNodeId().toString();
+        this.nodeHttp = c.getNodeHttpAddress();
+        this.state = state;
+    }
+
+    boolean isActive() {
+        return state == State.ALLOCATED || state == State.RUNNING;
+    }
+
+    boolean isTerminal() {
+        return !isActive() && state != State.REQUESTED;
+    }
+
+    void addDiagnostics(String more) {
+        if (more == null || more.trim().isEmpty()) {
+            return;
+        }
+        diagnostics = diagnostics.isEmpty() ? more.trim() : diagnostics + "\n" + more.trim();
+    }
+
+    String toJson() {
+        return toJson(id.toString(), state, node, nodeHttp, exitStatus, diagnostics, restarts);
+    }
+
+    static String toJson(String id, State state, String node, String nodeHttp, Integer exitStatus,
+                         String diagnostics, int restarts) {
+        return "{\"id\": " + Json.str(id)
+                + ", \"state\": " + Json.str(state.name())
+                + ", \"node\": " + Json.str(node)
+                + ", \"node_http\": " + Json.str(nodeHttp)
+                + ", \"exit_status\": " + (exitStatus == null ? "null" : exitStatus.toString())
+                + ", \"diagnostics\": " + Json.str(diagnostics)
+                + ", \"restarts\": " + restarts + "}";
+    }
+}

@@ -1,0 +1,117 @@
+"""Checks on ``Knit.start`` arguments, run before anything reaches the cluster.
+
+Each failure names the argument, what was wrong and a corrected call.
+"""
+import math
+import os
+
+from .exceptions import KnitTypeError, KnitValueError
+
+
+def _positive_int(name, value, minimum=1):
+    if not isinstance(value, int) or isinstance(value, bool):
+        hint = f"{name}={int(value)}" if isinstance(value, str) and value.isdigit() else f"{name}=1"
+        raise KnitTypeError(f"{name} must be an int, got {value!r} "
+                            f"({type(value).__name__}); e.g. start(..., {hint})")
+    if value < minimum:
+        raise KnitValueError(f"{name} must be at least {minimum}, got {value}")
+
+
+def _path_list(name, value):
+    if isinstance(value, (str, bytes, os.PathLike)):
+        parts = [p for p in str(value).split(",") if p]
+        raise KnitTypeError(
+            f"{name} must be a list of paths, not a single string: "
+            f"start(..., {name}={parts!r})")
+    if not isinstance(value, (list, tuple)):
+        raise KnitTypeError(f"{name} must be a list of paths, got {type(value).__name__}")
+    out = []
+    for p in value:
+        if not isinstance(p, (str, os.PathLike)):
+            raise KnitTypeError(f"every entry of {name} must be a path string, got {p!r}")
+        out.append(os.fspath(p))
+    return out
+
+
+def _check_local(path, what):
+    if "://" in path:
+        return
+    if not os.path.exists(path):
+        raise KnitValueError(f"{what} {path!r} does not exist (looked in "
+                             f"{os.path.abspath(path)}); fix the path or upload it to HDFS "
+                             f"and pass 'hdfs://...'.")
+
+
+def validate_start(knit, *, cmd, num_containers, virtual_cores, memory, files, envvars,
+                   app_name, queue, env, max_restarts, max_attempts, am_memory, am_vcores,
+                   checks):
+    """Raise a :class:`~knit.exceptions.KnitException` for bad ``start`` input.
+
+    Types and local files are always checked; with ``checks=True`` the
+    scheduler's limits, the queue and the cluster's capacity are checked
+    too, which also shows an unreachable ResourceManager before any upload.
+    """
+    if not isinstance(cmd, str) or not cmd.strip():
+        raise KnitTypeError(f"cmd must be a non-empty shell command string, got {cmd!r}")
+    for name, value in (("num_containers", num_containers), ("virtual_cores", virtual_cores),
+                        ("memory", memory), ("max_attempts", max_attempts),
+                        ("am_memory", am_memory), ("am_vcores", am_vcores)):
+        _positive_int(name, value)
+    _positive_int("max_restarts", max_restarts, minimum=-1)
+    for name, value in (("app_name", app_name), ("queue", queue)):
+        if not isinstance(value, str) or not value:
+            raise KnitTypeError(f"{name} must be a non-empty string, got {value!r}")
+    if not isinstance(envvars, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in envvars.items()):
+        raise KnitTypeError(f"envvars must be a dict of str to str, got {envvars!r}; "
+                            f"e.g. envvars={{'MY_VAR': '1'}}")
+    paths = _path_list("files", files)
+    for p in paths:
+        _check_local(p, "file")
+    names = [os.path.basename(p.rstrip("/")) for p in paths]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise KnitValueError(f"files {dupes} share a base name; every file is linked "
+                             f"into the container by base name, so rename one.")
+    if env is not None:
+        if not isinstance(env, (str, os.PathLike)):
+            raise KnitTypeError(f"env must be the path of a packed environment, got {env!r}")
+        _check_local(os.fspath(env), "environment archive")
+    if checks:
+        _check_cluster(knit, num_containers, virtual_cores, memory, queue, am_memory, am_vcores)
+
+
+def _check_cluster(knit, n, vcores, memory, queue, am_memory, am_vcores):
+    conf, api = knit.conf, knit.yarn_api
+    if memory > conf.max_memory_mb:
+        raise KnitValueError(
+            f"memory={memory} MB is above the largest container the scheduler allows "
+            f"({conf.max_memory_mb} MB, yarn.scheduler.maximum-allocation-mb); "
+            f"use start(..., memory={conf.max_memory_mb}) or less.")
+    if vcores > conf.max_vcores:
+        raise KnitValueError(
+            f"virtual_cores={vcores} is above the scheduler's maximum "
+            f"({conf.max_vcores}, yarn.scheduler.maximum-allocation-vcores); "
+            f"use start(..., virtual_cores={conf.max_vcores}) or less.")
+    if not api.queue_exists(queue):
+        known = ", ".join(sorted(api.queue_names()))
+        raise KnitValueError(f"queue {queue!r} does not exist; the cluster's queues are: "
+                             f"{known}. E.g. start(..., queue='default')")
+    m = api.cluster_metrics()
+    # YARN rounds every request up to a multiple of the minimum allocation.
+    step = max(conf.min_memory_mb, 1)
+    need_mb = n * math.ceil(memory / step) * step + math.ceil(am_memory / step) * step
+    need_vc = n * vcores + am_vcores
+    total_mb, total_vc = m.get("totalMB") or 0, m.get("totalVirtualCores") or 0
+    if total_mb and need_mb > total_mb:
+        fit = max(0, (total_mb - am_memory) // max(memory, step))
+        raise KnitValueError(
+            f"{n} containers of {memory} MB plus the ApplicationMaster need {need_mb} MB, "
+            f"but the whole cluster has {total_mb} MB; at most {fit} such containers "
+            f"could ever run: start(..., num_containers={fit}).")
+    if total_vc and need_vc > total_vc:
+        fit = max(0, (total_vc - am_vcores) // vcores)
+        raise KnitValueError(
+            f"{n} containers of {vcores} vcores plus the ApplicationMaster need {need_vc} "
+            f"vcores, but the whole cluster has {total_vc}; "
+            f"use start(..., num_containers={fit}) or fewer vcores.")

@@ -1,0 +1,341 @@
+"""``Knit``: launch a command on N YARN containers and follow it.
+
+Examples
+--------
+>>> from knit import Knit
+>>> with Knit() as k:                                    # doctest: +SKIP
+...     app_id = k.start('hostname', num_containers=3)
+...     k.wait_for_completion(60)
+...     print(k.logs())
+"""
+import logging
+import os
+import time
+from pathlib import Path
+
+from . import appsecrets
+from .am_channel import AMChannel
+from .checks import validate_start
+from .conf import find_conf_dir, read_site_files, settings_from
+from .exceptions import KnitException, KnitValueError, YARNException
+from .gateway import JAR, get_gateway
+from .logs import read_logs
+from .yarn_api import YARNAPI
+
+logger = logging.getLogger(__name__)
+
+FINAL_STATES = ("FINISHED", "FAILED", "KILLED")
+KNIT_HOME = str(JAR.parent)
+
+
+class Knit:
+    """Connection to a YARN cluster that launches and follows one application.
+
+    Parameters
+    ----------
+    autodetect : bool
+        Read the Hadoop configuration (``HADOOP_CONF_DIR``, ``YARN_CONF_DIR``,
+        ``HADOOP_HOME/etc/hadoop``).  Keyword arguments and ``pars`` win over it.
+    upload_always : bool
+        Upload the environment and files even when the HDFS cache has them.
+    hdfs_home : str, optional
+        HDFS directory under which knit keeps ``.knit/staging`` and
+        ``.knit/cache``; ``/user/<user>`` by default.
+    knit_home : str
+        Directory of ``knit.jar``.
+    hdfs : object, optional
+        Accepted for compatibility with knit 0.2; uploads go through the JVM.
+    pars : dict, optional
+        Settings by knit name or raw Hadoop property, below kwargs in
+        precedence and above the configuration files.
+    classpath : str, optional
+        The Hadoop client classpath for the gateway JVM (found by default).
+    **kwargs
+        ``rm``, ``rm_port``, ``rm_port_https``, ``user``,
+        ``replication_factor``, ``lang``, ``password``, ``gateway_path`` and
+        the other fields of :class:`knit.conf.HadoopSettings`.
+
+    Examples
+    --------
+    >>> k = Knit(autodetect=True)                        # doctest: +SKIP
+    >>> app_id = k.start('echo $CONTAINER_ID', num_containers=2, memory=128)  # doctest: +SKIP
+    >>> k.wait_for_completion(timeout=60)                # doctest: +SKIP
+    True
+    """
+
+    def __init__(self, autodetect=True, upload_always=False, hdfs_home=None,
+                 knit_home=KNIT_HOME, hdfs=None, pars=None, classpath=None, **kwargs):
+        conf = {}
+        if autodetect:
+            conf_dir = find_conf_dir()
+            conf = read_site_files(conf_dir) if conf_dir else {}
+        self.conf = settings_from(kwargs, pars, conf)
+        self.yarn_api = YARNAPI.from_settings(self.conf)
+        self.upload_always = upload_always
+        self.hdfs_home = hdfs_home or f"/user/{self.conf.user}"
+        self.knit_home = knit_home
+        self.hdfs = hdfs
+        self.classpath = classpath
+        self.app_id = None
+        self._secret = None
+        self._staging_root = f"{self.hdfs_home}/.knit/staging"
+        self._cache_root = f"{self.hdfs_home}/.knit/cache"
+        self.last_upload = {}
+
+    def __repr__(self):
+        return f"Knit<rm={self.yarn_api.rm_url}, app_id={self.app_id}>"
+
+    # -- launching ------------------------------------------------------
+    def start(self, cmd, num_containers=1, virtual_cores=1, memory=128, files=None,
+              envvars=None, app_name="knit", queue="default", checks=True, env=None,
+              max_restarts=0, max_attempts=1, am_memory=512, am_vcores=1,
+              nodes=None, racks=None, node_label=None, priority=0):
+        """Run ``cmd`` on ``num_containers`` YARN containers; return the app id.
+
+        Parameters
+        ----------
+        cmd : str
+            Shell command for every container.  ``$CONTAINER_ID`` is set,
+            and with ``env`` also ``$PYTHON_BIN`` and ``$CONDA_PREFIX``.
+        num_containers, virtual_cores, memory : int
+            Containers, and vcores and MB each.
+        files : list of str, optional
+            Local paths (uploaded) or ``hdfs://`` URIs (used in place),
+            linked into each container's working directory by base name;
+            ``.zip``, ``.tar.gz``, ``.tgz`` and ``.tar`` archives are unpacked
+            into a directory of that name (``data.zip/...``).
+        envvars : dict, optional
+            Environment variables for the command (``LANG`` defaults to the
+            ``lang`` setting).
+        app_name, queue : str
+            YARN application name and queue.
+        checks : bool
+            Check resources, queue and cluster capacity before submitting.
+        env : str, optional
+            A packed environment (local zip/tar.gz or ``hdfs://``), e.g.
+            from :meth:`create_env`.  It is cached in HDFS by content hash.
+        max_restarts : int
+            Times a failed container is replaced (-1: always).
+        max_attempts : int
+            ApplicationMaster attempts; later attempts keep running containers.
+        am_memory, am_vcores : int
+            Resources of the ApplicationMaster (its heap follows its memory).
+        nodes, racks : list of str, optional
+            Preferred hosts / racks.
+        node_label : str, optional
+            Node label expression for the containers.
+        priority : int
+            YARN application priority.
+
+        Returns
+        -------
+        str
+            The application id.
+
+        Examples
+        --------
+        >>> app_id = k.start('python -c "print(42)"', num_containers=3)  # doctest: +SKIP
+        """
+        files = [] if files is None else files
+        envvars = {} if envvars is None else envvars
+        validate_start(self, cmd=cmd, num_containers=num_containers,
+                       virtual_cores=virtual_cores, memory=memory, files=files,
+                       envvars=envvars, app_name=app_name, queue=queue, env=env,
+                       max_restarts=max_restarts, max_attempts=max_attempts,
+                       am_memory=am_memory, am_vcores=am_vcores, checks=checks)
+        secret = appsecrets.new_secret()
+        spec = {
+            "name": app_name, "queue": queue, "priority": priority,
+            "max_attempts": max_attempts, "am.memory": am_memory, "am.vcores": am_vcores,
+            "cmd": cmd, "num_containers": num_containers, "memory": memory,
+            "vcores": virtual_cores, "max_restarts": max_restarts,
+            "staging_root": self._staging_root, "cache_root": self._cache_root,
+            "upload_always": str(bool(self.upload_always)).lower(),
+            "replication": self.conf.replication_factor,
+            "jar": str(Path(self.knit_home) / "knit.jar"), "secret": secret,
+        }
+        if nodes:
+            spec["nodes"] = ",".join(nodes)
+        if racks:
+            spec["racks"] = ",".join(racks)
+        if node_label:
+            spec["node_label"] = node_label
+        container_env = {"LANG": self.conf.lang, **envvars}
+        resources = [(str(f), False) for f in files]
+        if env:
+            name = os.path.basename(str(env).rstrip("/"))
+            resources.append((str(env), True))
+            # YARN unpacks an archive into a directory named like the archive
+            # file (./env.zip/); conda and venv layouts both keep the
+            # interpreter in bin/python.
+            container_env.setdefault("CONDA_PREFIX", f"$PWD/{name}")
+            container_env.setdefault("PYTHON_BIN", f"$PWD/{name}/bin/python")
+            # Not through the container environment: the NodeManager also
+            # starts its own launch scripts with that environment, unexpanded,
+            # and a PATH of "$PWD/...:$PATH" leaves them without `setsid`.
+            cmd = f'export PATH="$CONDA_PREFIX/bin:$PATH"\n{cmd}'
+        for k, v in container_env.items():
+            spec[f"env.{k}"] = v
+        for i, (path, cached) in enumerate(resources):
+            spec[f"file.{i}.path"] = path if "://" in path else os.path.abspath(path)
+            spec[f"file.{i}.cache"] = str(cached).lower()
+        gw = get_gateway(self.classpath)
+        app_id = gw.call("submit", _properties(spec))
+        self.last_upload = _parse_report(gw.call("lastUploadReport"))
+        logger.info("Submitted %s (%s)", app_id, gw.call("lastUploadReport"))
+        appsecrets.save(app_id, secret)
+        self.app_id, self._secret = app_id, secret
+        return app_id
+
+    # -- state ----------------------------------------------------------
+    def _require_app(self):
+        if self.app_id is None:
+            raise KnitException("No application yet: call start() first "
+                                "(or attach to one with Knit.attach(app_id)).")
+        return self.app_id
+
+    def attach(self, app_id):
+        """Follow an application started elsewhere (its secret, if stored here).
+
+        Examples
+        --------
+        >>> k = Knit().attach('application_1795501918670_0004')  # doctest: +SKIP
+        """
+        self.yarn_api.status(app_id)     # ApplicationNotFound if unknown
+        self.app_id, self._secret = app_id, appsecrets.load(app_id)
+        return self
+
+    def status(self):
+        """The ResourceManager's dict for the application (``state``,
+        ``finalStatus``, ``runningContainers``, ``allocatedMB``,
+        ``allocatedVCores``, ``diagnostics``, ...)."""
+        return self.yarn_api.status(self._require_app())
+
+    def runtime_status(self):
+        """The YARN state (``RUNNING``, ``FINISHED``, ...), ``'NONE'`` before start."""
+        if self.app_id is None:
+            return "NONE"
+        return self.yarn_api.state(self.app_id)
+
+    def wait_for_completion(self, timeout=10):
+        """Wait up to ``timeout`` seconds for the application to end.
+
+        Returns True when it ended (in any final state), False on timeout.
+        """
+        app_id = self._require_app()
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.yarn_api.state(app_id) in FINAL_STATES:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+    def kill(self):
+        """Kill the application; True once YARN reports it ended.
+
+        Its staging directory in HDFS is removed as well.
+        """
+        app_id = self._require_app()
+        killed = bool(get_gateway(self.classpath).call("kill", app_id, self._staging_root))
+        appsecrets.forget(app_id)
+        return killed
+
+    # -- containers -----------------------------------------------------
+    def _am(self):
+        app_id = self._require_app()
+        info = self.yarn_api.status(app_id)
+        address = info.get("amRPCAddress")
+        if info.get("state") != "RUNNING" or not address:
+            raise YARNException(f"{app_id} is {info.get('state')}, not RUNNING: its "
+                                f"ApplicationMaster cannot be reached.", app_id=app_id)
+        return AMChannel(address, self._secret or appsecrets.load(app_id), app_id=app_id)
+
+    def get_containers(self):
+        """Ids of the application's worker containers that are running, on every node."""
+        return [c["id"] for c in self._am().containers()["containers"]
+                if c["state"] == "RUNNING"]
+
+    def get_container_statuses(self):
+        """``{container_id: state}`` for every worker container the AM knows
+        (``REQUESTED``, ``ALLOCATED``, ``RUNNING``, ``SUCCEEDED``, ``FAILED``,
+        ``KILLED``, ``RELEASED``)."""
+        return {c["id"]: c["state"] for c in self._am().containers()["containers"]}
+
+    def add_containers(self, num_containers=1, virtual_cores=1, memory=128):
+        """Ask the running application for more containers.
+
+        Examples
+        --------
+        >>> k.add_containers(num_containers=2, memory=256)   # doctest: +SKIP
+        """
+        for name, value in (("num_containers", num_containers),
+                            ("virtual_cores", virtual_cores), ("memory", memory)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise KnitValueError(f"{name} must be a positive int, got {value!r}: "
+                                     f"e.g. add_containers(num_containers=2, memory=256)")
+        return self._am().add(num_containers, memory, virtual_cores)
+
+    def remove_containers(self, container_id):
+        """Stop one worker container; it is not restarted.
+
+        Removing every container leaves the application running (ready for
+        :meth:`add_containers`) until it is killed.
+        """
+        return self._am().remove(container_id)
+
+    # -- logs -----------------------------------------------------------
+    def logs(self, shell=False, timeout=60, file=None):
+        """``{container_id: text}`` of every container's log files.
+
+        While the application runs they are read from the NodeManagers;
+        after it ended, from the aggregated logs in HDFS, once YARN reports
+        that aggregation is complete.  ``shell=True`` reads them with the
+        ``yarn logs`` command instead (the application must have ended).
+        ``file='stdout'`` gives just that file of each container that has it.
+
+        Examples
+        --------
+        >>> k.logs(file='stdout')                          # doctest: +SKIP
+        {'container_1795501918670_0004_01_000002': 'hello\n', ...}
+        """
+        return read_logs(self, self._require_app(), shell=shell, timeout=timeout, file=file)
+
+    def print_logs(self, shell=False):
+        """Print :meth:`logs`, one section per container."""
+        for cid, text in sorted(self.logs(shell=shell).items()):
+            print(f"===== {cid} =====\n{text}")
+
+    # -- environments ---------------------------------------------------
+    @staticmethod
+    def create_env(env_name, packages=None, remove=False, channels=None,
+                   conda_pars=None, **kwargs):
+        """Build a Python environment and pack it; return the archive path.
+
+        See :func:`knit.env.create_env`.
+        """
+        from .env import create_env
+        return create_env(env_name, packages=packages, remove=remove, channels=channels,
+                          conda_pars=conda_pars, **kwargs)
+
+    # -- context manager ------------------------------------------------
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.app_id and self.runtime_status() not in FINAL_STATES:
+            self.kill()
+
+
+def _properties(spec):
+    """Java ``Properties`` text; values escaped as Properties.load expects."""
+    def esc(s, key=False):
+        s = str(s).replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+        s = s.replace("=", "\\=").replace(":", "\\:") if key else s
+        return s.replace(" ", "\\ ") if key else (("\\" + s) if s.startswith(" ") else s)
+    return "\n".join(f"{esc(k, True)}={esc(v)}" for k, v in spec.items()) + "\n"
+
+
+def _parse_report(report):
+    return {k: int(v) if v.isdigit() else v
+            for k, v in (f.split("=", 1) for f in str(report).split() if "=" in f)}

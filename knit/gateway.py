@@ -1,0 +1,215 @@
+"""The JVM gateway: one py4j-connected JVM per Python process.
+
+The JVM runs ``io.knit.Gateway`` with knit's jar and the cluster's Hadoop
+classpath.  It listens on 127.0.0.1 only, on a port it picks itself (port 0)
+and reports back on its first stdout line; every py4j call must carry a
+random token that reaches the JVM through an environment variable, never the
+command line.  The JVM reads its stdin until EOF, so it exits when this
+process goes away, however that happens (even SIGKILL closes the pipe).
+
+This module is also the one place where py4j errors become knit errors.
+"""
+import atexit
+import glob
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from ._version import __version__
+from .exceptions import GatewayError, KnitException, KnitValueError
+
+JAR = Path(__file__).parent / "java" / "knit.jar"
+READY = "KNIT_GATEWAY_READY"
+
+# Hadoop on JDK 9+ reflects into JDK internals; Java 8 ignores this variable.
+_JDK_OPENS = " ".join(f"--add-opens=java.base/{p}=ALL-UNNAMED" for p in (
+    "java.io", "java.lang", "java.lang.reflect", "java.lang.invoke", "java.net",
+    "java.nio", "java.util", "java.util.concurrent", "java.util.concurrent.atomic",
+    "java.util.zip", "sun.nio.ch", "sun.security.util"))
+
+_lock = threading.Lock()
+_shared = None
+
+
+def hadoop_classpath(explicit=None, environ=None):
+    """Find the Hadoop client classpath (configuration directory first).
+
+    Order: ``explicit``, then ``$KNIT_HADOOP_CLASSPATH``, then ``hadoop
+    classpath --glob`` when ``hadoop`` is on PATH, then the jars under
+    ``$HADOOP_HOME/share/hadoop``.
+
+    Examples
+    --------
+    >>> hadoop_classpath('/etc/hadoop/conf:/opt/jars/*')
+    '/etc/hadoop/conf:/opt/jars/*'
+    """
+    env = os.environ if environ is None else environ
+    if explicit:
+        return explicit
+    if env.get("KNIT_HADOOP_CLASSPATH"):
+        return env["KNIT_HADOOP_CLASSPATH"]
+    hadoop = shutil.which("hadoop", path=env.get("PATH"))
+    if hadoop:
+        out = subprocess.run([hadoop, "classpath", "--glob"], capture_output=True,
+                             text=True, env=dict(env), timeout=120)
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip().splitlines()[-1]
+    home = env.get("HADOOP_HOME")
+    if home:
+        share = Path(home) / "share" / "hadoop"
+        conf = env.get("HADOOP_CONF_DIR") or str(Path(home) / "etc" / "hadoop")
+        parts = [conf] + [str(share / sub / "*") for sub in (
+            "common", "common/lib", "hdfs", "hdfs/lib", "yarn", "yarn/lib")]
+        return ":".join(parts)
+    raise KnitException(
+        "Cannot find Hadoop's jars: put `hadoop` on PATH, set HADOOP_HOME, or "
+        "pass the classpath, e.g. Knit(..., classpath='/etc/hadoop/conf:/usr/lib/hadoop/*'). "
+        "For a local cluster: eval \"$(knit minicluster env)\".")
+
+
+class Gateway:
+    """A running gateway JVM and its py4j connection.
+
+    Use :func:`get_gateway` rather than creating one: a single gateway serves
+    every :class:`~knit.Knit` of the process.
+
+    Examples
+    --------
+    >>> gw = get_gateway()                               # doctest: +SKIP
+    >>> gw.client.version()                              # doctest: +SKIP
+    '0.3.0'
+    """
+
+    def __init__(self, classpath=None, jar=JAR, java=None, timeout=60):
+        from py4j.java_gateway import GatewayParameters, JavaGateway
+
+        jar = Path(jar)
+        if not jar.exists():
+            raise GatewayError(f"knit's jar is missing at {jar}; build it with `make jar` "
+                               f"(or `mvn package -Drevision={__version__}`).")
+        java = java or _java_executable()
+        token = secrets.token_hex(32)
+        self._out = tempfile.TemporaryFile(mode="w+")
+        self._err = tempfile.TemporaryFile(mode="w+")
+        env = dict(os.environ, KNIT_GATEWAY_TOKEN=token, JDK_JAVA_OPTIONS=_JDK_OPENS)
+        cp = f"{jar}{os.pathsep}{hadoop_classpath(classpath)}"
+        self.proc = subprocess.Popen(
+            [java, "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+             "-cp", cp, "io.knit.Gateway"],
+            stdin=subprocess.PIPE, stdout=self._out, stderr=self._err, env=env)
+        self.port, version = self._wait_ready(timeout)
+        if version != __version__:
+            self.close()
+            raise GatewayError(
+                f"knit's jar is version {version} but the Python package is {__version__}; "
+                f"rebuild the jar (`make jar`) or reinstall knit.")
+        self._py4j = JavaGateway(gateway_parameters=GatewayParameters(
+            address="127.0.0.1", port=self.port, auth_token=token, auto_convert=True,
+            eager_load=True))
+        self.client = self._py4j.entry_point
+        self._closed = False
+
+    def _wait_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._out.seek(0)
+            for line in self._out.read().splitlines():
+                if line.startswith(READY):
+                    fields = dict(f.split("=", 1) for f in line.split()[1:])
+                    return int(fields["port"]), fields.get("version")
+            if self.proc.poll() is not None:
+                raise GatewayError(
+                    f"The knit gateway JVM exited with code {self.proc.returncode} "
+                    f"before it was ready:\n{self.stderr()}", stderr=self.stderr())
+            time.sleep(0.05)
+        self.proc.kill()
+        raise GatewayError(f"The knit gateway JVM was not ready after {timeout} s:\n"
+                           f"{self.stderr()}", stderr=self.stderr())
+
+    def stderr(self, limit=4000):
+        """What the JVM has printed on stderr (the last ``limit`` characters)."""
+        self._err.seek(0)
+        return self._err.read()[-limit:]
+
+    def call(self, method, *args):
+        """Call ``Client.<method>(*args)`` in the JVM, translating Java errors.
+
+        A Java exception becomes a :class:`~knit.exceptions.GatewayError`
+        (or :class:`~knit.exceptions.KnitValueError` for bad arguments) that
+        carries the Java class name and message, without py4j's noise.
+        """
+        from py4j.protocol import Py4JError, Py4JJavaError
+
+        try:
+            return getattr(self.client, method)(*args)
+        except Py4JJavaError as e:
+            jexc = e.java_exception
+            cls = jexc.getClass().getName()
+            msg = jexc.getMessage() or cls
+            err = KnitValueError if cls == "java.lang.IllegalArgumentException" else GatewayError
+            raise err(msg, java_class=cls) from None
+        except Py4JError as e:
+            raise GatewayError(f"The knit gateway JVM failed during {method}(): {e}. "
+                               f"JVM stderr:\n{self.stderr()}") from None
+
+    @property
+    def alive(self):
+        return self.proc.poll() is None
+
+    def close(self):
+        """Stop the JVM; safe to call twice."""
+        if getattr(self, "_closed", True) and self.proc.poll() is not None:
+            return
+        self._closed = True
+        try:
+            self._py4j.close(keep_callback_server=False)
+        except Exception:
+            pass
+        try:
+            self.proc.stdin.close()    # EOF: the JVM exits by itself
+            self.proc.wait(5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+
+
+def get_gateway(classpath=None):
+    """The process's gateway, started on first use (and again if it died).
+
+    Examples
+    --------
+    >>> get_gateway() is get_gateway()                   # doctest: +SKIP
+    True
+    """
+    global _shared
+    with _lock:
+        if _shared is None or not _shared.alive:
+            _shared = Gateway(classpath)
+        return _shared
+
+
+def shutdown_gateway():
+    """Stop the shared gateway, if one runs."""
+    global _shared
+    with _lock:
+        if _shared is not None:
+            _shared.close()
+            _shared = None
+
+
+atexit.register(shutdown_gateway)
+
+
+def _java_executable():
+    home = os.environ.get("JAVA_HOME")
+    if home and Path(home, "bin", "java").exists():
+        return str(Path(home, "bin", "java"))
+    java = shutil.which("java")
+    if java:
+        return java
+    raise GatewayError("No Java found: install a JDK (8 or newer) or set JAVA_HOME.")

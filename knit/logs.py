@@ -1,0 +1,137 @@
+"""Container logs: live from the NodeManagers, or aggregated after the end.
+
+YARN keeps a container's log files on its node while the application runs
+and, with log aggregation on, copies them into HDFS after the application
+ends and then deletes the local copies.  Reading the aggregated logs too
+early finds nothing (the race that made older tools lose logs), so after
+the end we wait for the ResourceManager's ``logAggregationStatus``.
+"""
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from .exceptions import KnitException, YARNException, YARNTimeoutError
+from .gateway import get_gateway
+
+FINAL_STATES = ("FINISHED", "FAILED", "KILLED")
+# DISABLED: aggregation is off; TIME_OUT/FAILED: as complete as it will get.
+AGGREGATION_DONE = ("SUCCEEDED", "FAILED", "TIME_OUT", "DISABLED")
+_SECTION = re.compile(r"LogType:(?P<name>[^\n]+)\n.*?LogContents:\n(?P<body>.*?)"
+                      r"\nEnd of LogType:(?P=name)", re.S)
+_CONTAINER = re.compile(r"^Container: (container_\S+) on \S+", re.M)
+
+
+def format_files(files):
+    """One text from ``{filename: content}``, stdout and stderr first.
+
+    Examples
+    --------
+    >>> print(format_files({'stderr': '', 'stdout': 'hi'}))
+    ===== stdout =====
+    hi
+    ===== stderr =====
+    <BLANKLINE>
+    """
+    order = sorted(files, key=lambda n: (n not in ("stdout", "stderr"), n != "stdout", n))
+    return "\n".join(f"===== {name} =====\n{files[name]}" for name in order)
+
+
+def parse_log_dump(text):
+    """``{container_id: {file: content}}`` from ``yarn logs`` output.
+
+    Examples
+    --------
+    >>> dump = ("Container: container_1_0001_01_000002 on host_1\\n"
+    ...         "LogType:stdout\\nLogLength:3\\nLogContents:\\nhi\\n"
+    ...         "End of LogType:stdout\\n")
+    >>> parse_log_dump(dump)
+    {'container_1_0001_01_000002': {'stdout': 'hi'}}
+    """
+    out = {}
+    starts = list(_CONTAINER.finditer(text))
+    for i, m in enumerate(starts):
+        end = starts[i + 1].start() if i + 1 < len(starts) else len(text)
+        files = out.setdefault(m.group(1), {})
+        for s in _SECTION.finditer(text, m.end(), end):
+            files[s.group("name")] = s.group("body")
+    return out
+
+
+def read_logs(knit, app_id, shell=False, timeout=60, file=None):
+    """``{container_id: text}`` for ``app_id``; see :meth:`knit.Knit.logs`."""
+    info = knit.yarn_api.status(app_id)
+    if info["state"] not in FINAL_STATES:
+        if shell:
+            raise KnitException(f"{app_id} is still {info['state']}: `yarn logs` reads "
+                                f"only aggregated logs; use logs(shell=False).",
+                                app_id=app_id)
+        files = _live_logs(knit, app_id)
+    else:
+        _wait_for_aggregation(knit.yarn_api, app_id, timeout)
+        files = _shell_logs(app_id) if shell else _aggregated_logs(knit, app_id)
+    if file is not None:
+        return {cid: f[file] for cid, f in sorted(files.items()) if file in f}
+    return {cid: format_files(f) for cid, f in sorted(files.items())}
+
+
+def _live_logs(knit, app_id):
+    nodes = {c["containerId"]: c.get("nodeHttpAddress")
+             for c in knit.yarn_api.app_containers(app_id)}
+    try:    # the AM also knows workers that already exited on their node
+        for c in knit._am().containers()["containers"]:
+            if c.get("node_http"):
+                nodes.setdefault(c["id"], c["node_http"])
+    except KnitException:
+        pass
+    out = {}
+    for cid, node in nodes.items():
+        if not node:
+            continue
+        try:
+            names = [f["fileName"] for f in knit.yarn_api.container_log_files(node, cid)]
+            out[cid] = {n: knit.yarn_api.container_log(node, cid, n) for n in names}
+        except YARNException:
+            continue    # the container finished and its files went away meanwhile
+    return out
+
+
+def _wait_for_aggregation(api, app_id, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        status = api.status(app_id).get("logAggregationStatus", "DISABLED")
+        if status in AGGREGATION_DONE:
+            return status
+        if time.monotonic() > deadline:
+            raise YARNTimeoutError(
+                f"Log aggregation of {app_id} is still {status} after {timeout} s; "
+                f"try again later, e.g. k.logs(timeout=300).", app_id=app_id)
+        time.sleep(0.25)
+
+
+def _aggregated_logs(knit, app_id):
+    out_dir = tempfile.mkdtemp(prefix="knit-logs-")
+    try:
+        get_gateway(knit.classpath).call("fetchAggregatedLogs", app_id, out_dir)
+        # LogsCLI -out writes <out>/<node>/<container id>, each like `yarn logs`.
+        files = {}
+        for path in Path(out_dir).glob("*/container_*"):
+            files.update(parse_log_dump(path.read_text(errors="replace")))
+        return files
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def _shell_logs(app_id):
+    yarn = shutil.which("yarn")
+    if yarn is None:
+        raise KnitException("logs(shell=True) needs the `yarn` command on PATH; "
+                            "use logs(shell=False).")
+    proc = subprocess.run([yarn, "logs", "-applicationId", app_id],
+                          capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        raise YARNException(f"`yarn logs -applicationId {app_id}` failed:\n"
+                            f"{proc.stderr[-2000:]}", app_id=app_id)
+    return parse_log_dump(proc.stdout)

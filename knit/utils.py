@@ -1,0 +1,58 @@
+"""Small helpers that knit 0.2 users know."""
+import os
+import zipfile
+from pathlib import Path
+
+
+def zip_path(path, out_file=None):
+    """Zip a directory (or one file) for shipping to containers.
+
+    The archive holds the *contents* of ``path``, so YARN unpacks it into
+    a directory named after the archive.  Symlinks are stored as the files
+    they point to; file modes (the executable bit) are kept.
+
+    Parameters
+    ----------
+    path : str
+        Directory or file to pack.
+    out_file : str, optional
+        The archive to write; ``<path>.zip`` by default.  It is written
+        under a temporary name and renamed, so a crash never leaves a
+        truncated archive under the final name.
+
+    Returns
+    -------
+    str
+        The archive's path.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> _ = open(os.path.join(d, 'data.txt'), 'w').write('42')
+    >>> out = zip_path(d)
+    >>> zipfile.ZipFile(out).namelist()
+    ['data.txt']
+    """
+    src = Path(path)
+    if not src.exists():
+        raise FileNotFoundError(f"zip_path: {path!r} does not exist")
+    out = Path(out_file) if out_file else src.with_name(src.name + ".zip")
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+            if src.is_file():
+                zf.write(src, src.name)
+            else:
+                for root, dirs, files in os.walk(src, followlinks=False):
+                    dirs.sort()
+                    for name in sorted(files):
+                        full = Path(root) / name
+                        if full.resolve() == tmp.resolve():
+                            continue
+                        zf.write(full, str(full.relative_to(src)))
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return str(out)
