@@ -16,11 +16,12 @@ setup(
     packages=find_packages(include=["knit", "knit.*"]),
     package_data={"knit": ["VERSION", "java/knit.jar"],
                   "knit.minicluster": ["hadoop-pom.xml"]},
-    install_requires=["py4j==0.10.9.9", "requests>=2.25", "lxml>=4.6", "tqdm>=4.60"],
+    install_requires=["py4j==0.10.9.9", "requests>=2.25", "lxml>=4.6", "tqdm>=4.60",
+                      # environments: uv for venvs, py-rattler where no conda exists
+                      "uv>=0.4", "py-rattler>=0.20"],
     extras_require={
         "dask": ["dask[distributed]>=2024.1"],
         "ipyparallel": ["ipyparallel>=8.6"],
-        "rattler": ["py-rattler>=0.6"],
         "test": ["pytest>=7", "pytest-timeout>=2"],
         "docs": ["sphinx>=7", "numpydoc>=1.6"],
     },

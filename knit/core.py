@@ -318,6 +318,11 @@ class Knit:
         return create_env(env_name, packages=packages, remove=remove, channels=channels,
                           conda_pars=conda_pars, **kwargs)
 
+    # -- display --------------------------------------------------------
+    def _repr_html_(self):
+        from .display import app_html
+        return app_html(self)
+
     # -- context manager ------------------------------------------------
     def __enter__(self):
         return self
