@@ -242,25 +242,35 @@ class Knit:
         return killed
 
     # -- containers -----------------------------------------------------
-    def _am(self):
+    def _am(self, required=True):
+        """The channel to the running AM; None (or an error if ``required``)
+        while YARN has not started it yet or after the application ended."""
         app_id = self._require_app()
         info = self.yarn_api.status(app_id)
         address = info.get("amRPCAddress")
-        if info.get("state") != "RUNNING" or not address:
+        if info.get("state") != "RUNNING" or not address or address.endswith(":-1"):
+            if not required:
+                return None
             raise YARNException(f"{app_id} is {info.get('state')}, not RUNNING: its "
                                 f"ApplicationMaster cannot be reached.", app_id=app_id)
         return AMChannel(address, self._secret or appsecrets.load(app_id), app_id=app_id)
 
+    def _worker_containers(self):
+        am = self._am(required=False)
+        return am.containers()["containers"] if am else []
+
     def get_containers(self):
-        """Ids of the application's worker containers that are running, on every node."""
-        return [c["id"] for c in self._am().containers()["containers"]
-                if c["state"] == "RUNNING"]
+        """Ids of the application's worker containers that are running, on every node.
+
+        Empty before the ApplicationMaster runs and after the application ended.
+        """
+        return [c["id"] for c in self._worker_containers() if c["state"] == "RUNNING"]
 
     def get_container_statuses(self):
         """``{container_id: state}`` for every worker container the AM knows
-        (``REQUESTED``, ``ALLOCATED``, ``RUNNING``, ``SUCCEEDED``, ``FAILED``,
-        ``KILLED``, ``RELEASED``)."""
-        return {c["id"]: c["state"] for c in self._am().containers()["containers"]}
+        (``ALLOCATED``, ``RUNNING``, ``SUCCEEDED``, ``FAILED``, ``KILLED``,
+        ``RELEASED``); requests not yet granted have no id and are left out."""
+        return {c["id"]: c["state"] for c in self._worker_containers() if c["id"]}
 
     def add_containers(self, num_containers=1, virtual_cores=1, memory=128):
         """Ask the running application for more containers.

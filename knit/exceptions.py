@@ -86,3 +86,17 @@ class ApplicationNotFound(YARNException, LookupError):
 
 class HDFSError(KnitException, OSError):
     """An HDFS operation (upload, staging, cache) failed."""
+
+
+class EnvironmentBuildError(KnitException, RuntimeError):
+    """An environment could not be built or packed (:func:`knit.env.create_env`).
+
+    ``packages`` names the requested packages the installer could not find
+    (empty when the failure was something else); ``output`` is what the
+    installer printed, when there was a separate installer process.
+    """
+
+    def __init__(self, message, packages=(), output=None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.packages = list(packages)
+        self.output = output

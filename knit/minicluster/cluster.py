@@ -7,6 +7,7 @@ keeps running), with its pid in ``pids.json`` and its output in ``logs/``.
 import getpass
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -117,6 +118,9 @@ class MiniCluster:
         shims.write_shims(self.layout.bin, self.layout.conf, lib, java_home)
         t0 = time.monotonic()
         self._format_namenode(lib, java_home)
+        # A fresh cluster starts with no applications; only an RM restarted
+        # while the cluster runs (restart_daemon) recovers them.
+        shutil.rmtree(self.layout.data / "rmstore", ignore_errors=True)
         self.progress("Starting NameNode, DataNode, ResourceManager and 2 NodeManagers ...")
         procs = {name: self._spawn(name, lib, java_home) for name in MAIN_CLASSES}
         self._save_pids({name: p.pid for name, p in procs.items()})
@@ -148,6 +152,34 @@ class MiniCluster:
         if self.layout.pids.exists():
             self.layout.pids.unlink()
         self.started_here = False
+
+    def stop_daemon(self, name, sig=signal.SIGTERM, timeout=20):
+        """Stop one daemon (``namenode``, ``datanode``, ``resourcemanager``,
+        ``nm1``, ``nm2``), e.g. to test how an application copes.
+
+        Examples
+        --------
+        >>> mc.stop_daemon('nm2')                        # doctest: +SKIP
+        >>> mc.start_daemon('nm2')                       # doctest: +SKIP
+        """
+        pid = self._alive_pids().get(name)
+        if pid is None:
+            return
+        _signal_group(pid, sig)
+        deadline = time.monotonic() + timeout
+        while name in self._alive_pids():
+            if time.monotonic() > deadline:
+                _signal_group(pid, signal.SIGKILL)
+            time.sleep(0.1)
+
+    def start_daemon(self, name, timeout=120):
+        """Start one stopped daemon again and wait until the cluster is healthy."""
+        if name in self._alive_pids():
+            return
+        lib, java_home = jars.hadoop_lib(self.hadoop_version), jars.java_home()
+        proc = self._spawn(name, lib, java_home)
+        self._save_pids({**self._load_pids(), name: proc.pid})
+        self._wait_ready({name: proc}, timeout)
 
     def status(self):
         """Daemon pids and liveness, YARN's running nodes and HDFS safe mode.

@@ -206,6 +206,13 @@ def yarn_site(layout, lib):
         "yarn.nm.liveness-monitor.expiry-interval-ms": 10000,
         "yarn.am.liveness-monitor.expiry-interval-ms": 30000,
         "yarn.resourcemanager.am.max-attempts": 4,
+        # A restarted RM recovers running applications and their containers
+        # (work-preserving), so stopping the RM is a recoverable fault.
+        "yarn.resourcemanager.recovery.enabled": "true",
+        "yarn.resourcemanager.store.class":
+            "org.apache.hadoop.yarn.server.resourcemanager.recovery.LeveldbRMStateStore",
+        "yarn.resourcemanager.leveldb-state-store.path": str(layout.data / "rmstore"),
+        "yarn.resourcemanager.work-preserving-recovery.enabled": "true",
         "yarn.nodemanager.hostname": LOOPBACK,
         "yarn.nodemanager.resource.memory-mb": layout.nm_memory_mb,
         "yarn.nodemanager.resource.cpu-vcores": layout.nm_vcores,

@@ -31,6 +31,7 @@ import org.apache.hadoop.yarn.api.ApplicationConstants.Environment;
 import org.apache.hadoop.yarn.api.protocolrecords.RegisterApplicationMasterResponse;
 import org.apache.hadoop.yarn.api.records.ApplicationAttemptId;
 import org.apache.hadoop.yarn.api.records.Container;
+import org.apache.hadoop.yarn.api.records.ContainerExitStatus;
 import org.apache.hadoop.yarn.api.records.ContainerId;
 import org.apache.hadoop.yarn.api.records.ContainerLaunchContext;
 import org.apache.hadoop.yarn.api.records.ContainerStatus;
@@ -150,7 +151,17 @@ public final class ApplicationMaster {
         return new Spec(p);
     }
 
+    /**
+     * An AM must outlive a ResourceManager restart or failover, which can take
+     * longer than interactive clients are configured to wait for the RM.
+     */
+    static final long MIN_RM_WAIT_MS = 120_000L;
+
     ApplicationMaster(Spec spec) throws IOException {
+        long rmWait = conf.getLong(YarnConfiguration.RESOURCEMANAGER_CONNECT_MAX_WAIT_MS, 0);
+        if (rmWait >= 0 && rmWait < MIN_RM_WAIT_MS) {     // -1 already means "forever"
+            conf.setLong(YarnConfiguration.RESOURCEMANAGER_CONNECT_MAX_WAIT_MS, MIN_RM_WAIT_MS);
+        }
         byte[] key = UserGroupInformation.getCurrentUser().getCredentials().getSecretKey(Launch.SECRET_ALIAS);
         if (key == null) {
             throw new IOException("the application secret is missing from the AM's YARN credentials");
@@ -433,10 +444,36 @@ public final class ApplicationMaster {
                 continue;
             }
             w.addDiagnostics(s.getDiagnostics());
-            workerEnded(w, s.getExitStatus() == 0);
+            if (lostThroughNoFaultOfItsOwn(s.getExitStatus())) {
+                replaceLost(w);
+            } else {
+                workerEnded(w, s.getExitStatus() == 0);
+            }
         }
         updateHeartbeat();
         checkFinish();
+    }
+
+    /**
+     * Exit statuses YARN gives containers that the cluster took away: a lost
+     * or decommissioned node (ABORTED), failed disks, preemption, or the RM
+     * killing it.  The command did nothing wrong, so these are replaced
+     * without using the restart budget.
+     */
+    static boolean lostThroughNoFaultOfItsOwn(int exitStatus) {
+        return exitStatus == ContainerExitStatus.ABORTED
+                || exitStatus == ContainerExitStatus.DISKS_FAILED
+                || exitStatus == ContainerExitStatus.PREEMPTED
+                || exitStatus == ContainerExitStatus.KILLED_BY_RESOURCEMANAGER;
+    }
+
+    private synchronized void replaceLost(Worker w) {
+        w.state = State.KILLED;
+        if (finishing()) {
+            return;
+        }
+        Log.info(w.id + " was lost (exit status " + w.exitStatus + "), requesting a replacement");
+        request(w.group, w.restarts);
     }
 
     /** A worker ended by itself: success, or failure then maybe a replacement. */
