@@ -20,9 +20,11 @@ setup(
                       # environments: uv for venvs, py-rattler where no conda exists
                       "uv>=0.4", "py-rattler>=0.20"],
     extras_require={
-        "dask": ["dask[distributed]>=2024.1"],
+        "dask": ["dask[distributed]>=2024.1", "bokeh>=3.1"],
         "ipyparallel": ["ipyparallel>=8.6"],
-        "test": ["pytest>=7", "pytest-timeout>=2"],
+        # The integrations are tested against these exact releases.
+        "test": ["pytest>=7", "pytest-timeout>=2", "dask[distributed]==2026.8.0",
+                 "bokeh==3.9.2", "ipyparallel==9.2.0", "numpy"],
         "docs": ["sphinx>=7", "numpydoc>=1.6"],
     },
     entry_points={"console_scripts": ["knit = knit.cli:main"]},

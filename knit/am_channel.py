@@ -54,10 +54,18 @@ class AMChannel:
         """``{"containers": [...], "target": N, "pending": N, "restarts": N}``."""
         return self._call("GET", "/containers")
 
-    def add(self, n, memory, vcores):
-        return self._call("POST", "/containers/add", n=n, memory=memory, vcores=vcores)
+    def add(self, n, memory, vcores, tag=None):
+        """Request ``n`` more workers; with a ``tag``, they (and their
+        replacements) see it as ``$KNIT_CONTAINER_TAG``."""
+        params = {"n": n, "memory": memory, "vcores": vcores}
+        if tag is not None:
+            params["tag"] = tag
+        return self._call("POST", "/containers/add", **params)
 
-    def remove(self, container_id):
+    def remove(self, container_id=None, tag=None):
+        """Stop one container, or every container and request with ``tag``."""
+        if tag is not None:
+            return self._call("POST", "/containers/remove", tag=tag)
         return self._call("POST", "/containers/remove", id=container_id)
 
     def shutdown(self, status="SUCCEEDED", message=""):

@@ -53,9 +53,11 @@ def validate_start(knit, *, cmd, num_containers, virtual_cores, memory, files, e
     """
     if not isinstance(cmd, str) or not cmd.strip():
         raise KnitTypeError(f"cmd must be a non-empty shell command string, got {cmd!r}")
-    for name, value in (("num_containers", num_containers), ("virtual_cores", virtual_cores),
-                        ("memory", memory), ("max_attempts", max_attempts),
-                        ("am_memory", am_memory), ("am_vcores", am_vcores)):
+    # Zero containers is allowed: the application waits for add_containers().
+    _positive_int("num_containers", num_containers, minimum=0)
+    for name, value in (("virtual_cores", virtual_cores), ("memory", memory),
+                        ("max_attempts", max_attempts), ("am_memory", am_memory),
+                        ("am_vcores", am_vcores)):
         _positive_int(name, value)
     _positive_int("max_restarts", max_restarts, minimum=-1)
     for name, value in (("app_name", app_name), ("queue", queue)):

@@ -98,7 +98,8 @@ class Knit:
             Shell command for every container.  ``$CONTAINER_ID`` is set,
             and with ``env`` also ``$PYTHON_BIN`` and ``$CONDA_PREFIX``.
         num_containers, virtual_cores, memory : int
-            Containers, and vcores and MB each.
+            Containers, and vcores and MB each.  With ``num_containers=0``
+            the application waits for :meth:`add_containers`.
         files : list of str, optional
             Local paths (uploaded) or ``hdfs://`` URIs (used in place),
             linked into each container's working directory by base name;
@@ -272,8 +273,11 @@ class Knit:
         ``RELEASED``); requests not yet granted have no id and are left out."""
         return {c["id"]: c["state"] for c in self._worker_containers() if c["id"]}
 
-    def add_containers(self, num_containers=1, virtual_cores=1, memory=128):
+    def add_containers(self, num_containers=1, virtual_cores=1, memory=128, tag=None):
         """Ask the running application for more containers.
+
+        With a ``tag``, the new containers (and their replacements) see it
+        as ``$KNIT_CONTAINER_TAG``.
 
         Examples
         --------
@@ -284,7 +288,7 @@ class Knit:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise KnitValueError(f"{name} must be a positive int, got {value!r}: "
                                      f"e.g. add_containers(num_containers=2, memory=256)")
-        return self._am().add(num_containers, memory, virtual_cores)
+        return self._am().add(num_containers, memory, virtual_cores, tag=tag)
 
     def remove_containers(self, container_id):
         """Stop one worker container; it is not restarted.

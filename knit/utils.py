@@ -56,3 +56,25 @@ def zip_path(path, out_file=None):
         if tmp.exists():
             tmp.unlink()
     return str(out)
+
+
+def routable_ip(target_host):
+    """The local address that traffic to ``target_host`` leaves from.
+
+    A scheduler or controller bound to it can be reached from the cluster's
+    nodes (they share the ResourceManager's network).  Nothing is sent:
+    connecting a UDP socket only asks the kernel for the route.
+
+    Examples
+    --------
+    >>> routable_ip('127.0.0.1')
+    '127.0.0.1'
+    """
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect((target_host, 9))
+            return s.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"

@@ -111,6 +111,8 @@ public final class ApplicationMaster {
     /** allocationRequestId to the resources of its requests; 0 is the spec's default. */
     private final Map<Long, Resource> groups = new HashMap<>();
     private final Map<Long, Deque<Pending>> pending = new HashMap<>();
+    /** Groups added with a tag; their containers see it as $KNIT_CONTAINER_TAG. */
+    private final Map<Long, String> groupTags = new HashMap<>();
     private long nextGroup = 1;
     private int totalRestarts;
     /** Workers that ended by themselves (not removed), successful or not. */
@@ -421,7 +423,7 @@ public final class ApplicationMaster {
             Worker w = new Worker(c, c.getAllocationRequestId(), p.restarts, true, State.ALLOCATED);
             workers.put(c.getId(), w);
             Log.info("allocated " + c.getId() + " on " + c.getNodeId() + ", launching");
-            ContainerLaunchContext ctx = ContainerLaunchContext.newInstance(resources, workerEnv,
+            ContainerLaunchContext ctx = ContainerLaunchContext.newInstance(resources, envFor(w.group),
                     Collections.singletonList(workerCommand), null,
                     workerTokens == null ? null : workerTokens.duplicate(), null);
             nm.startContainerAsync(c, ctx);
@@ -524,11 +526,12 @@ public final class ApplicationMaster {
         StringBuilder sb = new StringBuilder("{\"containers\": [");
         List<String> items = new ArrayList<>();
         for (Worker w : workers.values()) {
-            items.add(w.toJson());
+            items.add(w.toJson(groupTags.get(w.group)));
         }
-        for (Deque<Pending> q : pending.values()) {
-            for (Pending p : q) {
-                items.add(Worker.toJson(null, State.REQUESTED, null, null, null, "", p.restarts));
+        for (Map.Entry<Long, Deque<Pending>> e : pending.entrySet()) {
+            for (Pending p : e.getValue()) {
+                items.add(Worker.toJson(null, State.REQUESTED, null, null, null, "", p.restarts,
+                        groupTags.get(e.getKey())));
             }
         }
         sb.append(String.join(", ", items));
@@ -540,7 +543,19 @@ public final class ApplicationMaster {
         return new Reply(200, sb.toString());
     }
 
-    synchronized Reply addContainers(int n, Integer memory, Integer vcores) {
+    private Map<String, String> envFor(long group) {
+        String tag = groupTags.get(group);
+        if (tag == null) {
+            return workerEnv;
+        }
+        Map<String, String> env = new HashMap<>(workerEnv);
+        env.put(TAG_ENV, tag);
+        return env;
+    }
+
+    static final String TAG_ENV = "KNIT_CONTAINER_TAG";
+
+    synchronized Reply addContainers(int n, Integer memory, Integer vcores, String tag) {
         if (finishing()) {
             return new Reply(409, Json.error("the application is finishing"));
         }
@@ -560,6 +575,17 @@ public final class ApplicationMaster {
                 throw new IllegalArgumentException(tooBig);
             }
             group = groupFor(r);
+        }
+        if (tag != null && !tag.isEmpty()) {
+            if (!tag.matches("[A-Za-z0-9_.:-]{1,200}")) {
+                throw new IllegalArgumentException("a tag may hold only letters, digits and _.:-");
+            }
+            // A tagged request gets a group of its own, so that its containers
+            // (and their replacements) can be told apart and removed together.
+            long tagged = nextGroup++;
+            groups.put(tagged, groups.get(group));
+            groupTags.put(tagged, tag);
+            group = tagged;
         }
         for (int i = 0; i < n; i++) {
             request(group, 0);
@@ -606,6 +632,35 @@ public final class ApplicationMaster {
         Log.info("removed " + w.id + " on request");
         checkFinish();
         return new Reply(200, "{\"removed\": " + Json.str(w.id.toString()) + "}");
+    }
+
+    /** Removes every container, running or still requested, added with {@code tag}. */
+    synchronized Reply removeTagged(String tag) {
+        List<String> removed = new ArrayList<>();
+        int cancelled = 0;
+        for (Map.Entry<Long, String> g : groupTags.entrySet()) {
+            if (!g.getValue().equals(tag)) {
+                continue;
+            }
+            Deque<Pending> q = pending.remove(g.getKey());
+            while (q != null && !q.isEmpty()) {
+                amrm.removeContainerRequest(q.poll().request);
+                cancelled++;
+            }
+            for (Worker w : new ArrayList<>(workers.values())) {
+                if (w.group == g.getKey() && !w.isTerminal()) {
+                    removeContainer(w.id.toString());
+                    removed.add(Json.str(w.id.toString()));
+                }
+            }
+        }
+        if (removed.isEmpty() && cancelled == 0) {
+            return new Reply(404, Json.error("no container or request with tag " + tag));
+        }
+        updateHeartbeat();
+        checkFinish();
+        return new Reply(200, "{\"removed\": [" + String.join(", ", removed) + "], \"cancelled\": "
+                + cancelled + "}");
     }
 
     synchronized Reply shutdownRequested(String statusText, String message) {

@@ -135,8 +135,12 @@ final class ControlServer {
                 return am.listContainers();
             case "/containers/add":
                 return am.addContainers(intParam(params, "n", 1), optIntParam(params, "memory"),
-                        optIntParam(params, "vcores"));
+                        optIntParam(params, "vcores"), params.get("tag"));
             case "/containers/remove": {
+                String tag = params.get("tag");
+                if (tag != null && !tag.isEmpty()) {
+                    return am.removeTagged(tag);
+                }
                 String id = params.get("id");
                 if (id == null || id.isEmpty()) {
                     throw new IllegalArgumentException("missing parameter 'id'");

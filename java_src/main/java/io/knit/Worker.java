@@ -45,18 +45,19 @@ final class Worker {
         diagnostics = diagnostics.isEmpty() ? more.trim() : diagnostics + "\n" + more.trim();
     }
 
-    String toJson() {
-        return toJson(id.toString(), state, node, nodeHttp, exitStatus, diagnostics, restarts);
+    String toJson(String tag) {
+        return toJson(id.toString(), state, node, nodeHttp, exitStatus, diagnostics, restarts, tag);
     }
 
     static String toJson(String id, State state, String node, String nodeHttp, Integer exitStatus,
-                         String diagnostics, int restarts) {
+                         String diagnostics, int restarts, String tag) {
         return "{\"id\": " + Json.str(id)
                 + ", \"state\": " + Json.str(state.name())
                 + ", \"node\": " + Json.str(node)
                 + ", \"node_http\": " + Json.str(nodeHttp)
                 + ", \"exit_status\": " + (exitStatus == null ? "null" : exitStatus.toString())
                 + ", \"diagnostics\": " + Json.str(diagnostics)
-                + ", \"restarts\": " + restarts + "}";
+                + ", \"restarts\": " + restarts
+                + ", \"tag\": " + Json.str(tag) + "}";
     }
 }

@@ -1,0 +1,268 @@
+"""Dask on YARN: the scheduler in this process, workers in YARN containers.
+
+:class:`DaskYARNCluster` is a distributed ``SpecCluster``: each Dask worker
+is one YARN container, added to a single knit application with a tag equal
+to the worker's name, so ``scale``, ``adapt`` and worker retirement behave
+as with any Dask cluster.
+
+Examples
+--------
+>>> from knit import Knit
+>>> from knit.dask_yarn import DaskYARNCluster
+>>> from distributed import Client
+>>> env = Knit.create_env('dask', packages=['dask', 'distributed'])   # doctest: +SKIP
+>>> with DaskYARNCluster(env=env, n_workers=4, worker_memory='2 GiB') as cluster:  # doctest: +SKIP
+...     client = Client(cluster)
+...     client.submit(sum, [1, 2, 3]).result()
+6
+"""
+import asyncio
+import logging
+import sys
+from urllib.parse import urlsplit
+
+from dask.utils import parse_bytes
+from distributed.core import rpc
+from distributed.deploy.spec import ProcessInterface, SpecCluster
+from distributed.scheduler import Scheduler
+
+from .core import FINAL_STATES, Knit
+from .exceptions import KnitException, KnitValueError
+from .utils import routable_ip
+
+logger = logging.getLogger(__name__)
+
+MIB = 1024 ** 2
+
+
+def worker_memory_limit(container_bytes):
+    """Dask's memory limit for a worker in a container of ``container_bytes``.
+
+    YARN kills a container whose process tree outgrows its memory; the
+    nanny, the Python runtime and Dask's own spill margins live in the same
+    tree, so the worker's limit keeps 15 % (at least 256 MiB) of headroom.
+
+    Examples
+    --------
+    >>> worker_memory_limit(2 * 1024**3) // 1024**2
+    1740
+    """
+    headroom = max(256 * MIB, int(container_bytes * 0.15))
+    return max(64 * MIB, container_bytes - headroom)
+
+
+class _YARNApp:
+    """The one knit application behind a cluster, started with its first worker."""
+
+    def __init__(self, knit, command, env, memory_mb, vcores, queue, app_name, max_restarts):
+        self.knit = knit
+        self.command = command
+        self.env = env
+        self.memory_mb, self.vcores = memory_mb, vcores
+        self.queue, self.app_name, self.max_restarts = queue, app_name, max_restarts
+        self._lock = asyncio.Lock()
+
+    async def _run(self, fn, *args, **kwargs):
+        return await asyncio.get_running_loop().run_in_executor(None, lambda: fn(*args, **kwargs))
+
+    async def ensure_started(self):
+        async with self._lock:
+            if self.knit.app_id is None:
+                await self._run(
+                    self.knit.start, self.command, num_containers=0, memory=self.memory_mb,
+                    virtual_cores=self.vcores, env=self.env, queue=self.queue,
+                    app_name=self.app_name, max_restarts=self.max_restarts)
+                await self._run(self._wait_running)
+            return self.knit.app_id
+
+    def _wait_running(self, timeout=300):
+        import time
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.knit.runtime_status()
+            if state == "RUNNING" and self.knit._am(required=False):
+                return
+            if state in FINAL_STATES:
+                raise KnitException(f"YARN application {self.knit.app_id} ended {state} "
+                                    f"before any worker started: "
+                                    f"{self.knit.status().get('diagnostics')}",
+                                    app_id=self.knit.app_id)
+            time.sleep(0.2)
+        raise KnitException(f"YARN application {self.knit.app_id} is not running after "
+                            f"{timeout} s (queue full?)", app_id=self.knit.app_id)
+
+    async def add(self, name):
+        await self.ensure_started()
+        await self._run(lambda: self.knit._am().add(1, self.memory_mb, self.vcores, tag=name))
+
+    async def remove(self, name):
+        if self.knit.app_id is None:
+            return
+        def remove():
+            am = self.knit._am(required=False)
+            if am is not None:
+                try:
+                    am.remove(tag=name)
+                except KnitException:
+                    pass        # already gone
+        await self._run(remove)
+
+
+class YARNWorker(ProcessInterface):
+    """One Dask worker: a YARN container tagged with the worker's name."""
+
+    def __init__(self, scheduler, name, app=None, **kwargs):
+        super().__init__()
+        self.scheduler = scheduler
+        self.name = name
+        self.app = app
+
+    async def start(self):
+        await self.app.add(self.name)
+        await super().start()
+
+    async def close(self):
+        # Let the scheduler move this worker's data first, then free the container.
+        try:
+            async with rpc(self.scheduler) as r:
+                await r.retire_workers(names=[self.name])
+        except Exception:                  # scheduler already closed
+            pass
+        await self.app.remove(self.name)
+        await super().close()
+
+
+class DaskYARNCluster(SpecCluster):
+    """A Dask cluster whose workers run in YARN containers.
+
+    Parameters
+    ----------
+    env : str, optional
+        A packed environment (from :meth:`knit.Knit.create_env`, a local
+        zip or an ``hdfs://`` path) holding ``dask`` and ``distributed``.
+        Without one, workers run this process's interpreter path, which
+        only works where nodes share it (as on the local mini cluster).
+    n_workers : int
+        Workers to start with.
+    worker_vcores : int
+        Vcores per worker container, and threads per worker.
+    worker_memory : str or int
+        Memory per worker container, e.g. ``"2 GiB"`` (or bytes).  The
+        worker's Dask memory limit leaves headroom below it.
+    queue, app_name : str
+        YARN queue and application name.
+    max_restarts : int
+        Times failed worker containers are replaced (-1: always).
+    scheduler_host : str, optional
+        Address the scheduler binds; by default the local address that
+        routes to the ResourceManager, so workers can reach it.
+    knit : Knit, optional
+        A configured :class:`~knit.Knit`; otherwise one with autodetection
+        and ``knit_kwargs``.
+    asynchronous : bool
+        Use from async code (``await DaskYARNCluster(...)``).
+
+    Examples
+    --------
+    >>> cluster = DaskYARNCluster(env=env, n_workers=2, worker_memory="1 GiB")  # doctest: +SKIP
+    >>> cluster.scale(8)                                  # doctest: +SKIP
+    >>> cluster.adapt(minimum=1, maximum=10)              # doctest: +SKIP
+    >>> cluster.close()                                   # doctest: +SKIP
+    """
+
+    def __init__(self, env=None, n_workers=0, worker_vcores=1, worker_memory="2 GiB",
+                 queue="default", app_name="dask", max_restarts=3, scheduler_host=None,
+                 knit=None, asynchronous=False, loop=None, **knit_kwargs):
+        if not isinstance(n_workers, int) or n_workers < 0:
+            raise KnitValueError(f"n_workers must be an int >= 0, got {n_workers!r}")
+        if not isinstance(worker_vcores, int) or worker_vcores < 1:
+            raise KnitValueError(f"worker_vcores must be an int >= 1, got {worker_vcores!r}")
+        try:
+            container_bytes = parse_bytes(worker_memory)
+        except (ValueError, TypeError):
+            raise KnitValueError(f"worker_memory must be like '2 GiB' or a byte count, "
+                                 f"got {worker_memory!r}") from None
+        memory_mb = -(-container_bytes // MIB)
+        self.knit = knit or Knit(**knit_kwargs)
+        host = scheduler_host or routable_ip(urlsplit(self.knit.yarn_api.rm_url).hostname)
+        python = "$PYTHON_BIN" if env else sys.executable
+        command = (f"{python} -m distributed.cli.dask_worker {{scheduler}} "
+                   f"--name $KNIT_CONTAINER_TAG --nthreads {worker_vcores} "
+                   f"--memory-limit {worker_memory_limit(memory_mb * MIB)} "
+                   f"--no-dashboard --death-timeout 60 --local-directory $PWD/dask-scratch")
+        self._app = _YARNApp(self.knit, command, env, memory_mb, worker_vcores, queue,
+                             app_name, max_restarts)
+        self._watch = None
+        self.yarn_error = None
+        worker = {"cls": YARNWorker, "options": {"app": self._app}}
+        scheduler = {"cls": Scheduler, "options": {
+            "host": host, "port": 0, "dashboard_address": f"{host}:0"}}
+        super().__init__(workers={}, scheduler=scheduler, worker=worker,
+                         asynchronous=asynchronous, loop=loop, name="DaskYARNCluster")
+        if n_workers:
+            self.scale(n_workers)
+
+    def _new_worker_name(self, worker_number):
+        # Strings: the dask-worker command line turns names into strings, and
+        # the scheduler must see the same names as this cluster's spec.
+        return f"yarn-{worker_number}"
+
+    async def _start(self):
+        await super()._start()
+        # The command needs the scheduler's address, known only now.
+        self._app.command = self._app.command.format(scheduler=self.scheduler.address)
+        self._watch = asyncio.ensure_future(self._watch_application())
+
+    async def _watch_application(self):
+        """Fail loudly, instead of hanging, when the YARN application dies."""
+        while self.status.name not in ("closing", "closed"):
+            await asyncio.sleep(2)
+            app_id = self.knit.app_id
+            if app_id is None:
+                continue
+            try:
+                st = await self._app._run(self.knit.status)
+            except KnitException:
+                continue
+            if st["state"] in FINAL_STATES:
+                self.yarn_error = KnitException(
+                    f"YARN application {app_id} of this Dask cluster ended "
+                    f"{st['state']}/{st.get('finalStatus')}: {st.get('diagnostics')}",
+                    app_id=app_id)
+                logger.error("%s", self.yarn_error)
+                # Closing the scheduler makes pending computations fail
+                # instead of waiting forever for workers.
+                await self.scheduler.close()
+                return
+
+    async def _wait_for_workers(self, n_workers=0, timeout=None):
+        async def check():
+            while self.yarn_error is None:
+                await asyncio.sleep(0.5)
+            raise self.yarn_error
+        waiter = asyncio.ensure_future(super()._wait_for_workers(n_workers, timeout))
+        failure = asyncio.ensure_future(check())
+        done, pending = await asyncio.wait({waiter, failure},
+                                           return_when=asyncio.FIRST_COMPLETED)
+        for p in pending:
+            p.cancel()
+        return done.pop().result()
+
+    async def _close(self):
+        if self._watch is not None:
+            self._watch.cancel()
+        await super()._close()
+        if self.knit.app_id and await self._app._run(self.knit.runtime_status) not in FINAL_STATES:
+            await self._app._run(self.knit.kill)
+
+    @property
+    def application_id(self):
+        """The YARN application id (None until the first worker is requested)."""
+        return self.knit.app_id
+
+    def _repr_html_(self, cluster_status=None):
+        try:
+            from .display import dask_cluster_html
+            return dask_cluster_html(self)
+        except ImportError:
+            return super()._repr_html_(cluster_status)
