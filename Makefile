@@ -10,6 +10,8 @@ JAVA_SOURCES := $(shell find java_src -name '*.java')
 .PHONY: setup demo test jar cluster cluster-stop docs bench bench-quick clean
 
 setup: $(VENV)/.installed $(JAR)
+	@# Headless Chromium renders the notebook views in the tests (Debian's package).
+	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
 
 $(VENV)/.installed: setup.py knit/VERSION
 	$(PYTHON) -m venv $(VENV)

@@ -226,7 +226,9 @@ def _parser():
                         help="package specs, e.g. python=3.11 numpy")
     create.add_argument("--channel", action="append", default=None, metavar="CHANNEL",
                         help="conda channel (repeatable)")
-    create.add_argument("--backend", help="how to build it (see knit.env.create_env)")
+    create.add_argument("--backend", help="conda or venv, or one installer: rattler, conda, "
+                        "mamba, micromamba, uv, pip (default: conda if a conda executable "
+                        "exists, else venv)")
     create.add_argument("--remove", action="store_true",
                         help="rebuild it if it exists already")
     create.set_defaults(func=_env_create)
@@ -281,7 +283,7 @@ def _attach(app_id):
     return _knit().attach(app_id)
 
 
-def knit_home():
+def _knit_home():
     """``$KNIT_HOME``, or ``~/.knit``."""
     return Path(os.environ.get("KNIT_HOME") or Path.home() / ".knit")
 
@@ -291,11 +293,11 @@ def _resolve_env(value):
     if value is None or "://" in value or os.path.exists(value):
         return value
     for suffix in (".zip", ".tar.gz"):
-        candidate = knit_home() / "envs" / f"{value}{suffix}"
+        candidate = _knit_home() / "envs" / f"{value}{suffix}"
         if candidate.exists():
             return str(candidate)
     raise KnitValueError(f"--env {value!r} is neither an archive nor an environment in "
-                         f"{knit_home() / 'envs'}; create it with `knit env create {value} "
+                         f"{_knit_home() / 'envs'}; create it with `knit env create {value} "
                          f"PACKAGE...` or give the archive's path.")
 
 
@@ -325,6 +327,11 @@ def _table(header, rows):
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     for row in [header, *rows]:
         print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
+
+
+def _workers(app):
+    # The RM's count includes the ApplicationMaster's own container.
+    return max((app.get("runningContainers") or 0) - 1, 0)
 
 
 def _result(info):
@@ -388,11 +395,11 @@ def _status(args):
                                    f"wanted (requested {counts['requested']}, allocated "
                                    f"{counts['allocated']}, finished {counts['finished']}, "
                                    f"restarts {report.get('restarts', 0)})"))
-    rows += [("tracking URL", info.get("trackingUrl")),
+    rows += [("tracking URL", info.get("trackingUrl") or "-"),
              ("diagnostics", (info.get("diagnostics") or "").strip() or "-")]
     print(info["id"])
     for label, value in rows:
-        print(f"  {label + ':':14} {value}")
+        print(f"  {label + ':':14} " + str(value).replace("\n", "\n" + " " * 17))
     return 0
 
 
@@ -413,7 +420,7 @@ def _ls(args):
         return 0
     _table(("APPLICATION", "STATE", "FINAL", "NAME", "USER", "QUEUE", "CONTAINERS", "STARTED"),
            [(a["id"], a["state"], a.get("finalStatus", ""), a.get("name", ""),
-             a.get("user", ""), a.get("queue", ""), a.get("runningContainers", 0),
+             a.get("user", ""), a.get("queue", ""), _workers(a),
              _when(a.get("startedTime"))) for a in apps])
     return 0
 
@@ -453,10 +460,13 @@ def _containers(args):
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
         return 0
-    _table(("CONTAINER", "STATE", "NODE", "EXIT", "RESTARTS"),
+    # Tags name containers added for a purpose, e.g. a Dask worker's name.
+    tags = any(c.get("tag") for c in report["containers"])
+    _table(("CONTAINER", "STATE", "NODE", "EXIT", "RESTARTS") + (("TAG",) if tags else ()),
            [(c["id"] or "(requested)", c["state"], c.get("node") or "-",
              "-" if c.get("exit_status") is None else c["exit_status"],
-             c.get("restarts", 0)) for c in report["containers"]])
+             c.get("restarts", 0)) + ((c.get("tag") or "-",) if tags else ())
+            for c in report["containers"]])
     print(f"{report['target']} wanted, {report['pending']} waiting for YARN, "
           f"{report.get('restarts', 0)} restarts")
     return 0
@@ -503,8 +513,9 @@ def _env_api(name):
 def _env_create(args):
     create_env = _env_api("create_env")
 
+    extra = {"backend": args.backend} if args.backend else {}
     path = create_env(args.name, packages=args.packages or None, remove=args.remove,
-                      channels=args.channel, backend=args.backend)
+                      channels=args.channel, **extra)
     print(path)
     return 0
 
@@ -512,20 +523,20 @@ def _env_create(args):
 def _env_pack(args):
     pack_env = _env_api("pack_env")
 
-    print(pack_env(args.prefix, out=args.out))
+    print(pack_env(args.prefix, args.out))
     return 0
 
 
 def _env_ls(args):
     envs = []
-    for path in sorted((knit_home() / "envs").glob("*.zip")):
+    for path in sorted((_knit_home() / "envs").glob("*.zip")):
         st = path.stat()
         envs.append({"name": path.name[:-len(".zip")], "path": str(path),
                      "size": st.st_size, "modified": _when(st.st_mtime * 1000)})
     if args.json:
         print(json.dumps(envs, indent=2))
     elif not envs:
-        print(f"No packed environments in {knit_home() / 'envs'}.")
+        print(f"No packed environments in {_knit_home() / 'envs'}.")
     else:
         _table(("NAME", "SIZE", "MODIFIED", "PATH"),
                [(e["name"], _size(e["size"]), e["modified"], e["path"]) for e in envs])

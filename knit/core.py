@@ -311,7 +311,7 @@ class Knit:
         Examples
         --------
         >>> k.logs(file='stdout')                          # doctest: +SKIP
-        {'container_1795501918670_0004_01_000002': 'hello\n', ...}
+        {'container_1795501918670_0004_01_000002': 'hello\\n', ...}
         """
         return read_logs(self, self._require_app(), shell=shell, timeout=timeout, file=file)
 

@@ -61,6 +61,8 @@ class _YARNApp:
         self.memory_mb, self.vcores = memory_mb, vcores
         self.queue, self.app_name, self.max_restarts = queue, app_name, max_restarts
         self._lock = asyncio.Lock()
+        #: Why the application cannot serve workers (it ended, or never started).
+        self.error = None
 
     async def _run(self, fn, *args, **kwargs):
         return await asyncio.get_running_loop().run_in_executor(None, lambda: fn(*args, **kwargs))
@@ -92,8 +94,14 @@ class _YARNApp:
                             f"{timeout} s (queue full?)", app_id=self.knit.app_id)
 
     async def add(self, name):
-        await self.ensure_started()
-        await self._run(lambda: self.knit._am().add(1, self.memory_mb, self.vcores, tag=name))
+        try:
+            await self.ensure_started()
+            await self._run(lambda: self.knit._am().add(1, self.memory_mb, self.vcores, tag=name))
+        except KnitException as e:
+            # SpecCluster only logs a worker's start failure; keep it so that
+            # waiting for workers raises it instead of timing out.
+            self.error = self.error or e
+            raise
 
     async def remove(self, name):
         if self.knit.app_id is None:
@@ -193,7 +201,6 @@ class DaskYARNCluster(SpecCluster):
         self._app = _YARNApp(self.knit, command, env, memory_mb, worker_vcores, queue,
                              app_name, max_restarts)
         self._watch = None
-        self.yarn_error = None
         worker = {"cls": YARNWorker, "options": {"app": self._app}}
         scheduler = {"cls": Scheduler, "options": {
             "host": host, "port": 0, "dashboard_address": f"{host}:0"}}
@@ -225,11 +232,11 @@ class DaskYARNCluster(SpecCluster):
             except KnitException:
                 continue
             if st["state"] in FINAL_STATES:
-                self.yarn_error = KnitException(
+                self._app.error = KnitException(
                     f"YARN application {app_id} of this Dask cluster ended "
                     f"{st['state']}/{st.get('finalStatus')}: {st.get('diagnostics')}",
                     app_id=app_id)
-                logger.error("%s", self.yarn_error)
+                logger.error("%s", self._app.error)
                 # Closing the scheduler makes pending computations fail
                 # instead of waiting forever for workers.
                 await self.scheduler.close()
@@ -256,13 +263,41 @@ class DaskYARNCluster(SpecCluster):
             await self._app._run(self.knit.kill)
 
     @property
+    def yarn_error(self):
+        """Why the YARN application cannot serve workers, or None."""
+        return self._app.error
+
+    @property
     def application_id(self):
         """The YARN application id (None until the first worker is requested)."""
         return self.knit.app_id
 
     def _repr_html_(self, cluster_status=None):
-        try:
-            from .display import dask_cluster_html
-            return dask_cluster_html(self)
-        except ImportError:
-            return super()._repr_html_(cluster_status)
+        """Jupyter's view: workers, the YARN application and its containers."""
+        from .display import cluster_html, container_log_url
+
+        info = self.scheduler_info or {}
+        workers = len(info.get("workers", {}))
+        rows = [("Scheduler", self.scheduler_address),
+                ("Dashboard", (self.dashboard_link, self.dashboard_link) if self.dashboard_link
+                 else "not available (install bokeh)"),
+                ("Workers connected", f"{workers} of {len(self.worker_spec)} wanted"),
+                ("Worker container", f"{self._app.memory_mb} MB, {self._app.vcores} vcores")]
+        links, containers, state = [], None, "NOT STARTED"
+        if self.application_id:
+            app_page = f"{self.knit.yarn_api.rm_url}/cluster/app/{self.application_id}"
+            rows.append(("YARN application", (self.application_id, app_page)))
+            links.append(("Application in the ResourceManager UI", app_page))
+            try:
+                state = self.knit.runtime_status()
+                containers = [dict(c, log_url=container_log_url(self.knit, c.get("node_http"),
+                                                                c.get("id")))
+                              for c in self.knit._worker_containers()]
+            except KnitException as e:
+                state = "UNKNOWN"
+                rows.append(("YARN error", str(e)))
+        if self.yarn_error is not None:
+            rows.append(("Error", str(self.yarn_error)))
+        return cluster_html("DaskYARNCluster", state=state, rows=rows, containers=containers,
+                            links=links, progress=(workers, len(self.worker_spec)),
+                            progress_label="workers connected")

@@ -15,6 +15,7 @@ Examples
 >>> status_line("RUNNING", counts)
 'RUNNING: requested 1, allocated 0, running 1, finished 1'
 """
+import os
 import sys
 import time
 
@@ -99,6 +100,14 @@ def status_line(state, counts=None):
     return f"{state}: " + ", ".join(f"{p} {counts.get(p, 0)}" for p in PHASES)
 
 
+def _terminal_size(file):
+    try:
+        size = os.get_terminal_size(file.fileno())
+    except (AttributeError, ValueError, OSError):
+        return None
+    return size if size.columns > 0 and size.lines > 0 else None
+
+
 class StatusLine:
     """A live one-line status on a terminal, silent elsewhere.
 
@@ -121,8 +130,11 @@ class StatusLine:
         if enabled is None:
             enabled = bool(getattr(file, "isatty", lambda: False)())
         self.enabled = enabled
+        # tqdm shows nothing on a terminal that reports no size (some ptys).
+        sized = _terminal_size(file) is not None
         self._bar = tqdm(file=file, disable=not enabled, leave=False,
-                         bar_format="{desc} [{elapsed}]", dynamic_ncols=True)
+                         bar_format="{desc} [{elapsed}]", dynamic_ncols=sized,
+                         ncols=None if sized else 100, nrows=None if sized else 20)
 
     def update(self, text):
         """Replace the line's text."""
