@@ -179,7 +179,7 @@ public class Client {
             int i = 0;
             for (FileEntry f : files) {
                 Uploader.Placed p = up.place(f.source, f.cache);
-                Launch.writeResource(am, i++, f.name, p.uri, p.type, p.size, p.timestamp);
+                Launch.writeResource(am, i++, f.name, p);
             }
             // YARN writes the command into launch_container.sh inside
             // `bash -c "..."`, so quotes and $ in it would be mangled; the
@@ -187,7 +187,7 @@ public class Client {
             String script = "# knit worker command, run by bash in the container's working directory\n"
                     + spec.raw("cmd") + "\n";
             Uploader.Placed sp = up.writeStaged(Launch.WORKER_SCRIPT_NAME, script.getBytes(StandardCharsets.UTF_8));
-            Launch.writeResource(am, i, Launch.WORKER_SCRIPT_NAME, sp.uri, sp.type, sp.size, sp.timestamp);
+            Launch.writeResource(am, i, Launch.WORKER_SCRIPT_NAME, sp);
             am.setProperty("worker_script", Launch.WORKER_SCRIPT_NAME);
 
             ByteArrayOutputStream amBytes = new ByteArrayOutputStream();
@@ -196,10 +196,8 @@ public class Client {
             Uploader.Placed jarPlaced = up.place(jar, true);
 
             Map<String, LocalResource> amResources = new LinkedHashMap<>();
-            amResources.put(Launch.JAR_NAME, Launch.resource(jarPlaced.uri, jarPlaced.type,
-                    jarPlaced.size, jarPlaced.timestamp));
-            amResources.put(Launch.AM_SPEC_NAME, Launch.resource(amSpec.uri, amSpec.type,
-                    amSpec.size, amSpec.timestamp));
+            amResources.put(Launch.JAR_NAME, Launch.resource(jarPlaced));
+            amResources.put(Launch.AM_SPEC_NAME, Launch.resource(amSpec));
 
             Map<String, String> amEnv = new HashMap<>();
             amEnv.put(Environment.CLASSPATH.name(), Launch.amClasspath(conf));

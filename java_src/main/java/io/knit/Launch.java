@@ -93,20 +93,19 @@ final class Launch {
         return LocalResourceType.FILE;
     }
 
-    static LocalResource resource(URI uri, LocalResourceType type, long size, long timestamp) {
-        return LocalResource.newInstance(URL.fromURI(uri), type,
-                LocalResourceVisibility.APPLICATION, size, timestamp);
+    static LocalResource resource(Uploader.Placed p) {
+        return LocalResource.newInstance(URL.fromURI(p.uri), p.type, p.visibility, p.size, p.timestamp);
     }
 
-    /** Writes resource i of the AM spec as resource.i.{name,uri,size,timestamp,type}. */
-    static void writeResource(Properties p, int i, String name, URI uri, LocalResourceType type,
-                              long size, long timestamp) {
+    /** Writes resource i of the AM spec as resource.i.{name,uri,size,timestamp,type,visibility}. */
+    static void writeResource(Properties p, int i, String name, Uploader.Placed r) {
         String k = "resource." + i + ".";
         p.setProperty(k + "name", name);
-        p.setProperty(k + "uri", uri.toString());
-        p.setProperty(k + "type", type.name());
-        p.setProperty(k + "size", Long.toString(size));
-        p.setProperty(k + "timestamp", Long.toString(timestamp));
+        p.setProperty(k + "uri", r.uri.toString());
+        p.setProperty(k + "type", r.type.name());
+        p.setProperty(k + "size", Long.toString(r.size));
+        p.setProperty(k + "timestamp", Long.toString(r.timestamp));
+        p.setProperty(k + "visibility", r.visibility.name());
     }
 
     /** Reads back what {@link #writeResource} wrote: link name to resource. */
@@ -115,9 +114,13 @@ final class Launch {
         for (int i : spec.indexes("resource", "uri")) {
             String k = "resource." + i + ".";
             try {
-                out.put(spec.required(k + "name"), resource(new URI(spec.required(k + "uri")),
+                String visibility = spec.raw(k + "visibility");
+                out.put(spec.required(k + "name"), resource(new Uploader.Placed(
+                        new URI(spec.required(k + "uri")),
                         LocalResourceType.valueOf(spec.required(k + "type")),
-                        spec.getLong(k + "size", 0), spec.getLong(k + "timestamp", 0)));
+                        spec.getLong(k + "size", 0), spec.getLong(k + "timestamp", 0),
+                        visibility == null ? LocalResourceVisibility.APPLICATION
+                                : LocalResourceVisibility.valueOf(visibility))));
             } catch (URISyntaxException e) {
                 throw new IllegalArgumentException("bad " + k + "uri: " + e.getMessage(), e);
             }

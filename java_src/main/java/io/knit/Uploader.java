@@ -22,6 +22,7 @@ import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.permission.FsPermission;
 import org.apache.hadoop.io.IOUtils;
 import org.apache.hadoop.yarn.api.records.LocalResourceType;
+import org.apache.hadoop.yarn.api.records.LocalResourceVisibility;
 
 /**
  * Puts one submit's files on the cluster filesystem and describes each as a
@@ -41,12 +42,28 @@ final class Uploader {
         final LocalResourceType type;
         final long size;
         final long timestamp;
+        /**
+         * Cache entries never change (their path holds their hash), so each
+         * node may keep them localized across applications (PRIVATE: per
+         * user); everything else lives as long as its application.
+         */
+        final LocalResourceVisibility visibility;
 
         Placed(URI uri, LocalResourceType type, long size, long timestamp) {
+            this(uri, type, size, timestamp, LocalResourceVisibility.APPLICATION);
+        }
+
+        Placed(URI uri, LocalResourceType type, long size, long timestamp,
+               LocalResourceVisibility visibility) {
             this.uri = uri;
             this.type = type;
             this.size = size;
             this.timestamp = timestamp;
+            this.visibility = visibility;
+        }
+
+        Placed keptAcrossApplications() {
+            return new Placed(uri, type, size, timestamp, LocalResourceVisibility.PRIVATE);
         }
     }
 
@@ -176,7 +193,7 @@ final class Uploader {
         FileStatus existing = statOrNull(target);
         if (existing != null && existing.isFile() && existing.getLen() == f.length()) {
             cachedFiles++;
-            return placed(fs, existing);
+            return placed(fs, existing).keptAcrossApplications();
         }
         mkdirsPrivate(fs, dir);
         if (existing != null) {
@@ -207,7 +224,7 @@ final class Uploader {
                 fs.delete(tmp, false);
             }
         }
-        return placed(fs, fs.getFileStatus(target));
+        return placed(fs, fs.getFileStatus(target)).keptAcrossApplications();
     }
 
     private void upload(File f, Path dest, boolean overwrite) throws IOException {
