@@ -7,7 +7,7 @@ VERSION := $(shell cat knit/VERSION)
 JAR    := knit/java/knit.jar
 JAVA_SOURCES := $(shell find java_src -name '*.java')
 
-.PHONY: setup demo test jar cluster cluster-stop docs bench bench-quick clean
+.PHONY: setup demo test jar cluster cluster-stop docs bench bench-quick bench-setup clean
 
 setup: $(VENV)/.installed $(JAR)
 	@# Headless Chromium renders the notebook views in the tests (Debian's package).
@@ -35,6 +35,20 @@ demo: cluster
 
 test: setup
 	$(PY) -m pytest tests
+
+# Benchmarks: knit beside skein and DistributedShell (results in benchmarks/results/).
+# The peers get a virtualenv of their own, so their pins never touch knit's.
+PEERS := benchmarks/.peers
+bench-setup: cluster
+	$(PY) -m pip install -q matplotlib
+	test -x $(PEERS)/bin/skein || ($(PYTHON) -m venv $(PEERS) && \
+	  $(PEERS)/bin/pip install -q skein venv-pack)
+
+bench: bench-setup
+	$(PY) benchmarks/run.py
+
+bench-quick: bench-setup
+	$(PY) benchmarks/run.py --quick
 
 clean:
 	rm -rf $(VENV) target $(JAR) *.egg-info

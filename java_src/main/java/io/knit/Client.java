@@ -67,6 +67,13 @@ public class Client {
     private YarnClient killer;
     /** Application id to the staging root it was submitted with. */
     private final Map<String, String> stagingRoots = new ConcurrentHashMap<>();
+    /** Background chores (the staging sweep), one at a time, never blocking the JVM's exit. */
+    private final java.util.concurrent.ExecutorService background =
+            java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "knit-background");
+                t.setDaemon(true);
+                return t;
+            });
     private volatile String lastUploadReport = "uploaded_files=0 uploaded_bytes=0 cached_files=0";
 
     public Client() {
@@ -82,12 +89,28 @@ public class Client {
         return lastUploadReport;
     }
 
+    /**
+     * Connects ahead of the first call, ignoring failures: the call that
+     * needs the connection retries it and reports the error to the caller.
+     */
+    void warmUp() {
+        try {
+            start();
+            fs.getFileStatus(fs.getHomeDirectory().getParent());
+        } catch (Exception | LinkageError e) {
+            Log.info("warm-up connection failed (reported on first use): " + e);
+        }
+    }
+
     /** Connects lazily so that a bad Hadoop configuration is reported to the caller, not at gateway start. */
     private synchronized void start() throws IOException {
         if (yarn != null) {
             return;
         }
         YarnConfiguration c = new YarnConfiguration();
+        // submitApplication polls until the RM has saved the application,
+        // every 200 ms by default; the save takes a few milliseconds.
+        c.setLong(YarnConfiguration.YARN_CLIENT_APP_SUBMISSION_POLL_INTERVAL_MS, 20);
         // newInstance, not get: close() must not close the JVM-wide cached
         // FileSystem that LogsCLI and Hadoop internals share.
         FileSystem f = FileSystem.newInstance(c);
@@ -151,8 +174,6 @@ public class Client {
         Path cacheRoot = spec.get("cache_root") != null
                 ? fs.makeQualified(new Path(spec.get("cache_root")))
                 : new Path(stagingRoot.getParent(), "cache");
-        sweep(stagingRoot);
-
         YarnClientApplication app = yarn.createApplication();
         ApplicationSubmissionContext ctx = app.getApplicationSubmissionContext();
         ApplicationId appId = ctx.getApplicationId();
@@ -227,6 +248,9 @@ public class Client {
             lastUploadReport = up.report();
             stagingRoots.put(appId.toString(), stagingRoot.toString());
             Log.info("submitted " + appId + " (" + lastUploadReport + ")");
+            // Garbage collection of old staging dirs is off the submit path.
+            final Path root = stagingRoot;
+            background.execute(() -> sweep(root));
             return appId.toString();
         } catch (IOException | YarnException | RuntimeException e) {
             deleteQuietly(appDir);
@@ -299,7 +323,10 @@ public class Client {
     private static String amCommand(int amMemoryMb) {
         int xmx = Math.max(64, (int) (amMemoryMb * 0.75));
         String logDir = ApplicationConstants.LOG_DIR_EXPANSION_VAR;
-        return Environment.JAVA_HOME.$$() + "/bin/java -Xmx" + xmx + "m " + ApplicationMaster.class.getName()
+        // The AM does little computing: the client compiler and serial GC
+        // start it sooner and keep its footprint small.
+        return Environment.JAVA_HOME.$$() + "/bin/java -Xmx" + xmx + "m -XX:TieredStopAtLevel=1"
+                + " -XX:+UseSerialGC " + ApplicationMaster.class.getName()
                 + " 1>" + logDir + "/AppMaster.stdout 2>" + logDir + "/AppMaster.stderr";
     }
 

@@ -51,6 +51,11 @@ public final class Gateway {
         server.start();
         stdout.println("KNIT_GATEWAY_READY port=" + server.getListeningPort() + " version=" + Version.get());
         stdout.flush();
+        // Connecting to YARN and HDFS loads a few thousand classes; do it
+        // while Python prepares its first submit instead of inside it.
+        Thread warm = new Thread(client::warmUp, "knit-warm-up");
+        warm.setDaemon(true);
+        warm.start();
 
         waitForEof(System.in);
         Log.info("gateway stdin closed; shutting down");
