@@ -7,7 +7,7 @@ All tools run in one process, alternating run by run, with the same
 container size (128 MB, 1 vcore) and at least 5 runs each.  Results go to
 ``benchmarks/results/latest.json`` (median, min and max seconds per
 scenario and tool), ``latest.png`` and ``latest.md``, and
-``docs/benchmark-results.rst``.
+``docs/benchmark-results.inc`` (included by docs/benchmarks.rst).
 """
 import argparse
 import json
@@ -214,7 +214,7 @@ def write_results(results, merge=False):
     path.write_text(json.dumps(doc, indent=2) + "\n")
     table = markdown_table(results)
     (RESULTS / "latest.md").write_text(table)
-    (HERE.parent / "docs" / "benchmark-results.rst").write_text(rst_page(table))
+    (HERE.parent / "docs" / "benchmark-results.inc").write_text(rst_page(table))
     chart(results, RESULTS / "latest.png")
     print(table)
 
