@@ -24,7 +24,8 @@ setup(
         "ipyparallel": ["ipyparallel>=8.6"],
         # The integrations are tested against these exact releases.
         "test": ["pytest>=7", "pytest-timeout>=2", "dask[distributed]==2026.8.0",
-                 "bokeh==3.9.2", "ipyparallel==9.2.0", "numpy", "sphinx>=7"],
+                 "bokeh==3.9.2", "ipyparallel==9.2.0", "numpy", "sphinx>=7",
+                 "conda-package-handling>=2"],
         "docs": ["sphinx>=7", "numpydoc>=1.6"],
     },
     entry_points={"console_scripts": ["knit = knit.cli:main"]},

@@ -242,6 +242,7 @@ def main(argv=None):
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwrote {args.out}")
+    hdfs("-rm", "-r", "-f", "-skipTrash", cache)      # this run's archive: a new entry
     if not args.workdir:
         shutil.rmtree(work, ignore_errors=True)
     return 0

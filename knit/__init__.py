@@ -8,7 +8,9 @@ Examples
 """
 from ._version import __version__
 from .core import Knit
+from .env import CondaCreator, create_env, pack_env
 from .exceptions import KnitError, KnitException, YARNException
 from .utils import zip_path
 
-__all__ = ["__version__", "Knit", "KnitException", "KnitError", "YARNException", "zip_path"]
+__all__ = ["__version__", "Knit", "KnitException", "KnitError", "YARNException", "zip_path",
+           "create_env", "CondaCreator", "pack_env"]

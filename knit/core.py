@@ -18,6 +18,7 @@ from .am_channel import AMChannel
 from .checks import validate_start
 from .conf import find_conf_dir, read_site_files, settings_from
 from .exceptions import KnitException, KnitValueError, YARNException
+from .env import UNPACK_HOOK, UploadProgress
 from .gateway import JAR, get_gateway
 from .logs import read_logs
 from .yarn_api import YARNAPI
@@ -148,7 +149,7 @@ class Knit:
         spec = {
             "name": app_name, "queue": queue, "priority": priority,
             "max_attempts": max_attempts, "am.memory": am_memory, "am.vcores": am_vcores,
-            "cmd": cmd, "num_containers": num_containers, "memory": memory,
+            "num_containers": num_containers, "memory": memory,
             "vcores": virtual_cores, "max_restarts": max_restarts,
             "staging_root": self._staging_root, "cache_root": self._cache_root,
             "upload_always": str(bool(self.upload_always)).lower(),
@@ -174,16 +175,23 @@ class Knit:
             # Not through the container environment: the NodeManager also
             # starts its own launch scripts with that environment, unexpanded,
             # and a PATH of "$PWD/...:$PATH" leaves them without `setsid`.
-            cmd = f'export PATH="$CONDA_PREFIX/bin:$PATH"\n{cmd}'
+            # knit-unpack (in archives packed by knit) rewrites the paths the
+            # environment was built with to where YARN unpacked it.
+            cmd = f'export PATH="$CONDA_PREFIX/bin:$PATH"\n{UNPACK_HOOK}\n{cmd}'
+        spec["cmd"] = cmd
         for k, v in container_env.items():
             spec[f"env.{k}"] = v
         for i, (path, cached) in enumerate(resources):
             spec[f"file.{i}.path"] = path if "://" in path else os.path.abspath(path)
             spec[f"file.{i}.cache"] = str(cached).lower()
         gw = get_gateway(self.classpath)
-        app_id = gw.call("submit", _properties(spec))
-        self.last_upload = _parse_report(gw.call("lastUploadReport"))
-        logger.info("Submitted %s (%s)", app_id, gw.call("lastUploadReport"))
+        # Progress bars (on a terminal) while the JVM hashes and uploads the archive.
+        local_env = [str(env)] if env and "://" not in str(env) else []
+        with UploadProgress(gw.proc.pid, local_env):
+            app_id = gw.call("submit", _properties(spec))
+        report = gw.call("lastUploadReport")
+        self.last_upload = _parse_report(report)
+        logger.info("Submitted %s (%s)", app_id, report)
         appsecrets.save(app_id, secret)
         self.app_id, self._secret = app_id, secret
         return app_id

@@ -335,7 +335,7 @@ def test_conda_executable_is_the_default_backend(tmp_path, channel, monkeypatch)
     fake = bindir / "conda"
     fake.write_text(textwrap.dedent(f"""\
         #!{sys.executable}
-        import asyncio, sys
+        import asyncio, os, sys
         import rattler
         args = sys.argv[1:]
         assert args[0] == "create" and "--yes" in args and "--override-channels" in args
@@ -347,6 +347,7 @@ def test_conda_executable_is_the_default_backend(tmp_path, channel, monkeypatch)
             recs = await rattler.solve(channels, specs)
             await rattler.install(recs, target_prefix=prefix, show_progress=False)
         asyncio.run(main())
+        os._exit(0)     # skip interpreter teardown: rattler's threads rarely crash in it
         """))
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
