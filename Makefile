@@ -31,7 +31,7 @@ cluster-stop:
 
 # knit's main job: a command on 3 YARN containers of the local cluster.
 demo: cluster
-	$(PY) examples/hello_yarn.py
+	eval "$$($(PY) -m knit minicluster env)" && $(PY) examples/hello_yarn.py
 
 test: setup
 	$(PY) -m pytest tests
@@ -45,10 +45,10 @@ bench-setup: cluster
 	  $(PEERS)/bin/pip install -q skein venv-pack)
 
 bench: bench-setup
-	$(PY) benchmarks/run.py
+	eval "$$($(PY) -m knit minicluster env)" && $(PY) benchmarks/run.py
 
 bench-quick: bench-setup
-	$(PY) benchmarks/run.py --quick
+	eval "$$($(PY) -m knit minicluster env)" && $(PY) benchmarks/run.py --quick
 
 clean:
 	rm -rf $(VENV) target $(JAR) *.egg-info

@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,9 @@ from knit.env import create_env, pack_env
 from knit.env.venv import find_uv
 from knit.gateway import get_gateway
 
+sys.path.insert(0, str(Path(__file__).parent))
+from common import summarize  # noqa: E402
+
 CMD = "date +%s.%N"
 
 
@@ -46,11 +48,6 @@ def timed(fn, *args, **kwargs):
     t0 = time.perf_counter()
     out = fn(*args, **kwargs)
     return time.perf_counter() - t0, out
-
-
-def summary(values):
-    return {"median_s": round(statistics.median(values), 3), "min_s": round(min(values), 3),
-            "max_s": round(max(values), 3), "runs": len(values)}
 
 
 def du(path):
@@ -169,7 +166,7 @@ def main(argv=None):
             cmd = [venv_pack, "-p", str(prefix), "-o", str(outs[key]), "--format", fmt,
                    "--force", "-q"]
             packs[key].append(timed(subprocess.run, cmd, check=True)[0])
-    results["pack"] = {k: {**summary(v), "bytes": outs[k].stat().st_size}
+    results["pack"] = {k: {**summarize(v), "bytes": outs[k].stat().st_size}
                        for k, v in packs.items()}
 
     # -- uploading -------------------------------------------------------------
@@ -198,12 +195,12 @@ def main(argv=None):
         put.append(timed(hdfs, "-put", str(outs["venv_pack_targz"]), dest)[0])
         hdfs("-rm", "-f", "-skipTrash", dest)
         cli.append(timed(hdfs, "-ls", "/")[0])         # the CLI's own start-up
-    results["upload"] = {"knit_start_submit_miss": summary(knit_miss),
-                         "knit_hash_pass": summary(knit_hash),
-                         "knit_upload_pass": summary(knit_up),
-                         "hdfs_dfs_ls_baseline": summary(cli),
-                         "knit_start_submit_cached": summary(knit_cached),
-                         "hdfs_dfs_put_venv_pack_targz": summary(put)}
+    results["upload"] = {"knit_start_submit_miss": summarize(knit_miss),
+                         "knit_hash_pass": summarize(knit_hash),
+                         "knit_upload_pass": summarize(knit_up),
+                         "hdfs_dfs_ls_baseline": summarize(cli),
+                         "knit_start_submit_cached": summarize(knit_cached),
+                         "hdfs_dfs_put_venv_pack_targz": summarize(put)}
 
     # -- starting with the environment in the cache ----------------------------------
     # The first start after the upload also unpacks the archive on the nodes
@@ -215,8 +212,8 @@ def main(argv=None):
     without = [start_and_wait(k, None, n) for _ in range(args.runs)]
     keys = ("submit_s", "running_s", "finished_s")
     results["start_cached_env_first_on_nodes"] = {key: round(first[key], 3) for key in keys}
-    results["start_cached_env"] = {key: summary([r[key] for r in with_env]) for key in keys}
-    results["start_no_env"] = {key: summary([r[key] for r in without]) for key in keys}
+    results["start_cached_env"] = {key: summarize([r[key] for r in with_env]) for key in keys}
+    results["start_no_env"] = {key: summarize([r[key] for r in without]) for key in keys}
     results["start_cached_env"]["uploaded_bytes"] = 0
 
     mib = 2**20
@@ -231,7 +228,7 @@ def main(argv=None):
             ("  of which the CLI's start (hdfs dfs -ls /)", results["upload"]["hdfs_dfs_ls_baseline"]),
             ("submit: knit start(), archive cached", results["upload"]["knit_start_submit_cached"]),
             (f"start, env in HDFS cache, 1st on nodes: all {n} running",
-             summary([results["start_cached_env_first_on_nodes"]["running_s"]])),
+             summarize([results["start_cached_env_first_on_nodes"]["running_s"]])),
             (f"start, env cached: all {n} running", results["start_cached_env"]["running_s"]),
             ("start, env cached: finished", results["start_cached_env"]["finished_s"]),
             (f"start, no env: all {n} running", results["start_no_env"]["running_s"]),

@@ -12,7 +12,6 @@ Prints a table and writes ``benchmarks/results/dask.json``.
 import argparse
 import json
 import logging
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -24,10 +23,8 @@ from distributed import Client
 from knit import Knit
 from knit.dask_yarn import DaskYARNCluster
 
-
-def summary(values):
-    return {"median_s": round(statistics.median(values), 3), "min_s": round(min(values), 3),
-            "max_s": round(max(values), 3), "runs": len(values)}
+sys.path.insert(0, str(Path(__file__).parent))
+from common import report, summarize  # noqa: E402
 
 
 def connected(client):
@@ -62,10 +59,9 @@ def main(argv=None):
                     while connected(client) > 2 or len(cluster.knit.get_containers()) > 2:
                         time.sleep(0.05)
                     times["scale_8_to_2"].append(time.monotonic() - t0)
-    results = {name: summary(v) for name, v in times.items()}
+    results = {name: summarize(v) for name, v in times.items()}
     for name, r in results.items():
-        print(f"{name:14} median {r['median_s']:.2f} s (min {r['min_s']:.2f}, "
-              f"max {r['max_s']:.2f}, {r['runs']} runs)")
+        print(report(name, r))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2))
 

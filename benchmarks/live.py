@@ -12,22 +12,15 @@ import argparse
 import json
 import os
 import signal
-import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 from knit import Knit
 
-
-def wait(predicate, timeout=120, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError("benchmark condition not met")
+sys.path.insert(0, str(Path(__file__).parent))
+from common import report, summarize, wait  # noqa: E402
 
 
 def replace_lost(k, i):
@@ -57,11 +50,6 @@ def add_10(k, i):
         k.kill()
 
 
-def summary(values):
-    return {"median_s": round(statistics.median(values), 3), "min_s": round(min(values), 3),
-            "max_s": round(max(values), 3), "runs": len(values)}
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=5)
@@ -70,10 +58,8 @@ def main(argv=None):
     k = Knit()
     results = {}
     for name, fn in (("replace_lost", replace_lost), ("add_10", add_10)):
-        results[name] = summary([fn(k, i) for i in range(args.runs)])
-        r = results[name]
-        print(f"{name:14} median {r['median_s']:.2f} s (min {r['min_s']:.2f}, "
-              f"max {r['max_s']:.2f}, {r['runs']} runs)")
+        results[name] = summarize([fn(k, i) for i in range(args.runs)])
+        print(report(name, results[name]))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2))
 

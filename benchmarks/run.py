@@ -11,7 +11,6 @@ scenario and tool), ``latest.png`` and ``latest.md``, and
 """
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).parent))
 import peers  # noqa: E402
+from common import summarize  # noqa: E402
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
@@ -104,11 +104,6 @@ class Bench:
             return {"running": max(wait_lines(stamp, 11)) - t0}
         finally:
             peers.kill(app_id)
-
-
-def summarize(values):
-    return {"median_s": round(statistics.median(values), 3), "min_s": round(min(values), 3),
-            "max_s": round(max(values), 3), "runs": len(values)}
 
 
 def run_scenario(name, tools, measure, runs):

@@ -10,7 +10,6 @@ process goes away, however that happens (even SIGKILL closes the pipe).
 This module is also the one place where py4j errors become knit errors.
 """
 import atexit
-import glob
 import os
 import secrets
 import shutil

@@ -13,7 +13,6 @@ By hand it is: run ``ipcontroller --ip=*``, then ``k.start('$PYTHON_BIN
 $CONDA_PREFIX/bin/ipengine --file=ipcontroller-engine.json', env=env,
 files=[<profile>/security/ipcontroller-engine.json], num_containers=3)``.
 """
-import os
 import subprocess
 import sys
 import tempfile

@@ -7,7 +7,10 @@ import os
 
 import pytest
 
+from knit import Knit
 from knit.minicluster import MiniCluster
+
+FINAL = ("FINISHED", "FAILED", "KILLED")
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +29,24 @@ def minicluster():
             os.environ[k] = v
     if started_here:
         mc.stop()
+
+
+@pytest.fixture
+def knits(minicluster):
+    """Make Knit objects; every application they started is killed afterwards."""
+    made = []
+
+    def make(**kwargs):
+        k = Knit(**kwargs)
+        made.append(k)
+        return k
+    yield make
+    for k in made:
+        if k.app_id and k.runtime_status() not in FINAL:
+            k.kill()
+
+
+@pytest.fixture
+def k(knits):
+    """One Knit whose application is killed after the test."""
+    return knits()

@@ -22,19 +22,12 @@ from knit.cli import main
 from knit.progress import StatusLine, container_counts, status_line
 from knit.yarn_api import ACTIVE_STATES
 
+from helpers import poll
+
 REPO = Path(__file__).resolve().parent.parent
 UNKNOWN = "application_1000000000000_9999"
 
 
-def poll(predicate, timeout=60, interval=0.3):
-    """Return predicate()'s first truthy value, or fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 class Result:

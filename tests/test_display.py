@@ -7,7 +7,6 @@ kept in ``test-artifacts/`` at the repository root.
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import lxml.html
@@ -16,22 +15,14 @@ import pytest
 from knit import Knit
 from knit.display import app_html, cluster_html
 
+from helpers import poll
+
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FINAL = ("FINISHED", "FAILED", "KILLED")
 # What the page would show if escaping failed somewhere.
 NASTY = 'x<b id="injected">bold</b>&"'
 
 
-def poll(predicate, timeout=60, interval=0.3):
-    """Return predicate()'s first truthy value, or fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def chromium(page_file, *args):
@@ -65,12 +56,6 @@ def shown_text(dom):
     return " ".join(" ".join(dom.itertext()).split())
 
 
-@pytest.fixture
-def k(minicluster):
-    k = Knit()
-    yield k
-    if k.app_id and k.runtime_status() not in FINAL:
-        k.kill()
 
 
 needs_chromium = pytest.mark.skipif(

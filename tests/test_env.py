@@ -16,11 +16,9 @@ import pytest
 
 from helpers import (GREETING, finished, hdfs_delete, hdfs_length, hdfs_list,
                      make_conda_channel, poll, sha256_file)
-from knit import Knit
 from knit.env import CondaCreator, UploadProgress, create_env, pack_env
 from knit.exceptions import EnvironmentBuildError, KnitTypeError, KnitValueError
 
-FINAL = ("FINISHED", "FAILED", "KILLED")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = "/user/root/.knit/cache"
 BASE_PYTHON = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
@@ -30,21 +28,13 @@ UNPACK = '"$CONDA_PREFIX/bin/knit-unpack" && '
 
 
 @pytest.fixture
-def knits(minicluster):
-    """Make Knit objects; every application they started is killed afterwards,
-    and the HDFS cache entries of archives passed to ``make.ship`` removed
-    (each test run builds new archives: new entries)."""
-    made, shipped = [], []
-
-    def make(**kwargs):
-        k = Knit(**kwargs)
-        made.append(k)
-        return k
-    make.ship = lambda archive: shipped.append(archive) or archive
-    yield make
-    for k in made:
-        if k.app_id and k.runtime_status() not in FINAL:
-            k.kill()
+def knits(knits, minicluster):
+    """conftest's ``knits`` (apps killed afterwards), plus ``make.ship``: the
+    HDFS cache entries of archives passed to it are removed afterwards (each
+    test run builds new archives: new entries)."""
+    shipped = []
+    knits.ship = lambda archive: shipped.append(archive) or archive
+    yield knits
     for archive in shipped:
         hdfs_delete(minicluster, f"{CACHE}/{sha256_file(archive)}")
 

@@ -20,7 +20,7 @@ from knit.ipyparallel import IPyParallelCluster
 from knit.utils import zip_path
 
 from test_display import CHROMIUM, render, shown_text
-from test_launch import knits, poll  # noqa: F401  (fixtures)
+from helpers import poll
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +106,7 @@ def test_dask_cluster_reports_a_failed_application(minicluster, tmp_path):
     assert cluster.knit.yarn_api.status(cluster.application_id)["finalStatus"] == "FAILED"
 
 
-def test_ipyparallel_founding_example(ipyparallel_env, knits, tmp_path, monkeypatch):  # noqa: F811
+def test_ipyparallel_founding_example(ipyparallel_env, knits, tmp_path, monkeypatch):
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
     controller = subprocess.Popen(["ipcontroller", "--ip=*"], stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)

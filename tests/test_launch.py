@@ -4,51 +4,14 @@ import os
 import subprocess
 import sys
 import time
-import zipfile
 
 import pytest
 import requests
 
 from knit import Knit, zip_path
-from knit.exceptions import KnitException, KnitTypeError, KnitValueError, YARNConnectionError
+from knit.exceptions import KnitTypeError, KnitValueError, YARNConnectionError
 
-FINAL = ("FINISHED", "FAILED", "KILLED")
-
-
-def poll(predicate, timeout=60, interval=0.2):
-    """Return predicate()'s first truthy value, or fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
-
-
-@pytest.fixture
-def knits(minicluster):
-    """Make Knit objects; every application they started is killed afterwards."""
-    made = []
-
-    def make(**kwargs):
-        k = Knit(**kwargs)
-        made.append(k)
-        return k
-    yield make
-    for k in made:
-        if k.app_id and k.runtime_status() not in FINAL:
-            k.kill()
-
-
-@pytest.fixture
-def k(knits):
-    return knits()
-
-
-def finished(k, timeout=120):
-    assert k.wait_for_completion(timeout), f"{k.app_id} still {k.runtime_status()}"
-    return k.status()
+from helpers import finished, poll
 
 
 def hdfs_exists(minicluster, path):

@@ -11,16 +11,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from knit import Knit
 from knit.exceptions import KnitException, YARNConnectionError
 from knit.yarn_api import parse_container_id
 
-from test_launch import finished, knits, poll  # noqa: F401  (fixtures)
+from helpers import finished, poll
 
 
-@pytest.fixture
-def k(knits):  # noqa: F811
-    return knits()
 
 
 def running(k, n):

@@ -446,7 +446,7 @@ public final class ApplicationMaster {
                 continue;
             }
             w.addDiagnostics(s.getDiagnostics());
-            if (lostThroughNoFaultOfItsOwn(s.getExitStatus())) {
+            if (lostThroughNoFaultOfItsOwn(s.getExitStatus()) || unusableNodes.contains(w.node)) {
                 replaceLost(w);
             } else {
                 workerEnded(w, s.getExitStatus() == 0);
@@ -466,7 +466,26 @@ public final class ApplicationMaster {
         return exitStatus == ContainerExitStatus.ABORTED
                 || exitStatus == ContainerExitStatus.DISKS_FAILED
                 || exitStatus == ContainerExitStatus.PREEMPTED
-                || exitStatus == ContainerExitStatus.KILLED_BY_RESOURCEMANAGER;
+                || exitStatus == ContainerExitStatus.KILLED_BY_RESOURCEMANAGER
+                || exitStatus == ContainerExitStatus.KILLED_BY_CONTAINER_SCHEDULER
+                // A NodeManager that shuts down kills its containers before
+                // their exit code is known and reports -1 for them.
+                || exitStatus == -1;
+    }
+
+    /** Nodes the RM reported lost, shut down, decommissioned or unhealthy. */
+    private final java.util.Set<String> unusableNodes = new java.util.HashSet<>();
+
+    private synchronized void nodesUpdated(List<NodeReport> reports) {
+        for (NodeReport r : reports) {
+            String node = r.getNodeId().toString();
+            if (r.getNodeState().isUnusable()) {
+                unusableNodes.add(node);
+                Log.info("node " + node + " is " + r.getNodeState());
+            } else {
+                unusableNodes.remove(node);
+            }
+        }
     }
 
     private synchronized void replaceLost(Worker w) {
@@ -723,6 +742,7 @@ public final class ApplicationMaster {
 
         @Override
         public void onNodesUpdated(List<NodeReport> updatedNodes) {
+            nodesUpdated(updatedNodes);
         }
 
         @Override
