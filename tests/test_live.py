@@ -141,6 +141,10 @@ def test_lost_nodemanager_containers_move_to_the_other_node(k, minicluster):
 def test_killed_application_master_second_attempt_keeps_containers(k):
     k.start("sleep 600", num_containers=2, max_attempts=2)
     ids = running(k, 2)
+    # Only containers the RM itself knows to be running pass to the next
+    # attempt; its view trails the AM's by a NodeManager heartbeat.
+    poll(lambda: sum(c["containerState"] == "RUNNING"
+                     for c in k.yarn_api.app_containers(k.app_id)) == 3, timeout=30)
     am_container = k.yarn_api.app_attempts(k.app_id)[0]["containerId"]
     am_pids = [p for p in pids_running("io.knit.ApplicationMaster")
                if am_container in os.readlink(f"/proc/{p}/cwd")
