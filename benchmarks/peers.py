@@ -73,8 +73,10 @@ class KnitCold(Tool):
         """)
 
     def submit(self, cmd, n, app_name, memory=128, env=None):
-        subprocess.run([sys.executable, "-c", self.SCRIPT, cmd, str(n), app_name, str(memory),
-                        env or ""], check=True, capture_output=True)
+        proc = subprocess.run([sys.executable, "-c", self.SCRIPT, cmd, str(n), app_name,
+                               str(memory), env or ""], capture_output=True, text=True)
+        if proc.returncode:
+            raise RuntimeError(proc.stderr.strip().splitlines()[-1])
 
 
 class KnitWarm(Tool):
@@ -121,15 +123,18 @@ class Skein(Tool):
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
             f.write(spec)
         try:
-            subprocess.run([str(self.exe), "application", "submit", f.name], check=True,
-                           capture_output=True, timeout=300)
+            proc = subprocess.run([str(self.exe), "application", "submit", f.name],
+                                  capture_output=True, text=True, timeout=300)
         finally:
             os.unlink(f.name)
+        if proc.returncode:
+            raise RuntimeError(proc.stderr.strip().splitlines()[-1])
 
 
 class DistributedShell(Tool):
     """Hadoop's own example application, from Maven Central (same version)."""
     name = "distributedshell"
+    env_error = "DistributedShell localizes plain files only, not environment archives"
 
     def __init__(self):
         from knit.minicluster.jars import hadoop_lib

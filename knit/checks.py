@@ -42,9 +42,21 @@ def _check_local(path, what):
                              f"and pass 'hdfs://...'.")
 
 
+_UNSAFE_IN_ENV = '"`\\\n'
+
+
+def _name_list(name, value):
+    if value is None:
+        return
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, str) and v and "," not in v for v in value):
+        raise KnitTypeError(f"{name} must be a list of names, e.g. start(..., {name}="
+                            f"{[v for v in str(value).split(',') if v]!r}), got {value!r}")
+
+
 def validate_start(knit, *, cmd, num_containers, virtual_cores, memory, files, envvars,
                    app_name, queue, env, max_restarts, max_attempts, am_memory, am_vcores,
-                   checks):
+                   checks, nodes=None, racks=None):
     """Raise a :class:`~knit.exceptions.KnitException` for bad ``start`` input.
 
     Types and local files are always checked; with ``checks=True`` the
@@ -67,6 +79,17 @@ def validate_start(knit, *, cmd, num_containers, virtual_cores, memory, files, e
             isinstance(k, str) and isinstance(v, str) for k, v in envvars.items()):
         raise KnitTypeError(f"envvars must be a dict of str to str, got {envvars!r}; "
                             f"e.g. envvars={{'MY_VAR': '1'}}")
+    for key, value in envvars.items():
+        # YARN writes `export KEY="VALUE"` into its launch script unescaped;
+        # these characters would break (or run code in) that script.
+        bad = sorted(set(_UNSAFE_IN_ENV) & set(value))
+        if bad or not key.replace("_", "a").isalnum() or key[0].isdigit():
+            raise KnitValueError(
+                f"envvars[{key!r}] cannot pass through YARN's launch script (names: "
+                f"letters, digits and _; values without {''.join(_UNSAFE_IN_ENV)!r}); "
+                f"set it in the command instead: start('export {key}=...; <cmd>')")
+    _name_list("nodes", nodes)
+    _name_list("racks", racks)
     paths = _path_list("files", files)
     for p in paths:
         _check_local(p, "file")
@@ -90,6 +113,14 @@ def _check_cluster(knit, n, vcores, memory, queue, am_memory, am_vcores):
             f"memory={memory} MB is above the largest container the scheduler allows "
             f"({conf.max_memory_mb} MB, yarn.scheduler.maximum-allocation-mb); "
             f"use start(..., memory={conf.max_memory_mb}) or less.")
+    if am_memory > conf.max_memory_mb:
+        raise KnitValueError(
+            f"am_memory={am_memory} MB is above the largest container the scheduler allows "
+            f"({conf.max_memory_mb} MB); use start(..., am_memory={conf.max_memory_mb}) or less.")
+    if am_vcores > conf.max_vcores:
+        raise KnitValueError(
+            f"am_vcores={am_vcores} is above the scheduler's maximum ({conf.max_vcores}); "
+            f"use start(..., am_vcores=1).")
     if vcores > conf.max_vcores:
         raise KnitValueError(
             f"virtual_cores={vcores} is above the scheduler's maximum "
@@ -106,7 +137,8 @@ def _check_cluster(knit, n, vcores, memory, queue, am_memory, am_vcores):
     need_vc = n * vcores + am_vcores
     total_mb, total_vc = m.get("totalMB") or 0, m.get("totalVirtualCores") or 0
     if total_mb and need_mb > total_mb:
-        fit = max(0, (total_mb - am_memory) // max(memory, step))
+        am_mb = math.ceil(am_memory / step) * step
+        fit = max(0, (total_mb - am_mb) // (math.ceil(memory / step) * step))
         raise KnitValueError(
             f"{n} containers of {memory} MB plus the ApplicationMaster need {need_mb} MB, "
             f"but the whole cluster has {total_mb} MB; at most {fit} such containers "

@@ -90,7 +90,7 @@ class Knit:
     def start(self, cmd, num_containers=1, virtual_cores=1, memory=128, files=None,
               envvars=None, app_name="knit", queue="default", checks=True, env=None,
               max_restarts=0, max_attempts=1, am_memory=512, am_vcores=1,
-              nodes=None, racks=None, node_label=None, priority=0):
+              nodes=None, racks=None, node_label=None, priority=0, keep_alive=False):
         """Run ``cmd`` on ``num_containers`` YARN containers; return the app id.
 
         Parameters
@@ -128,6 +128,11 @@ class Knit:
             Node label expression for the containers.
         priority : int
             YARN application priority.
+        keep_alive : bool
+            Keep the application running when every container has ended,
+            waiting for :meth:`add_containers`, until it is killed (a
+            service such as a Dask cluster); by default it finishes once
+            all containers exited by themselves.
 
         Returns
         -------
@@ -144,7 +149,8 @@ class Knit:
                        virtual_cores=virtual_cores, memory=memory, files=files,
                        envvars=envvars, app_name=app_name, queue=queue, env=env,
                        max_restarts=max_restarts, max_attempts=max_attempts,
-                       am_memory=am_memory, am_vcores=am_vcores, checks=checks)
+                       am_memory=am_memory, am_vcores=am_vcores, checks=checks,
+                       nodes=nodes, racks=racks)
         secret = appsecrets.new_secret()
         spec = {
             "name": app_name, "queue": queue, "priority": priority,
@@ -155,6 +161,7 @@ class Knit:
             "upload_always": str(bool(self.upload_always)).lower(),
             "replication": self.conf.replication_factor,
             "jar": str(Path(self.knit_home) / "knit.jar"), "secret": secret,
+            "auto_finish": str(not keep_alive).lower(),
         }
         if nodes:
             spec["nodes"] = ",".join(nodes)
@@ -189,11 +196,13 @@ class Knit:
         local_env = [str(env)] if env and "://" not in str(env) else []
         with UploadProgress(gw.proc.pid, local_env):
             app_id = gw.call("submit", _properties(spec))
+        # Remember the application before anything else can fail, so that
+        # kill() and the context manager still reach it.
+        self.app_id, self._secret = app_id, secret
+        appsecrets.save(app_id, secret)
         report = gw.call("lastUploadReport")
         self.last_upload = _parse_report(report)
         logger.info("Submitted %s (%s)", app_id, report)
-        appsecrets.save(app_id, secret)
-        self.app_id, self._secret = app_id, secret
         return app_id
 
     # -- state ----------------------------------------------------------
@@ -224,17 +233,20 @@ class Knit:
         """The YARN state (``RUNNING``, ``FINISHED``, ...), ``'NONE'`` before start."""
         if self.app_id is None:
             return "NONE"
-        return self.yarn_api.state(self.app_id)
+        state = self.yarn_api.state(self.app_id)
+        if state in FINAL_STATES:
+            appsecrets.forget(self.app_id)     # its AM is gone: nothing to protect
+        return state
 
     def wait_for_completion(self, timeout=10):
         """Wait up to ``timeout`` seconds for the application to end.
 
         Returns True when it ended (in any final state), False on timeout.
         """
-        app_id = self._require_app()
+        self._require_app()
         deadline = time.monotonic() + timeout
         while True:
-            if self.yarn_api.state(app_id) in FINAL_STATES:
+            if self.runtime_status() in FINAL_STATES:
                 return True
             if time.monotonic() >= deadline:
                 return False

@@ -18,6 +18,7 @@ Examples
 """
 import asyncio
 import logging
+import shlex
 import sys
 from urllib.parse import urlsplit
 
@@ -73,7 +74,10 @@ class _YARNApp:
                 await self._run(
                     self.knit.start, self.command, num_containers=0, memory=self.memory_mb,
                     virtual_cores=self.vcores, env=self.env, queue=self.queue,
-                    app_name=self.app_name, max_restarts=self.max_restarts)
+                    app_name=self.app_name, max_restarts=self.max_restarts,
+                    # Workers come and go (scale, adapt, retirement); the
+                    # application lives until the cluster closes.
+                    keep_alive=True)
                 await self._run(self._wait_running)
             return self.knit.app_id
 
@@ -193,7 +197,7 @@ class DaskYARNCluster(SpecCluster):
         memory_mb = -(-container_bytes // MIB)
         self.knit = knit or Knit(**knit_kwargs)
         host = scheduler_host or routable_ip(urlsplit(self.knit.yarn_api.rm_url).hostname)
-        python = "$PYTHON_BIN" if env else sys.executable
+        python = "$PYTHON_BIN" if env else shlex.quote(sys.executable)
         command = (f"{python} -m distributed.cli.dask_worker {{scheduler}} "
                    f"--name $KNIT_CONTAINER_TAG --nthreads {worker_vcores} "
                    f"--memory-limit {worker_memory_limit(memory_mb * MIB)} "

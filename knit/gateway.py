@@ -19,17 +19,13 @@ import threading
 import time
 from pathlib import Path
 
+from ._jdk import jdk_java_options
 from ._version import __version__
-from .exceptions import GatewayError, KnitException, KnitValueError
+from .exceptions import (ApplicationNotFound, GatewayError, HDFSError, KnitException,
+                         KnitValueError)
 
 JAR = Path(__file__).parent / "java" / "knit.jar"
 READY = "KNIT_GATEWAY_READY"
-
-# Hadoop on JDK 9+ reflects into JDK internals; Java 8 ignores this variable.
-_JDK_OPENS = " ".join(f"--add-opens=java.base/{p}=ALL-UNNAMED" for p in (
-    "java.io", "java.lang", "java.lang.reflect", "java.lang.invoke", "java.net",
-    "java.nio", "java.util", "java.util.concurrent", "java.util.concurrent.atomic",
-    "java.util.zip", "sun.nio.ch", "sun.security.util"))
 
 _lock = threading.Lock()
 _shared = None
@@ -95,7 +91,8 @@ class Gateway:
         token = secrets.token_hex(32)
         self._out = tempfile.TemporaryFile(mode="w+")
         self._err = tempfile.TemporaryFile(mode="w+")
-        env = dict(os.environ, KNIT_GATEWAY_TOKEN=token, JDK_JAVA_OPTIONS=_JDK_OPENS)
+        env = dict(os.environ, KNIT_GATEWAY_TOKEN=token,
+                   JDK_JAVA_OPTIONS=jdk_java_options(os.environ))
         cp = f"{jar}{os.pathsep}{hadoop_classpath(classpath)}"
         self.proc = subprocess.Popen(
             [java, "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
@@ -127,6 +124,7 @@ class Gateway:
                     f"before it was ready:\n{self.stderr()}", stderr=self.stderr())
             time.sleep(0.05)
         self.proc.kill()
+        self.proc.wait()
         raise GatewayError(f"The knit gateway JVM was not ready after {timeout} s:\n"
                            f"{self.stderr()}", stderr=self.stderr())
 
@@ -150,8 +148,7 @@ class Gateway:
             jexc = e.java_exception
             cls = jexc.getClass().getName()
             msg = jexc.getMessage() or cls
-            err = KnitValueError if cls == "java.lang.IllegalArgumentException" else GatewayError
-            raise err(msg, java_class=cls) from None
+            raise _translate(cls, msg, method, args) from None
         except Py4JError as e:
             raise GatewayError(f"The knit gateway JVM failed during {method}(): {e}. "
                                f"JVM stderr:\n{self.stderr()}") from None
@@ -175,6 +172,26 @@ class Gateway:
         except (OSError, subprocess.TimeoutExpired):
             self.proc.kill()
             self.proc.wait()
+        self._out.close()
+        self._err.close()
+
+
+# Java exceptions that have a knit counterpart; the rest become GatewayError.
+_JAVA_ERRORS = {
+    "java.lang.IllegalArgumentException": KnitValueError,
+    "org.apache.hadoop.yarn.exceptions.ApplicationNotFoundException": ApplicationNotFound,
+    "java.io.FileNotFoundException": HDFSError,
+    "org.apache.hadoop.security.AccessControlException": HDFSError,
+    "org.apache.hadoop.hdfs.server.namenode.SafeModeException": HDFSError,
+}
+
+
+def _translate(java_class, message, method, args):
+    err = _JAVA_ERRORS.get(java_class, GatewayError)
+    kwargs = {"java_class": java_class}
+    if err is ApplicationNotFound and args:
+        kwargs["app_id"] = args[0]
+    return err(message, **kwargs)
 
 
 def get_gateway(classpath=None):

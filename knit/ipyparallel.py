@@ -13,6 +13,7 @@ By hand it is: run ``ipcontroller --ip=*``, then ``k.start('$PYTHON_BIN
 $CONDA_PREFIX/bin/ipengine --file=ipcontroller-engine.json', env=env,
 files=[<profile>/security/ipcontroller-engine.json], num_containers=3)``.
 """
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -74,7 +75,7 @@ class IPyParallelCluster:
     def start(self):
         """Start the controller, then the engines; return the YARN application id."""
         self._start_controller()
-        python = "$PYTHON_BIN" if self.env else sys.executable
+        python = "$PYTHON_BIN" if self.env else shlex.quote(sys.executable)
         cmd = f"{python} -m ipyparallel.engine --file=ipcontroller-engine.json"
         return self.knit.start(cmd, env=self.env, files=[str(self.engine_file)],
                                num_containers=self.n_engines, memory=self.memory,
@@ -92,6 +93,7 @@ class IPyParallelCluster:
         while not (self.engine_file.exists() and self.client_file.exists()):
             if self.controller.poll() is not None:
                 out = (self.profile_dir / "ipcontroller.log").read_text(errors="replace")
+                self.close()
                 raise KnitException(f"ipcontroller exited with code "
                                     f"{self.controller.returncode}:\n{out[-3000:]}")
             if time.monotonic() > deadline:
@@ -146,7 +148,11 @@ class IPyParallelCluster:
             self._tmp = None
 
     def __enter__(self):
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()       # the controller and the profile directory too
+            raise
         return self
 
     def __exit__(self, *exc):

@@ -90,6 +90,15 @@ def test_dask_scale_up_down_and_adapt(dask_env):
             assert sum(client.gather(futures)) == sum(range(30))
             # Idle again: back to the minimum, containers released.
             poll(lambda: len(cluster.knit.get_containers()) == 1, timeout=120)
+            # Adaptive down to no worker at all: the YARN application stays
+            # up, ready for the next scale.
+            adaptive = cluster.adapt(minimum=0, maximum=2, interval="300ms", wait_count=2)
+            poll(lambda: cluster.knit.get_containers() == [], timeout=120)
+            assert cluster.knit.runtime_status() == "RUNNING" and cluster.yarn_error is None
+            adaptive.stop()
+            cluster.scale(1)
+            client.wait_for_workers(1, timeout=180)
+            assert client.submit(sum, [4, 5]).result() == 9
 
 
 def test_dask_cluster_reports_a_failed_application(minicluster, tmp_path):
@@ -130,7 +139,11 @@ def test_ipyparallel_founding_example(ipyparallel_env, knits, tmp_path, monkeypa
             rc.close()
     finally:
         controller.terminate()
-        controller.wait(10)
+        try:
+            controller.wait(10)
+        except subprocess.TimeoutExpired:
+            controller.kill()
+            controller.wait()
 
 
 def test_ipyparallel_helper(ipyparallel_env):

@@ -152,13 +152,14 @@ def test_unreachable_resourcemanager_fails_fast(minicluster):
 
 def test_gateway_refuses_connection_without_token(k):
     from py4j.java_gateway import GatewayParameters, JavaGateway
+    from py4j.protocol import Py4JError
     from knit.gateway import get_gateway
 
     gw = get_gateway()
     assert gw.client.version()          # the authenticated connection works
     intruder = JavaGateway(gateway_parameters=GatewayParameters(
         address="127.0.0.1", port=gw.port, auth_token=None))
-    with pytest.raises(Exception):
+    with pytest.raises(Py4JError):
         intruder.entry_point.version()
     intruder.close()
 

@@ -121,8 +121,9 @@ def test_lost_nodemanager_containers_move_to_the_other_node(k, minicluster):
     for _ in range(5):
         if on_victim():
             break
+        want = len(k.get_containers()) + 1
         k.add_containers(1)
-        time.sleep(1)
+        running(k, want)
     lost = on_victim()
     assert lost, "no container was placed on the second node"
     total = len(k.get_containers())
@@ -176,3 +177,26 @@ def test_resourcemanager_outage_is_reported_and_survived(k, minicluster):
     new = [c for c in ids if c != first][0]
     assert new.startswith("container_e")
     assert parse_container_id(new).epoch >= 1
+
+
+def test_removing_the_last_container_never_ends_the_application(k, tmp_path):
+    # One worker exits 0 by itself (the first to create the directory), the
+    # other sleeps; removing the sleeper leaves the application waiting.
+    first = tmp_path / "first"
+    k.start(f"mkdir {first} 2>/dev/null && exit 0; sleep 600", num_containers=2)
+    poll(lambda: "SUCCEEDED" in k.get_container_statuses().values(), timeout=90)
+    [sleeper] = running(k, 1)
+    k.remove_containers(sleeper)
+    poll(lambda: k.get_container_statuses()[sleeper] in ("KILLED", "RELEASED"), timeout=30)
+    assert k.runtime_status() == "RUNNING"
+    k.add_containers(1)
+    running(k, 1)
+
+
+def test_keep_alive_application_outlives_its_workers(k):
+    k.start("true", num_containers=2, keep_alive=True)
+    poll(lambda: list(k.get_container_statuses().values()) == ["SUCCEEDED"] * 2, timeout=90)
+    assert k.runtime_status() == "RUNNING"
+    k.add_containers(1)
+    poll(lambda: list(k.get_container_statuses().values()).count("SUCCEEDED") == 3, timeout=90)
+    assert k.runtime_status() == "RUNNING"

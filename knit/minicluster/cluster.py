@@ -18,6 +18,7 @@ from pathlib import Path
 import requests
 
 from ..exceptions import KnitException
+from .._jdk import JDK_OPENS
 from . import config, jars, shims
 
 MAIN_CLASSES = {
@@ -146,9 +147,11 @@ class MiniCluster:
         for pid in self._alive_pids().values():
             _signal_group(pid, signal.SIGKILL)
         # Containers run in sessions of their own and may outlive a stopped
-        # NodeManager; anything still working inside the state dir is ours.
-        for pid in _pids_under(self.layout.root):
-            _signal_group(pid, signal.SIGKILL, group=False)
+        # NodeManager; anything still working in a NodeManager's local dirs
+        # is one of them (a shell that merely sits in the state dir is not).
+        for name in config.NODEMANAGERS:
+            for pid in _pids_under(self.layout.nm_dir(name) / "local"):
+                _signal_group(pid, signal.SIGKILL, group=False)
         if self.layout.pids.exists():
             self.layout.pids.unlink()
         self.started_here = False
@@ -214,7 +217,7 @@ class MiniCluster:
     # -- daemons --------------------------------------------------------
     def _java(self, name, lib, java_home, conf_dir, main, *args):
         return [str(java_home / "bin" / "java"), f"-Xmx{HEAP_MB.get(name, 256)}m",
-                "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", *jars.JDK_OPENS,
+                "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", *JDK_OPENS,
                 f"-Dknit.minicluster={self.layout.root}",
                 f"-Dhadoop.log.dir={self.layout.logs}", f"-Dyarn.log.dir={self.layout.logs}",
                 "-cp", f"{conf_dir}:{lib}/*", main, *args]
@@ -223,7 +226,7 @@ class MiniCluster:
         env = dict(os.environ)
         env.update(HADOOP_CONF_DIR=str(self.layout.conf), JAVA_HOME=str(java_home),
                    # whitelisted into containers: JVMs there need the opens too
-                   JDK_JAVA_OPTIONS=" ".join(jars.JDK_OPENS))
+                   JDK_JAVA_OPTIONS=" ".join(JDK_OPENS))
         env.pop("HADOOP_USER_NAME", None)
         return env
 

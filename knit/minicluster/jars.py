@@ -91,12 +91,3 @@ def java_home():
     if java is None:
         raise KnitException("No Java found: install a JDK (8 or newer) or set JAVA_HOME.")
     return Path(os.path.realpath(java)).parent.parent
-
-
-# JDK 9+ closes the JDK internals that Hadoop reflects into; every Hadoop JVM
-# (daemons, CLIs, the AM and DistributedShell's containers) needs them open.
-JDK_OPENS = [f"--add-opens=java.base/{pkg}=ALL-UNNAMED" for pkg in (
-    "java.io", "java.lang", "java.lang.reflect", "java.lang.invoke", "java.math",
-    "java.net", "java.nio", "java.text", "java.util", "java.util.concurrent",
-    "java.util.concurrent.atomic", "java.util.zip", "sun.nio.ch", "sun.nio.cs",
-    "sun.security.util", "sun.security.x509")]

@@ -7,7 +7,7 @@ script's subcommand with the cluster's configuration and jars.
 import os
 import stat
 
-from .jars import JDK_OPENS
+from .._jdk import JDK_OPENS
 
 _SCRIPT = """\
 #!/usr/bin/env bash

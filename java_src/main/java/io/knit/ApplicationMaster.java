@@ -94,6 +94,8 @@ public final class ApplicationMaster {
     private final String nodeLabel;
     private final int numContainers;
     private final int maxRestarts;
+    /** Finish once every worker ended by itself; false for services (Dask). */
+    private final boolean autoFinish;
     private final Resource defaultResource;
     private final Path stagingDir;
     private final FileSystem stagingFs;
@@ -180,6 +182,7 @@ public final class ApplicationMaster {
         nodeLabel = spec.get("node_label");
         numContainers = spec.getInt("num_containers", 1);
         maxRestarts = spec.getInt("max_restarts", 0);
+        autoFinish = spec.getBool("auto_finish", true);
         defaultResource = Resource.newInstance(spec.getInt("memory", 1024), spec.getInt("vcores", 1));
         stagingDir = new Path(spec.required("staging_dir"));
         stagingFs = stagingDir.getFileSystem(conf);   // opened now: the kill hook has no time for it
@@ -339,7 +342,7 @@ public final class ApplicationMaster {
 
     /** Finishes once nothing is pending or running and some worker ended by itself. */
     private synchronized void checkFinish() {
-        if (finishing() || pendingCount() > 0 || activeCount() > 0 || ended == 0) {
+        if (!autoFinish || finishing() || pendingCount() > 0 || activeCount() > 0 || ended == 0) {
             return;
         }
         if (failure == null) {
@@ -648,8 +651,9 @@ public final class ApplicationMaster {
             w.state = w.state == State.ALLOCATED ? State.RELEASED : State.KILLED;
             amrm.releaseAssignedContainer(w.id);
         }
+        // A removal never ends the application: with no workers left it
+        // waits for more (add) or for a kill / shutdown.
         Log.info("removed " + w.id + " on request");
-        checkFinish();
         return new Reply(200, "{\"removed\": " + Json.str(w.id.toString()) + "}");
     }
 
@@ -677,7 +681,6 @@ public final class ApplicationMaster {
             return new Reply(404, Json.error("no container or request with tag " + tag));
         }
         updateHeartbeat();
-        checkFinish();
         return new Reply(200, "{\"removed\": [" + String.join(", ", removed) + "], \"cancelled\": "
                 + cancelled + "}");
     }

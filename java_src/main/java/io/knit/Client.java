@@ -188,7 +188,7 @@ public class Client {
             // where each resource ended up.
             Properties am = new Properties();
             for (String key : new String[] {"cmd", "num_containers", "memory", "vcores", "max_restarts",
-                    "nodes", "racks", "relax_locality", "node_label", "max_attempts"}) {
+                    "nodes", "racks", "relax_locality", "node_label", "max_attempts", "auto_finish"}) {
                 if (spec.raw(key) != null) {
                     am.setProperty(key, spec.raw(key));
                 }
