@@ -90,8 +90,9 @@ def test_dask_scale_up_down_and_adapt(dask_env):
             assert sum(client.gather(futures)) == sum(range(30))
             # Idle again: back to the minimum, containers released.
             poll(lambda: len(cluster.knit.get_containers()) == 1, timeout=120)
-            # Adaptive down to no worker at all: the YARN application stays
-            # up, ready for the next scale.
+            # Adaptive down to no worker at all (once no result is held on
+            # a worker): the YARN application stays up, ready for more.
+            del futures
             adaptive = cluster.adapt(minimum=0, maximum=2, interval="300ms", wait_count=2)
             poll(lambda: cluster.knit.get_containers() == [], timeout=120)
             assert cluster.knit.runtime_status() == "RUNNING" and cluster.yarn_error is None
