@@ -136,22 +136,28 @@ class MiniCluster:
                       f"{self.layout.rm_url} (YARN), {self.layout.default_fs} (HDFS)")
         return self
 
-    def stop(self, timeout=20):
-        """Stop every daemon and every container process they left; idempotent."""
-        pids = self._alive_pids()
-        for pid in pids.values():
-            _signal_group(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self._alive_pids():
-            time.sleep(0.2)
-        for pid in self._alive_pids().values():
-            _signal_group(pid, signal.SIGKILL)
+    def stop(self, timeout=15):
+        """Stop every daemon and every container process they left; idempotent.
+
+        NodeManagers go first, while the ResourceManager can still take their
+        goodbye (without it they retry it until killed), then YARN, then HDFS.
+        """
+        for group in (config.NODEMANAGERS, ("resourcemanager",), ("datanode", "namenode")):
+            pids = {n: p for n, p in self._alive_pids().items() if n in group}
+            for pid in pids.values():
+                _signal_group(pid, signal.SIGTERM)
+            if not _wait_gone(pids.values(), timeout):
+                for pid in pids.values():
+                    _signal_group(pid, signal.SIGKILL)
+                _wait_gone(pids.values(), timeout)
         # Containers run in sessions of their own and may outlive a stopped
         # NodeManager; anything still working in a NodeManager's local dirs
         # is one of them (a shell that merely sits in the state dir is not).
         for name in config.NODEMANAGERS:
-            for pid in _pids_under(self.layout.nm_dir(name) / "local"):
+            leftovers = _pids_under(self.layout.nm_dir(name) / "local")
+            for pid in leftovers:
                 _signal_group(pid, signal.SIGKILL, group=False)
+            _wait_gone(leftovers, timeout)
         if self.layout.pids.exists():
             self.layout.pids.unlink()
         self.started_here = False
@@ -169,11 +175,9 @@ class MiniCluster:
         if pid is None:
             return
         _signal_group(pid, sig)
-        deadline = time.monotonic() + timeout
-        while name in self._alive_pids():
-            if time.monotonic() > deadline:
-                _signal_group(pid, signal.SIGKILL)
-            time.sleep(0.1)
+        if not _wait_gone([pid], timeout):
+            _signal_group(pid, signal.SIGKILL)
+            _wait_gone([pid], timeout)
 
     def start_daemon(self, name, timeout=120):
         """Start one stopped daemon again and wait until the cluster is healthy."""
@@ -379,6 +383,30 @@ def _signal_group(pid, sig, group=True):
             os.kill(pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _wait_gone(pids, timeout):
+    """Wait until the processes have exited; True if they all did in time.
+
+    A process is gone once it is a zombie or reaped.  Its command line
+    empties earlier, while it is still closing its sockets, so "no longer
+    listed" is not enough before reusing its ports.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        running = []
+        for pid in pids:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state not in ("Z", "X"):
+                running.append(pid)
+        if not running:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
 
 
 def _pids_under(root):

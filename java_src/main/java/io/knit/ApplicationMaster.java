@@ -342,7 +342,10 @@ public final class ApplicationMaster {
 
     /** Finishes once nothing is pending or running and some worker ended by itself. */
     private synchronized void checkFinish() {
-        if (!autoFinish || finishing() || pendingCount() > 0 || activeCount() > 0 || ended == 0) {
+        // A service (auto_finish=false) outlives workers that ended well, but
+        // not a permanent failure: that must reach the user as FAILED.
+        if ((!autoFinish && failure == null)
+                || finishing() || pendingCount() > 0 || activeCount() > 0 || ended == 0) {
             return;
         }
         if (failure == null) {
