@@ -21,11 +21,10 @@ from .exceptions import KnitException, KnitValueError, YARNException
 from .env import UNPACK_HOOK, UploadProgress
 from .gateway import JAR, get_gateway
 from .logs import read_logs
-from .yarn_api import YARNAPI
+from .yarn_api import FINAL_STATES, YARNAPI
 
 logger = logging.getLogger(__name__)
 
-FINAL_STATES = ("FINISHED", "FAILED", "KILLED")
 KNIT_HOME = str(JAR.parent)
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from .exceptions import KnitException, YARNException, YARNTimeoutError
 from .gateway import get_gateway
+from .yarn_api import FINAL_STATES
 
-FINAL_STATES = ("FINISHED", "FAILED", "KILLED")
 # DISABLED: aggregation is off; TIME_OUT/FAILED: as complete as it will get.
 AGGREGATION_DONE = ("SUCCEEDED", "FAILED", "TIME_OUT", "DISABLED")
 _SECTION = re.compile(r"LogType:(?P<name>[^\n]+)\n.*?LogContents:\n(?P<body>.*?)"

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ..exceptions import EnvironmentBuildError
 from .progress import bar, enabled
+from .spec import packages_not_found
 
 DEFAULT_CHANNELS = ("conda-forge",)
 EXECUTABLES = ("mamba", "conda", "micromamba")
@@ -99,13 +100,10 @@ def missing_packages(message, requested):
 
 
 def _not_found(spec, channels, missing, message):
-    keep = [p for p in spec.packages if p not in missing]
-    return EnvironmentBuildError(
-        f"cannot build environment {spec.name!r}: package(s) {', '.join(missing)} not found "
-        f"in the channels {list(channels)} ({spec.tool}). Check the name, add the channel "
-        f"that has it (create_env(..., channels=[...])), or leave it out: "
-        f"create_env({spec.name!r}, packages={keep!r}).\n{message}",
-        packages=missing, output=message)
+    return packages_not_found(
+        spec, missing, f"in the channels {list(channels)} ({spec.tool})",
+        "Check the name, add the channel that has it (create_env(..., channels=[...]))",
+        message)
 
 
 def build_with_executable(spec, prefix, exe, progress=None, extra_args=()):

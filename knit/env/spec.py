@@ -19,7 +19,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 
-from ..exceptions import KnitTypeError, KnitValueError
+from ..exceptions import EnvironmentBuildError, KnitTypeError, KnitValueError
 
 #: Bumped when the layout of built environments or archives changes, so that
 #: environments built by an older knit are rebuilt rather than reused.
@@ -185,3 +185,20 @@ class EnvSpec:
         """SHA-256 of the canonical JSON form: equal digests, same environment."""
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def packages_not_found(spec, missing, where, hint, output):
+    """The error for packages no source has, with the call that leaves them out.
+
+    Examples
+    --------
+    >>> s = EnvSpec('demo', ['six', 'nopkg'], backend='venv', tool='uv')
+    >>> e = packages_not_found(s, ['nopkg'], 'on PyPI', 'Check the name', '')
+    >>> "packages=['six']" in str(e)
+    True
+    """
+    keep = [p for p in spec.packages if p not in missing]
+    return EnvironmentBuildError(
+        f"cannot build environment {spec.name!r}: package(s) {', '.join(missing)} not found "
+        f"{where}. {hint}, or leave it out: create_env({spec.name!r}, packages={keep!r})."
+        f"\n{output}", packages=missing, output=output)

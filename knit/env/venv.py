@@ -25,7 +25,7 @@ import sys
 
 from ..exceptions import EnvironmentBuildError
 from .progress import bar
-from .spec import python_matches
+from .spec import packages_not_found, python_matches
 
 _CONDA_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._\-\[\],]*)\s*=\s*([0-9][^=<>!~,]*)$")
 # What uv and pip say about a requirement no index has (the name comes first).
@@ -141,13 +141,9 @@ def _run(cmd, env, what, spec):
         text = (out.stdout + out.stderr).strip()
         missing = missing_packages(text, spec.packages)
         if missing:
-            keep = [p for p in spec.packages if p not in missing]
-            raise EnvironmentBuildError(
-                f"cannot build environment {spec.name!r}: package(s) {', '.join(missing)} "
-                f"not found on the package index ({spec.tool} looked for {what}). Check the "
-                f"name (PyPI names, e.g. 'scikit-learn' not 'sklearn'), or leave it out: "
-                f"create_env({spec.name!r}, packages={keep!r}).\n{text}",
-                packages=missing, output=text)
+            raise packages_not_found(
+                spec, missing, f"on the package index ({spec.tool} looked for {what})",
+                "Check the name (PyPI names, e.g. 'scikit-learn' not 'sklearn')", text)
         raise EnvironmentBuildError(
             f"cannot build environment {spec.name!r}: `{' '.join(map(str, cmd[:3]))} ...` "
             f"failed with exit code {out.returncode} while trying to {what}:\n{text}",
