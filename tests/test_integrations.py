@@ -118,7 +118,7 @@ def test_dask_cluster_reports_a_failed_application(minicluster, tmp_path):
 
 def test_ipyparallel_founding_example(ipyparallel_env, knits, tmp_path, monkeypatch):
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
-    controller = subprocess.Popen(["ipcontroller", "--ip=*"], stdout=subprocess.DEVNULL,
+    controller = subprocess.Popen([sys.executable, "-m", "ipyparallel.controller", "--ip=*"], stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
     try:
         controller_json = str(tmp_path / "ipython" / "profile_default" / "security" /
