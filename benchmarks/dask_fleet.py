@@ -56,7 +56,7 @@ def main(argv=None):
                     times["scale_2_to_8"].append(time.monotonic() - t0)
                     t0 = time.monotonic()
                     cluster.scale(2)
-                    while connected(client) > 2 or len(cluster.knit.get_containers()) > 2:
+                    while connected(client) > 2 or len(cluster.knit.get_worker_containers()) > 2:
                         time.sleep(0.05)
                     times["scale_8_to_2"].append(time.monotonic() - t0)
     results = {name: summarize(v) for name, v in times.items()}

@@ -27,12 +27,12 @@ def replace_lost(k, i):
     marker = f"sleep 600.{os.getpid()}{i}"
     k.start(marker, num_containers=1, max_restarts=-1, app_name="bench-replace")
     try:
-        [first] = wait(lambda: (ids := k.get_containers()) and ids)
+        [first] = wait(lambda: (ids := k.get_worker_containers()) and ids)
         pid = wait(lambda: subprocess.run(["pgrep", "-f", marker], capture_output=True,
                                           text=True).stdout.split())[0]
         t0 = time.monotonic()
         os.kill(int(pid), signal.SIGKILL)
-        wait(lambda: (ids := k.get_containers()) and ids != [first])
+        wait(lambda: (ids := k.get_worker_containers()) and ids != [first])
         return time.monotonic() - t0
     finally:
         k.kill()
@@ -41,10 +41,10 @@ def replace_lost(k, i):
 def add_10(k, i):
     k.start("sleep 600", num_containers=1, app_name="bench-add10")
     try:
-        wait(lambda: len(k.get_containers()) == 1)
+        wait(lambda: len(k.get_worker_containers()) == 1)
         t0 = time.monotonic()
         k.add_containers(10, memory=128)
-        wait(lambda: len(k.get_containers()) == 11)
+        wait(lambda: len(k.get_worker_containers()) == 11)
         return time.monotonic() - t0
     finally:
         k.kill()

@@ -79,7 +79,7 @@ class Bench:
             tool.knit.start(cmd, num_containers=1, memory=128, app_name=name)
             app_id = tool.knit.app_id
             wait_lines(stamp, 1)
-            while not tool.knit.get_containers():      # the AM is up and answers
+            while not tool.knit.get_worker_containers():      # the AM is up and answers
                 time.sleep(0.02)
             t0 = time.time()
             tool.knit.add_containers(10, memory=128)

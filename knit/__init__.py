@@ -11,6 +11,16 @@ from .core import Knit
 from .env import CondaCreator, create_env, pack_env
 from .exceptions import KnitError, KnitException, YARNException
 from .utils import zip_path
+from .yarn_api import YARNAPI
 
 __all__ = ["__version__", "Knit", "KnitException", "KnitError", "YARNException", "zip_path",
-           "create_env", "CondaCreator", "pack_env"]
+           "create_env", "CondaCreator", "pack_env", "YARNAPI", "DaskYARNCluster"]
+
+
+def __getattr__(name):
+    # knit 0.2 offered knit.DaskYARNCluster; importing it loads distributed,
+    # so it happens only when asked for.
+    if name == "DaskYARNCluster":
+        from .dask_yarn import DaskYARNCluster
+        return DaskYARNCluster
+    raise AttributeError(f"module 'knit' has no attribute {name!r}")

@@ -409,7 +409,7 @@ def _ls(args):
     k = _knit()
     states = None if args.all else (args.state or list(ACTIVE_STATES))
     user = None if args.all_users else k.conf.user
-    apps = sorted(k.yarn_api.apps(states=states, app_type="KNIT", user=user),
+    apps = sorted(k.yarn_api.applications(states=states, app_type="KNIT", user=user),
                   key=lambda a: a.get("startedTime", 0))
     if args.json:
         print(json.dumps(apps, indent=2, sort_keys=True))

@@ -341,6 +341,22 @@ class HadoopSettings:
             d["password"] = "*****"
         return d
 
+    # knit 0.2's Knit.conf was a dict: k.conf['rm'], k.conf.get('user').
+    def __getitem__(self, name):
+        if name not in KNIT_NAMES:
+            raise KeyError(f"{name!r}: knit settings are {', '.join(KNIT_NAMES)}")
+        return getattr(self, name)
+
+    def get(self, name, default=None):
+        """A setting by name, or ``default`` (dict-style, as in knit 0.2).
+
+        Examples
+        --------
+        >>> HadoopSettings(rm="rm1").get("rm"), HadoopSettings()["rm_port"]
+        ('rm1', 8088)
+        """
+        return getattr(self, name, default) if name in KNIT_NAMES else default
+
 
 #: Names accepted as keyword arguments and as knit keys in ``pars``.
 KNIT_NAMES = tuple(f.name for f in dataclasses.fields(HadoopSettings)
@@ -619,6 +635,8 @@ def settings_from(kwargs=None, pars=None, conf=None, environ=None):
         nn_port = DEFAULT_NN_PORT
 
     auth = r.conf_value("hadoop.security.authentication") or "simple"
+    password = r.get("password", None, None, str)
+    _check_http_auth(r, password)
     return HadoopSettings(
         rm=rm,
         rm_port=rm_port,
@@ -640,7 +658,43 @@ def settings_from(kwargs=None, pars=None, conf=None, environ=None):
         user=r.get("user", None, env.get("HADOOP_USER_NAME") or _login_user(env), str),
         replication_factor=r.get("replication_factor", "dfs.replication", 3, _to_int),
         lang=r.get("lang", None, env.get("LANG") or "C.UTF-8", str),
-        password=r.get("password", None, None, str),
+        password=password,
         security_enabled=r.get("security_enabled", None,
                                auth.strip().lower() == "kerberos", _to_bool),
     )
+
+
+def _check_http_auth(r, password):
+    """Refuse what knit 0.2 refused: simple HTTP auth without anonymous
+    access needs credentials, which knit sends as basic auth."""
+    kind = (r.conf_value("hadoop.http.authentication.type") or "simple").strip().lower()
+    anonymous = r.conf_value("hadoop.http.authentication.simple.anonymous.allowed")
+    if kind == "simple" and str(anonymous).strip().lower() == "false" and password is None:
+        raise KnitConfigError(
+            "The cluster's web endpoints refuse anonymous requests "
+            "(hadoop.http.authentication.simple.anonymous.allowed=false): pass "
+            "credentials, e.g. Knit(user='alice', password='...')")
+
+
+def get_config(autodetect=True, pars=None, **kwargs):
+    """knit 0.2's configuration dict: the Hadoop properties found (with
+    ``autodetect``) and ``pars``, plus knit's settings by name.
+
+    Examples
+    --------
+    >>> get_config(autodetect=False, rm='rm1')['rm']
+    'rm1'
+    """
+    conf_dir = find_conf_dir() if autodetect else None
+    conf = read_site_files(conf_dir) if conf_dir else {}
+    settings = settings_from(kwargs, pars, conf)
+    return {**conf, **{k: str(v) for k, v in (pars or {}).items()}, **settings.to_dict()}
+
+
+#: knit 0.2's name: the configuration is read afresh each time.
+load_config = get_config
+
+
+def reset_config_cache():
+    """Nothing to reset: knit reads the configuration files at each ``Knit()``
+    (knit 0.2 cached them)."""

@@ -17,8 +17,8 @@ from . import appsecrets
 from .am_channel import AMChannel
 from .checks import validate_start
 from .conf import find_conf_dir, read_site_files, settings_from
-from .exceptions import KnitException, KnitValueError, YARNException
-from .env import UNPACK_HOOK, UploadProgress
+from .exceptions import KnitException, KnitValueError, YARNException, YARNTimeoutError
+from .env import ENTER_ENV, UNPACK_HOOK, UploadProgress
 from .gateway import JAR, get_gateway
 from .logs import read_logs
 from .yarn_api import FINAL_STATES, YARNAPI
@@ -63,6 +63,10 @@ class Knit:
     True
     """
 
+    #: knit 0.2's names for the Java part: the jar in :attr:`KNIT_HOME`.
+    JAR_FILE = JAR.name
+    JAVA_APP = "io.knit.Gateway"
+
     def __init__(self, autodetect=True, upload_always=False, hdfs_home=None,
                  knit_home=KNIT_HOME, hdfs=None, pars=None, classpath=None, **kwargs):
         conf = {}
@@ -81,16 +85,33 @@ class Knit:
         self._staging_root = f"{self.hdfs_home}/.knit/staging"
         self._cache_root = f"{self.hdfs_home}/.knit/cache"
         self.last_upload = {}
+        #: The containers' ``LANG`` (knit 0.2's attribute; ``lang=`` setting).
+        self.lang = self.conf.lang
 
     def __repr__(self):
         return f"Knit<rm={self.yarn_api.rm_url}, app_id={self.app_id}>"
+
+    @property
+    def KNIT_HOME(self):
+        """knit 0.2's name for :attr:`knit_home`, the directory of the jar."""
+        return self.knit_home
+
+    @property
+    def JAR_FILE_PATH(self):
+        """The jar that is shipped to the ApplicationMaster (knit 0.2's name)."""
+        return os.path.join(self.knit_home, self.JAR_FILE)
 
     # -- launching ------------------------------------------------------
     def start(self, cmd, num_containers=1, virtual_cores=1, memory=128, files=None,
               envvars=None, app_name="knit", queue="default", checks=True, env=None,
               max_restarts=0, max_attempts=1, am_memory=512, am_vcores=1,
-              nodes=None, racks=None, node_label=None, priority=0, keep_alive=False):
+              nodes=None, racks=None, node_label=None, priority=0, keep_alive=False,
+              wait=True, wait_timeout=120):
         """Run ``cmd`` on ``num_containers`` YARN containers; return the app id.
+
+        As in knit 0.2, it returns once the ApplicationMaster runs and
+        answers, so :meth:`add_containers`, :meth:`get_containers` and
+        :meth:`logs` work at once; ``wait=False`` returns right after submit.
 
         Parameters
         ----------
@@ -132,6 +153,14 @@ class Knit:
             waiting for :meth:`add_containers`, until it is killed (a
             service such as a Dask cluster); by default it finishes once
             all containers exited by themselves.
+        wait : bool
+            Return only once the ApplicationMaster is running and reachable
+            (knit 0.2's behaviour); False returns right after submit.
+        wait_timeout : float
+            Seconds to wait for the ApplicationMaster.  If it is not up by
+            then the application is killed and :class:`YARNTimeoutError`
+            names its state and diagnostics; an application that ends
+            before its AM came up raises :class:`YARNException` at once.
 
         Returns
         -------
@@ -168,14 +197,18 @@ class Knit:
             spec["racks"] = ",".join(racks)
         if node_label:
             spec["node_label"] = node_label
-        container_env = {"LANG": self.conf.lang, **envvars}
+        # knit 0.2 users set the containers' locale with KNIT_LANG.
+        container_env = {"LANG": envvars.get("KNIT_LANG", self.lang), **envvars}
         resources = [(str(f), False) for f in files]
         if env:
             name = os.path.basename(str(env).rstrip("/"))
             resources.append((str(env), True))
             # YARN unpacks an archive into a directory named like the archive
             # file (./env.zip/); conda and venv layouts both keep the
-            # interpreter in bin/python.
+            # interpreter in bin/python.  ENTER_ENV steps into the
+            # environment's folder inside it (./env.zip/env/) when there is one.
+            enter = "" if {"CONDA_PREFIX", "PYTHON_BIN"} & set(container_env) \
+                else ENTER_ENV + "\n"
             container_env.setdefault("CONDA_PREFIX", f"$PWD/{name}")
             container_env.setdefault("PYTHON_BIN", f"$PWD/{name}/bin/python")
             # Not through the container environment: the NodeManager also
@@ -183,7 +216,7 @@ class Knit:
             # and a PATH of "$PWD/...:$PATH" leaves them without `setsid`.
             # knit-unpack (in archives packed by knit) rewrites the paths the
             # environment was built with to where YARN unpacked it.
-            cmd = f'export PATH="$CONDA_PREFIX/bin:$PATH"\n{UNPACK_HOOK}\n{cmd}'
+            cmd = f'{enter}export PATH="$CONDA_PREFIX/bin:$PATH"\n{UNPACK_HOOK}\n{cmd}'
         spec["cmd"] = cmd
         for k, v in container_env.items():
             spec[f"env.{k}"] = v
@@ -202,7 +235,56 @@ class Knit:
         report = gw.call("lastUploadReport")
         self.last_upload = _parse_report(report)
         logger.info("Submitted %s (%s)", app_id, report)
+        if wait:
+            self.wait_for_am(wait_timeout)
         return app_id
+
+    def wait_for_am(self, timeout=120):
+        """Wait until the application's ApplicationMaster runs and answers.
+
+        :meth:`start` calls it unless ``wait=False``.
+
+        Raises
+        ------
+        YARNException
+            The application ended (e.g. FAILED) before its AM came up; the
+            message carries YARN's diagnostics.
+        YARNTimeoutError
+            The AM was not up within ``timeout`` seconds; the application
+            is killed, since nobody could use it.
+
+        Examples
+        --------
+        >>> app_id = k.start('sleep 60', wait=False)       # doctest: +SKIP
+        >>> k.wait_for_am(timeout=60)                      # doctest: +SKIP
+        """
+        app_id = self._require_app()
+        deadline = time.monotonic() + timeout
+        pause = 0.05
+        while True:
+            info = self.yarn_api.status(app_id)
+            state = info.get("state")
+            if state in FINAL_STATES:
+                raise YARNException(
+                    f"{app_id} ended {state}/{info.get('finalStatus')} before its "
+                    f"ApplicationMaster came up: {_diagnostics(info)}", app_id=app_id)
+            am = self._am_of(info, required=False)
+            if am is not None:
+                try:
+                    am.containers()
+                    return
+                except YARNException:      # registered, its channel not open yet
+                    pass
+            if time.monotonic() >= deadline:
+                self.kill()
+                raise YARNTimeoutError(
+                    f"The ApplicationMaster of {app_id} was not up after {timeout} s "
+                    f"(state {state}: {_diagnostics(info)}); the application was killed. "
+                    f"Check the queue's capacity for ApplicationMasters "
+                    f"(yarn.scheduler.capacity.maximum-am-resource-percent), or wait "
+                    f"longer with start(..., wait_timeout=600).", app_id=app_id)
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 1.5, 1.0)
 
     # -- state ----------------------------------------------------------
     def _require_app(self):
@@ -254,19 +336,38 @@ class Knit:
     def kill(self):
         """Kill the application; True once YARN reports it ended.
 
-        Its staging directory in HDFS is removed as well.
+        Its staging directory in HDFS is removed as well.  Before any
+        :meth:`start` there is nothing to kill: False, as in knit 0.2.
         """
-        app_id = self._require_app()
+        if self.app_id is None:
+            return False
+        app_id = self.app_id
         killed = bool(get_gateway(self.classpath).call("kill", app_id, self._staging_root))
         appsecrets.forget(app_id)
+        return killed
+
+    def kill_all(self, all_users=False):
+        """Kill every running knit application of this user (of every user with
+        ``all_users``); return their ids.
+
+        Examples
+        --------
+        >>> Knit().kill_all()                              # doctest: +SKIP
+        ['application_1795501918670_0003']
+        """
+        killed = self.yarn_api.kill_all(all_users=all_users)
+        for app_id in killed:
+            appsecrets.forget(app_id)
         return killed
 
     # -- containers -----------------------------------------------------
     def _am(self, required=True):
         """The channel to the running AM; None (or an error if ``required``)
         while YARN has not started it yet or after the application ended."""
-        app_id = self._require_app()
-        info = self.yarn_api.status(app_id)
+        return self._am_of(self.yarn_api.status(self._require_app()), required)
+
+    def _am_of(self, info, required=True):
+        app_id = self.app_id
         address = info.get("amRPCAddress")
         if info.get("state") != "RUNNING" or not address or address.endswith(":-1"):
             if not required:
@@ -280,11 +381,46 @@ class Knit:
         return am.containers()["containers"] if am else []
 
     def get_containers(self):
-        """Ids of the application's worker containers that are running, on every node.
+        """Ids of the application's running containers, the ApplicationMaster's first.
 
+        As in knit 0.2 the list includes the ApplicationMaster's container,
+        so ``len(k.get_containers())`` is the ResourceManager's
+        ``runningContainers``.  :meth:`get_worker_containers` leaves it out.
         Empty before the ApplicationMaster runs and after the application ended.
+
+        Examples
+        --------
+        >>> k.get_containers()                             # doctest: +SKIP
+        ['container_1795501918670_0004_01_000001', 'container_1795501918670_0004_01_000002']
+        """
+        workers = self.get_worker_containers()
+        am = self.am_container_id()
+        return ([am] if am else []) + workers
+
+    def get_worker_containers(self):
+        """Ids of the running worker containers (the ApplicationMaster's left out).
+
+        Examples
+        --------
+        >>> k.start('sleep 60', num_containers=2)           # doctest: +SKIP
+        >>> len(k.get_worker_containers())                 # doctest: +SKIP
+        2
         """
         return [c["id"] for c in self._worker_containers() if c["state"] == "RUNNING"]
+
+    def am_container_id(self):
+        """The container id of the running ApplicationMaster attempt, or None.
+
+        Since a ResourceManager restart starts a new epoch of container
+        numbers, the AM is not always ``..._000001``: the id comes from the
+        attempt the ResourceManager reports.
+        """
+        attempts = self.yarn_api.app_attempts(self._require_app())
+        running = [a for a in attempts if a.get("containerId")
+                   and str(a.get("appAttemptState", "RUNNING")).upper() == "RUNNING"]
+        if not running:
+            return None
+        return max(running, key=lambda a: int(a.get("id", 0)))["containerId"]
 
     def get_container_statuses(self):
         """``{container_id: state}`` for every worker container the AM knows
@@ -332,7 +468,8 @@ class Knit:
         >>> k.logs(file='stdout')                          # doctest: +SKIP
         {'container_1795501918670_0004_01_000002': 'hello\\n', ...}
         """
-        return read_logs(self, self._require_app(), shell=shell, timeout=timeout, file=file)
+        return read_logs(self.yarn_api, self._require_app(), shell=shell, timeout=timeout,
+                         file=file, find_am=self._am, classpath=self.classpath)
 
     def print_logs(self, shell=False):
         """Print :meth:`logs`, one section per container."""
@@ -372,6 +509,11 @@ def _properties(spec):
         s = s.replace("=", "\\=").replace(":", "\\:") if key else s
         return s.replace(" ", "\\ ") if key else (("\\" + s) if s.startswith(" ") else s)
     return "\n".join(f"{esc(k, True)}={esc(v)}" for k, v in spec.items()) + "\n"
+
+
+def _diagnostics(info):
+    text = str(info.get("diagnostics") or "").strip()
+    return text or "YARN gave no diagnostics"
 
 
 def _parse_report(report):

@@ -18,6 +18,7 @@ Examples
 """
 import asyncio
 import logging
+import re
 import shlex
 import sys
 from urllib.parse import urlsplit
@@ -144,6 +145,29 @@ class YARNWorker(ProcessInterface):
         await super().close()
 
 
+def _worker_command(python, vcores, memory_mb):
+    """The ``dask worker`` command of a container; ``{scheduler}`` is filled in
+    once the scheduler listens."""
+    return (f"{python} -m distributed.cli.dask_worker {{scheduler}} "
+            f"--name $KNIT_CONTAINER_TAG --nthreads {vcores} "
+            f"--memory-limit {worker_memory_limit(memory_mb * MIB)} "
+            f"--no-dashboard --death-timeout 60 --local-directory $PWD/dask-scratch")
+
+
+class _WorkerProcesses(dict):
+    """SpecCluster's ``{worker name: process}``, which also answers knit
+    0.2's ``cluster.workers[i]`` with the i-th worker's container id."""
+
+    def __init__(self, cluster, *args):
+        super().__init__(*args)
+        self._cluster = cluster
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, slice)) and not isinstance(key, bool):
+            return self._cluster.worker_containers[key]
+        return super().__getitem__(key)
+
+
 class DaskYARNCluster(SpecCluster):
     """A Dask cluster whose workers run in YARN containers.
 
@@ -173,6 +197,20 @@ class DaskYARNCluster(SpecCluster):
         and ``knit_kwargs``.
     asynchronous : bool
         Use from async code (``await DaskYARNCluster(...)``).
+    autodetect, packages, ip, channels, conda_pars
+        knit 0.2's keywords: ``autodetect`` for the :class:`~knit.Knit`;
+        ``packages`` (and ``channels``, ``conda_pars``) build an
+        environment holding them plus ``dask`` and ``distributed`` when no
+        ``env`` is given; ``ip`` is ``scheduler_host``.
+    **knit_kwargs
+        :class:`~knit.Knit` settings (``user``, ``lang``,
+        ``replication_factor``, ``rm``, ...).
+
+    Notes
+    -----
+    knit 0.2's calls work too: :meth:`start`, :meth:`add_workers`,
+    :meth:`remove_worker`, :meth:`stop`, ``workers[i]`` (the i-th worker's
+    container id; :attr:`worker_containers` lists them) and ``app_id``.
 
     Examples
     --------
@@ -184,7 +222,8 @@ class DaskYARNCluster(SpecCluster):
 
     def __init__(self, env=None, n_workers=0, worker_vcores=1, worker_memory="2 GiB",
                  queue="default", app_name="dask", max_restarts=3, scheduler_host=None,
-                 knit=None, asynchronous=False, loop=None, **knit_kwargs):
+                 knit=None, asynchronous=False, loop=None, autodetect=True, packages=None,
+                 ip=None, channels=None, conda_pars=None, **knit_kwargs):
         if not isinstance(n_workers, int) or n_workers < 0:
             raise KnitValueError(f"n_workers must be an int >= 0, got {n_workers!r}")
         if not isinstance(worker_vcores, int) or worker_vcores < 1:
@@ -195,13 +234,13 @@ class DaskYARNCluster(SpecCluster):
             raise KnitValueError(f"worker_memory must be like '2 GiB' or a byte count, "
                                  f"got {worker_memory!r}") from None
         memory_mb = -(-container_bytes // MIB)
-        self.knit = knit or Knit(**knit_kwargs)
-        host = scheduler_host or routable_ip(urlsplit(self.knit.yarn_api.rm_url).hostname)
-        python = "$PYTHON_BIN" if env else shlex.quote(sys.executable)
-        command = (f"{python} -m distributed.cli.dask_worker {{scheduler}} "
-                   f"--name $KNIT_CONTAINER_TAG --nthreads {worker_vcores} "
-                   f"--memory-limit {worker_memory_limit(memory_mb * MIB)} "
-                   f"--no-dashboard --death-timeout 60 --local-directory $PWD/dask-scratch")
+        self.knit = knit or Knit(autodetect=autodetect, **knit_kwargs)
+        if env is None and packages:
+            env = _dask_env(packages, channels, conda_pars)
+        host = scheduler_host or ip or routable_ip(
+            urlsplit(self.knit.yarn_api.rm_url).hostname)
+        self._python = "$PYTHON_BIN" if env else shlex.quote(sys.executable)
+        command = _worker_command(self._python, worker_vcores, memory_mb)
         self._app = _YARNApp(self.knit, command, env, memory_mb, worker_vcores, queue,
                              app_name, max_restarts)
         self._watch = None
@@ -212,6 +251,16 @@ class DaskYARNCluster(SpecCluster):
                          asynchronous=asynchronous, loop=loop, name="DaskYARNCluster")
         if n_workers:
             self.scale(n_workers)
+
+    @property
+    def workers(self):
+        """SpecCluster's worker processes by name; ``workers[i]`` is the i-th
+        worker's container id, as in knit 0.2."""
+        return self._worker_processes
+
+    @workers.setter
+    def workers(self, value):
+        self._worker_processes = _WorkerProcesses(self, value)
 
     def _new_worker_name(self, worker_number):
         # Strings: the dask-worker command line turns names into strings, and
@@ -266,6 +315,83 @@ class DaskYARNCluster(SpecCluster):
         if self.knit.app_id and await self._app._run(self.knit.runtime_status) not in FINAL_STATES:
             await self._app._run(self.knit.kill)
 
+    # -- knit 0.2's calls --------------------------------------------------
+    def start(self, n_workers=1, cpus=1, memory=2048, checks=True):
+        """Start ``n_workers`` workers of ``cpus`` vcores and ``memory`` MB each
+        (knit 0.2); return the application id.
+
+        The sizes apply to every worker of the cluster, so they can change
+        only before the first worker is requested.  ``checks`` is accepted
+        for compatibility: sizes are always checked against the cluster.
+
+        Examples
+        --------
+        >>> cluster = DaskYARNCluster(env=env)                 # doctest: +SKIP
+        >>> cluster.start(4, cpus=1, memory=1024)              # doctest: +SKIP
+        'application_1795501918670_0007'
+        """
+        self._set_sizes(cpus, memory)
+        self.scale(len(self.worker_spec) + n_workers)
+        return self.sync(self._app.ensure_started)
+
+    def add_workers(self, n_workers=1, cpus=None, memory=None):
+        """Ask for ``n_workers`` more workers, without waiting (knit 0.2).
+
+        ``cpus`` and ``memory`` (MB) must match the cluster's worker size.
+        """
+        self._set_sizes(cpus or self._app.vcores, memory or self._app.memory_mb)
+        self.scale(len(self.worker_spec) + n_workers)
+
+    def remove_worker(self, container_id):
+        """Retire one worker, by container id (knit 0.2) or worker name."""
+        name = container_id
+        if container_id not in self.worker_spec:
+            names = {c.get("id"): c.get("tag") for c in self.knit._worker_containers()}
+            if container_id not in names:
+                raise KnitValueError(
+                    f"{container_id!r} is not a worker of this cluster; its workers are "
+                    f"{self.worker_containers}")
+            name = names[container_id]
+        self.sync(self.scale_down, [name])
+
+    def stop(self):
+        """Stop every worker and end the YARN application (knit 0.2); the
+        scheduler stays until :meth:`close`."""
+        self.scale(0)
+        if self.knit.app_id and self.knit.runtime_status() not in FINAL_STATES:
+            self.knit.kill()
+
+    @property
+    def worker_containers(self):
+        """Container ids of the running workers, in worker-name order."""
+        if self.knit.app_id is None:
+            return []
+        running = [c for c in self.knit._worker_containers() if c.get("state") == "RUNNING"]
+        return [c["id"] for c in sorted(running, key=lambda c: str(c.get("tag")))]
+
+    @property
+    def app_id(self):
+        """knit 0.2's name for :attr:`application_id`."""
+        return self.application_id
+
+    def _set_sizes(self, vcores, memory_mb):
+        for name, value in (("cpus", vcores), ("memory", memory_mb)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise KnitValueError(f"{name} must be a positive int, got {value!r}: "
+                                     f"e.g. start(2, cpus=1, memory=2048)")
+        app = self._app
+        if (vcores, memory_mb) == (app.vcores, app.memory_mb):
+            return
+        if self.knit.app_id is not None:
+            raise KnitValueError(
+                f"This cluster's workers have {app.vcores} vcores and {app.memory_mb} MB; "
+                f"sizes are set before the first worker: make another DaskYARNCluster("
+                f"worker_vcores={vcores}, worker_memory='{memory_mb} MiB')")
+        app.vcores, app.memory_mb = vcores, memory_mb
+        command = _worker_command(self._python, vcores, memory_mb)
+        address = self.scheduler.address if self.scheduler is not None else None
+        app.command = command.format(scheduler=address) if address else command
+
     @property
     def yarn_error(self):
         """Why the YARN application cannot serve workers, or None."""
@@ -305,3 +431,16 @@ class DaskYARNCluster(SpecCluster):
         return cluster_html("DaskYARNCluster", state=state, rows=rows, containers=containers,
                             links=links, progress=(workers, len(self.worker_spec)),
                             progress_label="workers connected")
+
+
+def _dask_env(packages, channels=None, conda_pars=None):
+    """knit 0.2: an environment of ``packages`` plus dask, named by its contents."""
+    import hashlib
+
+    from .env import create_env
+
+    names = {re.split(r"[<>=!~\[ ]", str(p), maxsplit=1)[0].lower() for p in packages}
+    wanted = list(packages) + [p for p in ("dask", "distributed") if p not in names]
+    digest = hashlib.sha1(repr((sorted(wanted), channels)).encode()).hexdigest()[:10]
+    return create_env(f"dask-{digest}", packages=wanted, channels=channels,
+                      conda_pars=conda_pars)

@@ -84,6 +84,10 @@ class ApplicationNotFound(YARNException, LookupError):
     """YARN knows no application with this id."""
 
 
+class InvalidApplicationId(KnitValueError, YARNException):
+    """A string that is not a YARN application id (``application_<ts>_<n>``)."""
+
+
 class HDFSError(KnitException, OSError):
     """An HDFS operation (upload, staging, cache) failed."""
 
@@ -100,3 +104,8 @@ class EnvironmentBuildError(KnitException, RuntimeError):
         super().__init__(message, **kwargs)
         self.packages = list(packages)
         self.output = output
+
+
+# knit 0.2's names.
+CondaException = EnvironmentBuildError
+HDFSConfigException = KnitConfigError

@@ -39,6 +39,41 @@ def format_files(files):
     return "\n".join(f"===== {name} =====\n{files[name]}" for name in order)
 
 
+class ContainerLog(str):
+    """One container's logs: the text of every file, and each file by name.
+
+    It is the text :func:`format_files` makes, so it prints and compares as
+    a string; indexing it with a file name gives that file, as knit 0.2's
+    ``logs()[container_id]['stdout']`` did.
+
+    Examples
+    --------
+    >>> log = ContainerLog({'stdout': 'hi', 'stderr': ''})
+    >>> log['stdout'], log.files['stderr'], log.startswith('===== stdout')
+    ('hi', '', True)
+    """
+
+    def __new__(cls, files):
+        log = super().__new__(cls, format_files(files))
+        log.files = dict(files)
+        return log
+
+    def __getitem__(self, key):
+        if not isinstance(key, str):
+            return super().__getitem__(key)
+        try:
+            return self.files[key]
+        except KeyError:
+            raise KeyError(f"{key!r}: this container wrote {sorted(self.files)}") from None
+
+    def get(self, name, default=None):
+        """The file ``name``, or ``default`` if the container has none."""
+        return self.files.get(name, default)
+
+    def __reduce__(self):
+        return ContainerLog, (self.files,)
+
+
 def parse_log_dump(text):
     """``{container_id: {file: content}}`` from ``yarn logs`` output.
 
@@ -60,28 +95,34 @@ def parse_log_dump(text):
     return out
 
 
-def read_logs(knit, app_id, shell=False, timeout=60, file=None):
-    """``{container_id: text}`` for ``app_id``; see :meth:`knit.Knit.logs`."""
-    info = knit.yarn_api.status(app_id)
+def read_logs(api, app_id, shell=False, timeout=60, file=None, find_am=None,
+              classpath=None):
+    """``{container_id: text}`` for ``app_id``; see :meth:`knit.Knit.logs`.
+
+    ``api`` is a :class:`knit.yarn_api.YARNAPI`; ``find_am`` (optional)
+    returns the application's :class:`knit.am_channel.AMChannel`, which also
+    knows workers that already exited; ``classpath`` is the gateway's.
+    """
+    info = api.status(app_id)
     if info["state"] not in FINAL_STATES:
         if shell:
             raise KnitException(f"{app_id} is still {info['state']}: `yarn logs` reads "
                                 f"only aggregated logs; use logs(shell=False).",
                                 app_id=app_id)
-        files = _live_logs(knit, app_id)
+        files = _live_logs(api, app_id, find_am)
     else:
-        _wait_for_aggregation(knit.yarn_api, app_id, timeout)
-        files = _shell_logs(app_id) if shell else _aggregated_logs(knit, app_id)
+        _wait_for_aggregation(api, app_id, timeout)
+        files = _shell_logs(app_id) if shell else _aggregated_logs(classpath, app_id)
     if file is not None:
         return {cid: f[file] for cid, f in sorted(files.items()) if file in f}
-    return {cid: format_files(f) for cid, f in sorted(files.items())}
+    return {cid: ContainerLog(f) for cid, f in sorted(files.items())}
 
 
-def _live_logs(knit, app_id):
+def _live_logs(api, app_id, find_am=None):
     nodes = {c["containerId"]: c.get("nodeHttpAddress")
-             for c in knit.yarn_api.app_containers(app_id)}
+             for c in api.app_containers(app_id)}
     try:    # the AM also knows workers that already exited on their node
-        for c in knit._am().containers()["containers"]:
+        for c in (find_am().containers()["containers"] if find_am else []):
             if c.get("node_http"):
                 nodes.setdefault(c["id"], c["node_http"])
     except KnitException:
@@ -91,8 +132,8 @@ def _live_logs(knit, app_id):
         if not node:
             continue
         try:
-            names = [f["fileName"] for f in knit.yarn_api.container_log_files(node, cid)]
-            out[cid] = {n: knit.yarn_api.container_log(node, cid, n) for n in names}
+            names = [f["fileName"] for f in api.container_log_files(node, cid)]
+            out[cid] = {n: api.container_log(node, cid, n) for n in names}
         except YARNException:
             continue    # the container finished and its files went away meanwhile
     return out
@@ -111,10 +152,10 @@ def _wait_for_aggregation(api, app_id, timeout):
         time.sleep(0.25)
 
 
-def _aggregated_logs(knit, app_id):
+def _aggregated_logs(classpath, app_id):
     out_dir = tempfile.mkdtemp(prefix="knit-logs-")
     try:
-        get_gateway(knit.classpath).call("fetchAggregatedLogs", app_id, out_dir)
+        get_gateway(classpath).call("fetchAggregatedLogs", app_id, out_dir)
         # LogsCLI -out writes <out>/<node>/<container id>, each like `yarn logs`.
         files = {}
         for path in Path(out_dir).glob("*/container_*"):

@@ -1,5 +1,7 @@
 """Small helpers that knit 0.2 users know."""
+import logging
 import os
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -7,9 +9,11 @@ from pathlib import Path
 def zip_path(path, out_file=None):
     """Zip a directory (or one file) for shipping to containers.
 
-    The archive holds the *contents* of ``path``, so YARN unpacks it into
-    a directory named after the archive.  Symlinks are stored as the files
-    they point to; file modes (the executable bit) are kept.
+    As in knit 0.2, the archive keeps the folder itself: ``zip_path('/x/temp')``
+    writes ``/x/temp.zip`` holding ``temp/afile``, which a container sees as
+    ``temp.zip/temp/afile`` (YARN unpacks an archive into a directory named
+    after it).  Symlinks are stored as the files they point to; file modes
+    (the executable bit) are kept.
 
     Parameters
     ----------
@@ -31,8 +35,8 @@ def zip_path(path, out_file=None):
     >>> d = tempfile.mkdtemp()
     >>> _ = open(os.path.join(d, 'data.txt'), 'w').write('42')
     >>> out = zip_path(d)
-    >>> zipfile.ZipFile(out).namelist()
-    ['data.txt']
+    >>> zipfile.ZipFile(out).namelist() == [os.path.basename(d) + '/data.txt']
+    True
     """
     src = Path(path)
     if not src.exists():
@@ -50,7 +54,7 @@ def zip_path(path, out_file=None):
                         full = Path(root) / name
                         if full.resolve() == tmp.resolve():
                             continue
-                        zf.write(full, str(full.relative_to(src)))
+                        zf.write(full, f"{src.name}/{full.relative_to(src)}")
         os.replace(tmp, out)
     finally:
         if tmp.exists():
@@ -78,3 +82,41 @@ def routable_ip(target_host):
             return s.getsockname()[0]
         except OSError:
             return "127.0.0.1"
+
+
+def set_logging(level=logging.INFO):
+    """Set the level of knit's loggers (knit 0.2's helper).
+
+    Examples
+    --------
+    >>> set_logging('DEBUG'); logging.getLogger('knit').level == logging.DEBUG
+    True
+    >>> set_logging(logging.WARNING)
+    """
+    logging.getLogger("knit").setLevel(level)
+
+
+def shell_out(cmd=None, **kwargs):
+    """Run a command (a list of arguments) and return its output as text
+    (knit 0.2's helper); a failure raises ``CalledProcessError``.
+
+    Examples
+    --------
+    >>> shell_out(['echo', 'hi'])
+    'hi\\n'
+    """
+    return subprocess.check_output(cmd, **kwargs).decode("utf-8")
+
+
+def triple_slash(path):
+    """``hdfs://x`` as ``hdfs:///x`` (a path on the default NameNode), as knit
+    0.2 rewrote them; anything else is returned unchanged.
+
+    Examples
+    --------
+    >>> triple_slash('hdfs://user/me/env.zip'), triple_slash('hdfs:///a')
+    ('hdfs:///user/me/env.zip', 'hdfs:///a')
+    """
+    if path.startswith("hdfs://") and not path.startswith("hdfs:///"):
+        return "hdfs:///" + path[len("hdfs://"):]
+    return path

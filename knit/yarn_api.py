@@ -20,7 +20,9 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from .exceptions import (ApplicationNotFound, KnitValueError, YARNConnectionError,
+from .conf import DEFAULT_RM_PORT, DEFAULT_RM_PORT_HTTPS
+from .exceptions import (ApplicationNotFound, InvalidApplicationId, KnitValueError,
+                         YARNConnectionError,
                          YARNException, YARNTimeoutError)
 
 logger = logging.getLogger(__name__)
@@ -120,8 +122,8 @@ def _check_app_id(app_id):
     # Validated here so a typo fails clearly instead of as a 400 from the RM,
     # and so nothing odd is ever pasted into a URL path.
     if not isinstance(app_id, str) or not _APP_ID.match(app_id):
-        raise KnitValueError(f"{app_id!r} is not a YARN application id "
-                             "(expected e.g. application_1410901177871_0001)")
+        raise InvalidApplicationId(f"{app_id!r} is not a YARN application id "
+                                   "(expected e.g. application_1410901177871_0001)")
     return app_id
 
 
@@ -277,10 +279,20 @@ class YARNAPI:
     The method examples below assume such an ``api`` for a live cluster.
     """
 
-    def __init__(self, rm_urls, user=None, auth=None, timeout=(3.05, 30),
+    def __init__(self, rm_urls, rm_port=None, scheme="http", gateway_path="", kerberos=False,
+                 username=None, password=None, *, user=None, auth=None, timeout=(3.05, 30),
                  session=None, nm_scheme=None):
+        if isinstance(rm_urls, str) and "://" not in rm_urls:
+            # knit 0.2's YARNAPI(rm, rm_port, scheme=...): a host and a port.
+            port = rm_port or (DEFAULT_RM_PORT_HTTPS if scheme == "https" else DEFAULT_RM_PORT)
+            rm_urls = f"{scheme}://{rm_urls}:{port}{gateway_path}"
         if isinstance(rm_urls, str):
             rm_urls = [rm_urls]
+        user = user or username
+        if auth is None and password is not None:
+            auth = (user, password)
+        elif auth is None and kerberos:
+            auth = _spnego_auth()
         self.rm_urls = [u.rstrip("/") for u in rm_urls]
         if not self.rm_urls:
             raise KnitValueError("YARNAPI needs at least one ResourceManager URL")
@@ -322,6 +334,32 @@ class YARNAPI:
     def rm_url(self):
         """The base URL of the RM last found active."""
         return self.rm_urls[self._active]
+
+    # knit 0.2's view of the active RM.
+    @property
+    def rm(self):
+        """Host of the active ResourceManager."""
+        return urlsplit(self.rm_url).hostname
+
+    @property
+    def rm_port(self):
+        """Web port of the active ResourceManager."""
+        return urlsplit(self.rm_url).port
+
+    @property
+    def scheme(self):
+        """``http`` or ``https``."""
+        return urlsplit(self.rm_url).scheme
+
+    @property
+    def host_port(self):
+        """``host:port`` of the active ResourceManager."""
+        return urlsplit(self.rm_url).netloc
+
+    @property
+    def url(self):
+        """The REST root of the active ResourceManager (``.../ws/v1/``)."""
+        return f"{self.rm_url}/ws/v1/"
 
     def __repr__(self):
         return f"YARNAPI({self.rm_url!r}, user={self.user!r})"
@@ -487,7 +525,18 @@ class YARNAPI:
 
     # -- applications ------------------------------------------------------
 
-    def apps(self, states=None, app_type=None, user=None):
+    @property
+    def apps(self):
+        """Ids of every application the RM knows (knit 0.2's property).
+
+        Examples
+        --------
+        >>> api.apps  # doctest: +SKIP
+        ['application_1_0001', 'application_1_0002']
+        """
+        return [a["id"] for a in self.applications()]
+
+    def applications(self, states=None, app_type=None, user=None):
         """Applications known to the RM, as a list of app dicts.
 
         Parameters
@@ -501,7 +550,7 @@ class YARNAPI:
 
         Examples
         --------
-        >>> api.apps(states="RUNNING", app_type="KNIT")  # doctest: +SKIP
+        >>> api.applications(states="RUNNING", app_type="KNIT")  # doctest: +SKIP
         []
         """
         params = {}
@@ -514,8 +563,9 @@ class YARNAPI:
         body = _get(self._rm("GET", "/ws/v1/cluster/apps", params), "apps") or {}
         return _as_list(body.get("app"))
 
-    def apps_info(self, app_id):
-        """The app dict of one application.
+    def apps_info(self, app_id=None):
+        """The app dict of one application (of every one, as a list, without
+        ``app_id``, as in knit 0.2).
 
         Raises
         ------
@@ -527,6 +577,8 @@ class YARNAPI:
         >>> api.apps_info("application_1_0001")["state"]  # doctest: +SKIP
         'RUNNING'
         """
+        if app_id is None:
+            return self.applications()
         path = f"/ws/v1/cluster/apps/{_check_app_id(app_id)}"
         return _get(self._rm("GET", path, app_id=app_id), "app")
 
@@ -603,6 +655,47 @@ class YARNAPI:
             body = body["containers"] or {}
         return _as_list(body.get("container"))
 
+    def container_status(self, container_id):
+        """The ResourceManager's report of one running container (a dict with
+        ``containerState``, ``nodeId``, ``allocatedMB``, ``diagnosticsInfo``...).
+
+        knit 0.2 returned the text of ``yarn container -status``; this is the
+        same report as JSON.
+
+        Raises
+        ------
+        KnitValueError
+            Not a container id.
+        YARNException
+            The ResourceManager does not know the container (it never ran,
+            or its attempt ended).
+
+        Examples
+        --------
+        >>> api.container_status("container_1_0001_01_000002")["containerState"]  # doctest: +SKIP
+        'RUNNING'
+        """
+        c = parse_container_id(container_id)
+        path = (f"/ws/v1/cluster/apps/{c.app_id}/appattempts/{c.attempt_id}/containers/"
+                f"{quote(str(container_id).strip())}")
+        body = self._rm("GET", path, app_id=c.app_id) or {}
+        return body.get("container", body)
+
+    def logs(self, app_id, shell=False, timeout=60, file=None):
+        """``{container_id: text}`` of an application's container logs.
+
+        The same as :meth:`knit.Knit.logs`, for any application (knit 0.2's
+        call): live from the NodeManagers while it runs, aggregated after.
+
+        Examples
+        --------
+        >>> api.logs("application_1_0001", file="stdout")  # doctest: +SKIP
+        {'container_1_0001_01_000002': 'hello\\n'}
+        """
+        from .logs import read_logs
+
+        return read_logs(self, _check_app_id(app_id), shell=shell, timeout=timeout, file=file)
+
     def kill(self, app_id):
         """Ask the RM to kill an application.
 
@@ -628,11 +721,14 @@ class YARNAPI:
                     app_id, (body or {}).get("state"))
         return True
 
-    def kill_all(self, app_type="KNIT", all_users=False):
+    def kill_all(self, knit_only=True, app_type="KNIT", all_users=False):
         """Kill every not-yet-finished application of one type.
 
         Parameters
         ----------
+        knit_only : bool
+            knit 0.2's switch: False kills applications of every type
+            (``app_type`` is then ignored).
         app_type : str
             Only applications of this type; knit submits ``KNIT``.
         all_users : bool
@@ -649,13 +745,14 @@ class YARNAPI:
         >>> api.kill_all()  # doctest: +SKIP
         ['application_1_0003']
         """
-        if not app_type:
+        if knit_only and not app_type:
             raise KnitValueError("kill_all needs an application type")
+        app_type = app_type if knit_only else None
         user = None if all_users else self.user
         killed = []
-        for app in self.apps(states=ACTIVE_STATES, app_type=app_type, user=user):
+        for app in self.applications(states=ACTIVE_STATES, app_type=app_type, user=user):
             # The RM filter is case-insensitive; be exact about whose apps go.
-            if str(app.get("applicationType", "")).upper() != app_type.upper():
+            if app_type and str(app.get("applicationType", "")).upper() != app_type.upper():
                 continue
             try:
                 self.kill(app["id"])

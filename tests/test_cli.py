@@ -57,7 +57,7 @@ def knit_cli(minicluster, capsys):
     run.name = name
     yield run
     k = Knit()
-    for app in k.yarn_api.apps(states=ACTIVE_STATES, app_type="KNIT"):
+    for app in k.yarn_api.applications(states=ACTIVE_STATES, app_type="KNIT"):
         if app.get("name") == name:
             Knit().attach(app["id"]).kill()
 

@@ -470,7 +470,7 @@ def test_standby_redirect_is_resent_with_params():
                                  headers={"Location": "http://rm2:8088/ws/v1/cluster/apps"})
         return make_response(body={"apps": {"app": [{"id": "application_1_0001"}]}})
     api, session = api_with(handler, urls=("http://rm1:8088", "http://rm2:8088"))
-    assert api.apps(states="RUNNING") == [{"id": "application_1_0001"}]
+    assert api.applications(states="RUNNING") == [{"id": "application_1_0001"}]
     method, url, params, _ = session.calls[-1]
     assert url == "http://rm2:8088/ws/v1/cluster/apps"
     assert params == {"states": "RUNNING", "user.name": "alice"}
@@ -484,10 +484,10 @@ def test_standby_without_active_is_skipped():
                                  headers={"Refresh": "5;url=http://rm1:8088/x"})
         return make_response(body={"apps": {}})
     api, _ = api_with(handler, urls=("http://rm1:8088", "http://rm2:8088"))
-    assert api.apps() == []
+    assert api.applications() == []
     api, _ = api_with(handler, urls=("http://rm1:8088",))
     with pytest.raises(YARNConnectionError, match="standby"):
-        api.apps()
+        api.applications()
 
 
 def test_not_found_becomes_application_not_found():
@@ -511,7 +511,7 @@ def test_other_errors_keep_response_and_java_class():
         "javaClassName": "org.apache.hadoop.yarn.webapp.BadRequestException"}}
     api, _ = api_with(lambda *a: make_response(400, body=remote))
     with pytest.raises(YARNException) as info:
-        api.apps(states="BOGUS")
+        api.applications(states="BOGUS")
     e = info.value
     assert not isinstance(e, ApplicationNotFound)
     assert e.response.status_code == 400

@@ -81,7 +81,7 @@ def test_venv_with_pypi_package_on_two_containers_then_cached(knits, tmp_path, c
     assert finished(second)["finalStatus"] == "SUCCEEDED"
     [line] = stdout_lines(second)
     python_bin, prefix, path = line.split("|")
-    assert prefix.endswith("/tomli-env.zip") and python_bin == prefix + "/bin/python"
+    assert prefix.endswith("/tomli-env.zip/tomli-env") and python_bin == prefix + "/bin/python"
 
 
 def test_conda_env_with_rattler_from_local_channel(knits, tmp_path, channel):
@@ -91,9 +91,9 @@ def test_conda_env_with_rattler_from_local_channel(knits, tmp_path, channel):
     archive = knits.ship(creator.create_env("conda-hello", packages=["knit-hello"]))
     with zipfile.ZipFile(archive) as zf:
         names = zf.namelist()
-    assert "bin/knit-hello" in names and "bin/knit-unpack" in names
+    assert "conda-hello/bin/knit-hello" in names and "conda-hello/bin/knit-unpack" in names
     # The solver pulled in the dependency, at its newest version.
-    assert any(n.startswith("conda-meta/knit-greeting-1.0-") for n in names)
+    assert any(n.startswith("conda-hello/conda-meta/knit-greeting-1.0-") for n in names)
     # Only the archive goes to the cluster: the built environment can go.
     shutil.rmtree(envs / "conda-hello")
 
@@ -108,7 +108,7 @@ def test_conda_env_with_rattler_from_local_channel(knits, tmp_path, channel):
     prefix_line, greeting, count = out.strip().splitlines()
     # The prefix written into the script now names the unpacked copy.
     assert prefix_line.startswith("prefix=/") and "/filecache/" in prefix_line
-    assert prefix_line.endswith("/conda-hello.zip")
+    assert prefix_line.endswith("/conda-hello.zip/conda-hello")
     assert greeting == GREETING
     assert count == "1"                  # the binary file's C string was rewritten too
 
@@ -145,7 +145,7 @@ def test_start_puts_env_on_path_and_fixes_it_first(knits, tmp_path, channel):
     assert len(outs) == 2
     for out in outs:
         path, prefix_line, greeting = out.strip().splitlines()
-        assert path.split(":")[0].endswith("/hook.zip/bin")
+        assert path.split(":")[0].endswith("/hook.zip/hook/bin")
         assert "/filecache/" in prefix_line and greeting == GREETING
 
 
@@ -301,11 +301,12 @@ def test_pip_venv_unpacks_anywhere(tmp_path):
     c = CondaCreator(conda_envs=str(tmp_path / "envs"), backend="pip")
     archive = c.create_env("piponly", packages=["six"])
     assert c.spec("piponly", ["six"])[0].tool == "pip"
-    where = tmp_path / "a dir & more" / "piponly.zip"
+    unpacked = tmp_path / "a dir & more" / "piponly.zip"
     with zipfile.ZipFile(archive) as zf:
-        zf.extractall(where)
+        zf.extractall(unpacked)
         for info in zf.infolist():                   # zipfile drops the modes
-            os.chmod(where / info.filename, (info.external_attr >> 16) & 0o777 or 0o644)
+            os.chmod(unpacked / info.filename, (info.external_attr >> 16) & 0o777 or 0o644)
+    where = unpacked / "piponly"                     # the archive keeps the folder (knit 0.2)
     shutil.rmtree(tmp_path / "envs" / "piponly")
     out = subprocess.run([str(where / "bin" / "knit-unpack")], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

@@ -80,21 +80,21 @@ def test_dask_scale_up_down_and_adapt(dask_env):
             client.wait_for_workers(1, timeout=180)
             cluster.scale(3)
             client.wait_for_workers(3, timeout=180)
-            assert len(cluster.knit.get_containers()) == 3
+            assert len(cluster.knit.get_worker_containers()) == 3
             cluster.scale(1)
             poll(lambda: len(client.scheduler_info()["workers"]) == 1, timeout=60)
-            poll(lambda: len(cluster.knit.get_containers()) == 1, timeout=60)
+            poll(lambda: len(cluster.knit.get_worker_containers()) == 1, timeout=60)
             cluster.adapt(minimum=1, maximum=3, interval="300ms", wait_count=2)
             futures = client.map(lambda x: time.sleep(1) or x, range(30))
-            poll(lambda: len(cluster.knit.get_containers()) > 1, timeout=120)
+            poll(lambda: len(cluster.knit.get_worker_containers()) > 1, timeout=120)
             assert sum(client.gather(futures)) == sum(range(30))
             # Idle again: back to the minimum, containers released.
-            poll(lambda: len(cluster.knit.get_containers()) == 1, timeout=120)
+            poll(lambda: len(cluster.knit.get_worker_containers()) == 1, timeout=120)
             # Adaptive down to no worker at all (once no result is held on
             # a worker): the YARN application stays up, ready for more.
             del futures
             adaptive = cluster.adapt(minimum=0, maximum=2, interval="300ms", wait_count=2)
-            poll(lambda: cluster.knit.get_containers() == [], timeout=120)
+            poll(lambda: cluster.knit.get_worker_containers() == [], timeout=120)
             assert cluster.knit.runtime_status() == "RUNNING" and cluster.yarn_error is None
             adaptive.stop()
             cluster.scale(1)

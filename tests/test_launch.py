@@ -37,7 +37,7 @@ def test_files_archive_envvars_and_lang(k, tmp_path):
     data.mkdir()
     (data / "inner.txt").write_text("inside the zip")
     archive = zip_path(str(data))
-    k.start('cat note.txt; echo; cat data.zip/inner.txt; echo; echo "$GREETING|$LANG|$CONTAINER_ID"',
+    k.start('cat note.txt; echo; cat data.zip/data/inner.txt; echo; echo "$GREETING|$LANG|$CONTAINER_ID"',
             num_containers=1, files=[str(tmp_path / "note.txt"), archive],
             envvars={"GREETING": "hi there", "LANG": "en_US.UTF-8"})
     assert finished(k)["finalStatus"] == "SUCCEEDED"
@@ -135,11 +135,11 @@ def test_context_manager_kills_on_exit(minicluster):
     (dict(num_containers=-1), KnitValueError, r"num_containers must be at least 0"),
 ])
 def test_bad_input_rejected_before_submit(k, kwargs, error, match):
-    before = len(k.yarn_api.apps())
+    before = len(k.yarn_api.apps)
     with pytest.raises(error, match=match):
         k.start("true", **kwargs)
     assert k.app_id is None
-    assert len(k.yarn_api.apps()) == before
+    assert len(k.yarn_api.apps) == before
 
 
 def test_unreachable_resourcemanager_fails_fast(minicluster):

@@ -21,7 +21,7 @@ from helpers import finished, poll
 
 def running(k, n):
     """Poll until exactly ``n`` workers run; return their ids."""
-    return poll(lambda: (ids := k.get_containers()) and len(ids) == n and sorted(ids),
+    return poll(lambda: (ids := k.get_worker_containers()) and len(ids) == n and sorted(ids),
                 timeout=90)
 
 
@@ -40,7 +40,7 @@ def test_add_and_remove_containers(k):
     assert all(statuses[c] == "RUNNING" for c in ids)
     for cid in ids:
         k.remove_containers(cid)
-    poll(lambda: k.get_containers() == [], timeout=30)
+    poll(lambda: k.get_worker_containers() == [], timeout=30)
     # No workers left, and the application waits for more instead of ending.
     assert k.runtime_status() == "RUNNING"
     assert {k.get_container_statuses()[c] for c in ids} <= {"KILLED", "RELEASED"}
@@ -94,7 +94,7 @@ def test_killed_container_is_replaced_then_budget_runs_out(k):
     [first] = running(k, 1)
     [pid] = poll(lambda: pids_running(marker), timeout=30)
     os.kill(pid, signal.SIGKILL)
-    [second] = poll(lambda: (ids := k.get_containers()) and ids != [first] and ids, timeout=60)
+    [second] = poll(lambda: (ids := k.get_worker_containers()) and ids != [first] and ids, timeout=60)
     assert k.get_container_statuses()[first] == "FAILED"
     poll(lambda: pids_running(marker), timeout=30)
     for pid in pids_running(marker):
@@ -121,12 +121,12 @@ def test_lost_nodemanager_containers_move_to_the_other_node(k, minicluster):
     for _ in range(5):
         if on_victim():
             break
-        want = len(k.get_containers()) + 1
+        want = len(k.get_worker_containers()) + 1
         k.add_containers(1)
         running(k, want)
     lost = on_victim()
     assert lost, "no container was placed on the second node"
-    total = len(k.get_containers())
+    total = len(k.get_worker_containers())
     minicluster.stop_daemon(victim)
     try:
         def moved():
@@ -170,7 +170,7 @@ def test_resourcemanager_outage_is_reported_and_survived(k, minicluster):
     finally:
         minicluster.start_daemon("resourcemanager")
     # The RM recovers the application; the AM re-registers with it.
-    poll(lambda: k.runtime_status() == "RUNNING" and k.get_containers() == [first], timeout=120)
+    poll(lambda: k.runtime_status() == "RUNNING" and k.get_worker_containers() == [first], timeout=120)
     k.add_containers(1)
     ids = running(k, 2)
     # Containers allocated after an RM restart carry an epoch: container_e01_...

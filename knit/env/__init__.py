@@ -21,11 +21,22 @@ from .pack import UNPACK, pack_env
 from .progress import UploadProgress
 from .spec import EnvSpec
 from .store import envs_root
+from ..utils import zip_path       # knit 0.2 had it here
 
 #: Shell line that fixes an unpacked environment's paths; ``Knit.start``
 #: runs it in each container before the command.
 UNPACK_HOOK = ('if [ -x "$CONDA_PREFIX/bin/knit-unpack" ]; then '
                '"$CONDA_PREFIX/bin/knit-unpack" || exit $?; fi')
 
+#: Shell line that points ``$CONDA_PREFIX`` and ``$PYTHON_BIN`` at the
+#: folder inside the unpacked archive when the archive holds just one:
+#: archives made by knit keep the environment's folder, as knit 0.2's did
+#: (``myenv.zip/myenv/bin/python``); conda-pack and venv-pack archives do
+#: not (``env.tar.gz/bin/python``).
+ENTER_ENV = ('if [ ! -d "$CONDA_PREFIX/bin" ] && [ "$(ls -A "$CONDA_PREFIX" | wc -l)" -eq 1 ]; '
+             'then for d in "$CONDA_PREFIX"/*/; do if [ -d "$d" ]; then '
+             'CONDA_PREFIX=${d%/}; PYTHON_BIN=$CONDA_PREFIX/bin/python; '
+             'export CONDA_PREFIX PYTHON_BIN; fi; done; fi')
+
 __all__ = ["create_env", "CondaCreator", "pack_env", "EnvSpec", "envs_root",
-           "UploadProgress", "UNPACK", "UNPACK_HOOK"]
+           "UploadProgress", "UNPACK", "UNPACK_HOOK", "ENTER_ENV", "zip_path"]

@@ -55,6 +55,9 @@ class CondaCreator:
         Extra arguments for ``conda create``.
     progress : None, bool or file
         Progress bars: on a terminal by default; True/False force them.
+    miniconda_url, conda_pkgs
+        knit 0.2's: nothing is downloaded, so ``miniconda_url`` is ignored
+        (with a warning); ``conda_pkgs`` is ``cache_dir``.
 
     Attributes
     ----------
@@ -72,13 +75,21 @@ class CondaCreator:
     """
 
     def __init__(self, conda_root=None, conda_envs=None, channels=None, backend=None,
-                 conda_exe=None, python=None, cache_dir=None, conda_args=(), progress=None):
+                 conda_exe=None, python=None, cache_dir=None, conda_args=(), progress=None,
+                 miniconda_url=None, conda_pkgs=None):
+        if miniconda_url is not None:
+            # knit 0.2 downloaded Miniconda; knit uses conda, mamba or
+            # micromamba where installed, and py-rattler otherwise.
+            logger.warning("CondaCreator(miniconda_url=...) is ignored: nothing is "
+                           "downloaded; py-rattler builds conda environments without conda")
+        cache_dir = cache_dir or conda_pkgs
         if backend is not None and backend not in BACKEND_CHOICES:
             raise KnitValueError(f"backend must be one of {BACKEND_CHOICES}, got {backend!r}; "
                                  f"e.g. create_env(..., backend='venv')")
         self.conda_root = conda_root
-        self.conda_envs = conda_envs
         self.store = EnvStore(conda_envs)
+        #: The resolved directory of environments and archives (as in knit 0.2).
+        self.conda_envs = str(self.store.root)
         self.channels = list(channels) if channels else []
         self.backend = backend
         self.conda_exe = conda_exe
@@ -141,7 +152,9 @@ class CondaCreator:
         packages : list of str, optional
             What to install: conda specs for the conda backend, PyPI
             requirements for the venv backend (where a ``python=X[.Y]``
-            entry picks the base interpreter).
+            entry picks the base interpreter).  Without packages, an
+            existing archive of that name is returned unchanged (as in
+            knit 0.2); a built environment is never replaced by an empty one.
         remove : bool
             Rebuild even when an environment with the same spec exists.
 
@@ -163,6 +176,17 @@ class CondaCreator:
         ...                           packages=['numpy', 'ipyparallel', 'python=3'])
         '/home/me/.knit/envs/ipyparallel.zip'
         """
+        if not packages and not remove:
+            # knit 0.2: a name alone means "the environment I built before".
+            # Never replace a built environment with an empty one.
+            check_name(env_name)
+            with self.store.lock(env_name):
+                archive = self.store.archive(env_name)
+                if archive.is_file():
+                    logger.info("Reusing environment %r (no packages given): %s",
+                                env_name, archive)
+                    self.last_action = "reused"
+                    return str(archive)
         spec, exe = self.spec(env_name, packages)
         store = self.store
         with store.lock(env_name):
@@ -211,6 +235,21 @@ class CondaCreator:
     def env_path(self, env_name):
         """The directory of the environment ``env_name``."""
         return str(self.store.prefix(check_name(env_name)))
+
+    def find_env(self, env_name):
+        """The directory of the environment ``env_name`` if it exists, else None
+        (knit 0.2)."""
+        path = self.store.prefix(check_name(env_name))
+        return str(path) if path.is_dir() else None
+
+    @property
+    def conda_bin(self):
+        """The conda (or mamba, micromamba) executable in use, or None when
+        py-rattler or a venv builds the environments (knit 0.2's attribute)."""
+        try:
+            return conda.find_conda(self.conda_exe, self.conda_root)
+        except EnvironmentBuildError:
+            return None
 
 
 def create_env(env_name, packages=None, remove=False, channels=None, conda_pars=None,

@@ -245,6 +245,9 @@ def pack_env(prefix, output=None, progress=None, build_prefix=None):
                and os.path.abspath(e[1]) not in (str(out), str(tmp))]
     total = sum(os.path.getsize(p) for _, p, k in entries if k == "file")
     text, binary, links, unfixable = [], [], [], []
+    # As in knit 0.2 the archive keeps the environment's folder (myenv.zip
+    # holds myenv/bin/python); the lists in .knit/ stay relative to it.
+    top = prefix.name
     try:
         with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf, \
                 bar(total=total, desc=f"pack {prefix.name}", progress=progress) as b:
@@ -254,9 +257,9 @@ def pack_env(prefix, output=None, progress=None, build_prefix=None):
                     continue
                 st = os.stat(path)
                 if k == "dir":
-                    zf.writestr(_zipinfo(rel, st, is_dir=True), b"")
+                    zf.writestr(_zipinfo(f"{top}/{rel}", st, is_dir=True), b"")
                     continue
-                found, sniff = _store(zf, rel, path, st, old, b)
+                found, sniff = _store(zf, top, rel, path, st, old, b)
                 if not found:
                     continue
                 if "\n" in rel or "\t" in rel:
@@ -272,13 +275,13 @@ def pack_env(prefix, output=None, progress=None, build_prefix=None):
                 "text_files": len(text), "binary_files": len(binary),
                 "symlinks": len(links), "unfixable": unfixable,
             }
-            _synthetic(zf, f"{META}/prefix", os.fsdecode(old) + "\n")
+            _synthetic(zf, f"{top}/{META}/prefix", os.fsdecode(old) + "\n")
             for name, lines in (("text-files", text), ("binary-files", binary),
                                 ("symlinks", links)):
-                _synthetic(zf, f"{META}/{name}", "".join(x + "\n" for x in lines))
-            _synthetic(zf, f"{META}/relocate.py", Path(relocate.__file__).read_text())
-            _synthetic(zf, f"{META}/manifest.json", json.dumps(meta, indent=2) + "\n")
-            _synthetic(zf, UNPACK, UNPACK_SCRIPT, mode=0o755)
+                _synthetic(zf, f"{top}/{META}/{name}", "".join(x + "\n" for x in lines))
+            _synthetic(zf, f"{top}/{META}/relocate.py", Path(relocate.__file__).read_text())
+            _synthetic(zf, f"{top}/{META}/manifest.json", json.dumps(meta, indent=2) + "\n")
+            _synthetic(zf, f"{top}/{UNPACK}", UNPACK_SCRIPT, mode=0o755)
         os.replace(tmp, out)
     finally:
         if tmp.exists():
@@ -289,9 +292,10 @@ def pack_env(prefix, output=None, progress=None, build_prefix=None):
     return str(out)
 
 
-def _store(zf, rel, path, st, old, b):
-    """Write one file into the archive; return (does it contain ``old``, its first bytes)."""
-    zi = _zipinfo(rel, st)
+def _store(zf, top, rel, path, st, old, b):
+    """Write one file into the archive under ``top/``; return (does it
+    contain ``old``, its first bytes)."""
+    zi = _zipinfo(f"{top}/{rel}", st)
     if st.st_size <= _WHOLE:
         with open(path, "rb") as f:
             data = f.read()
