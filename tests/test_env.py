@@ -353,7 +353,7 @@ def test_conda_executable_is_the_default_backend(tmp_path, channel, monkeypatch)
     out = subprocess.run([str(tmp_path / "envs" / "viaconda" / "bin" / "knit-hello")],
                          capture_output=True, text=True)
     assert out.stdout.splitlines()[-1] == GREETING
-    assert zipfile.ZipFile(archive).getinfo("bin/knit-unpack")
+    assert zipfile.ZipFile(archive).getinfo("viaconda/bin/knit-unpack")
 
 
 def test_progress_bars_on_request_quiet_otherwise(tmp_path, capfd):

@@ -24,7 +24,7 @@ Examples
 >>> venv = tempfile.mkdtemp() + '/demo'
 >>> _ = subprocess.run([sys.executable, '-m', 'venv', '--without-pip', venv])
 >>> out = pack_env(venv, progress=False)
->>> 'bin/knit-unpack' in zipfile.ZipFile(out).namelist()
+>>> 'demo/bin/knit-unpack' in zipfile.ZipFile(out).namelist()   # the folder is kept
 True
 """
 import json
