@@ -12,6 +12,12 @@ JAVA_SOURCES := $(shell find java_src -name '*.java')
 setup: $(VENV)/.installed $(JAR)
 	@# Headless Chromium renders the notebook views in the tests (Debian's package).
 	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
+	@# MIT Kerberos for `knit minicluster start --secure` (a real KDC), and the
+	@# headers the knit[kerberos] extra (gssapi) builds against.  The packages'
+	@# own /etc/krb5.conf is never used: the secure cluster writes its own.
+	command -v krb5kdc >/dev/null && test -e /usr/include/krb5.h || \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    krb5-kdc krb5-admin-server krb5-user libkrb5-dev)
 
 $(VENV)/.installed: setup.py knit/VERSION
 	$(PYTHON) -m venv $(VENV)

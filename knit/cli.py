@@ -111,6 +111,14 @@ examples:
   eval "$(knit minicluster env)"  # point hadoop/yarn/hdfs and knit at it
   knit minicluster status --json
   knit minicluster stop           # no Hadoop process is left behind
+
+  # Kerberized, beside the plain one; a ticket for the OS user:
+  knit minicluster start --secure --root ~/.knit/mc-secure --port-offset 2000
+  eval "$(knit minicluster env --root ~/.knit/mc-secure)"
+  knit minicluster kinit --root ~/.knit/mc-secure
+  # two ResourceManagers with automatic failover; another Hadoop release:
+  knit minicluster start --ha --root ~/.knit/mc-ha --port-offset 4000
+  knit minicluster start --hadoop-version 3.3.6 --root ~/.knit/mc-336 --port-offset 6000
 """
 
 
@@ -262,11 +270,34 @@ def _parser():
                              help="start the cluster, or reuse a healthy one")
     start.add_argument("--timeout", type=float, default=240,
                        help="seconds to wait for the daemons (default 240)")
+    # Options left out are those the state directory was last started with.
+    start.add_argument("--hadoop-version", metavar="V", default=None,
+                       help="Hadoop release of the daemons, from Maven Central (default "
+                            "3.4.2; tested: 3.2.4, 3.3.6, 3.4.2, 3.5.0)")
+    start.add_argument("--secure", action="store_true", default=None,
+                       help="Kerberos (a KDC of its own), HTTPS for HDFS, SPNEGO web UIs")
+    start.add_argument("--ha", action="store_true", default=None,
+                       help="ZooKeeper and two ResourceManagers with automatic failover")
+    start.add_argument("--plain", action="store_true",
+                       help="neither --secure nor --ha (when the state directory had them)")
+    start.add_argument("--token-lifetime", type=int, metavar="SECONDS", default=None,
+                       help="(--secure) max lifetime of HDFS delegation tokens, renewed "
+                            "every half of it (0: Hadoop's 7 days)")
+    start.add_argument("--ticket-lifetime", type=int, metavar="SECONDS", default=None,
+                       help="(--secure) lifetime of the OS user's Kerberos tickets, "
+                            "renewable for twice as long (0: a day)")
+    start.add_argument("--kdc-port", type=int, default=None,
+                       help="(--secure) the KDC's port (default 7088 + offset)")
+    start.add_argument("--zk-port", type=int, default=None,
+                       help="(--ha) ZooKeeper's port (default 7181 + offset)")
     mcsub.add_parser("stop", parents=[common], help="stop every daemon and container process")
     status = mcsub.add_parser("status", parents=[common],
-                              help="daemons, YARN nodes and HDFS state")
+                              help="daemons (pids, which RM is active), YARN nodes, HDFS")
     status.add_argument("--json", action="store_true", help="print JSON")
     mcsub.add_parser("env", parents=[common], help="print export lines for eval")
+    mcsub.add_parser("kinit", parents=[common],
+                     help="(secure) a Kerberos ticket for the OS user, from its keytab, "
+                          "into the cluster's ticket cache (KRB5CCNAME of `env`)")
     return p
 
 
@@ -553,11 +584,22 @@ def _size(n):
 def _minicluster(args):
     from .minicluster import MiniCluster
 
+    kinds = {}
+    if args.action == "start":
+        kinds = dict(hadoop_version=args.hadoop_version, secure=args.secure, ha=args.ha,
+                     token_lifetime=args.token_lifetime, ticket_lifetime=args.ticket_lifetime,
+                     kdc_port=args.kdc_port, zk_port=args.zk_port)
+        if args.plain:
+            kinds.update(secure=False, ha=False)
     mc = MiniCluster(args.root, port_offset=args.port_offset,
-                     progress=lambda m: print(m, file=sys.stderr, flush=True))
+                     progress=lambda m: print(m, file=sys.stderr, flush=True), **kinds)
     if args.action == "start":
         mc.start(timeout=args.timeout)
         print(mc.env_lines())
+    elif args.action == "kinit":
+        mc.kinit()
+        print(f"Ticket for {mc.principal} in {mc.kdc.ccache} (export KRB5CCNAME="
+              f"'{mc.kdc.ccache}', or eval \"$(knit minicluster env)\").", file=sys.stderr)
     elif args.action == "stop":
         mc.stop()
         print(f"Mini cluster in {mc.layout.root} stopped.")
@@ -568,8 +610,10 @@ def _minicluster(args):
         if args.json:
             print(json.dumps(st, indent=2))
         else:
+            print(mc.options.describe())
             for name, d in st["daemons"].items():
-                print(f"{name:16} {'running' if d['alive'] else 'stopped':8} pid {d['pid']}")
+                ha = f"  {d['ha_state']}" if d.get("ha_state") and mc.ha else ""
+                print(f"{name:16} {'running' if d['alive'] else 'stopped':8} pid {d['pid']}{ha}")
             print(f"YARN nodes running: {st['running_nodes']}  ({st['rm_url']})")
             print(f"HDFS safe mode:     {st['hdfs_safemode']}  ({st['default_fs']})")
             print("healthy" if st["healthy"] else "NOT healthy")

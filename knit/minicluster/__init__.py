@@ -14,9 +14,10 @@ Examples
 2
 """
 from .cluster import MiniCluster, MiniClusterError
-from .jars import HADOOP_VERSION
+from .jars import HADOOP_VERSION, TESTED_VERSIONS
 
-__all__ = ["MiniCluster", "MiniClusterError", "HADOOP_VERSION", "start", "stop"]
+__all__ = ["MiniCluster", "MiniClusterError", "HADOOP_VERSION", "TESTED_VERSIONS",
+           "start", "stop"]
 
 
 def start(root=None, **kwargs):

@@ -1,12 +1,14 @@
 """Start, check and stop the mini cluster's daemons.
 
-Each daemon is a separate JVM started straight from the jars, detached from
-the calling process (``knit minicluster start`` returns while the cluster
-keeps running), with its pid in ``pids.json`` and its output in ``logs/``.
+Each daemon is a separate process (JVMs started straight from the jars; the
+secure cluster's KDC), detached from the calling process (``knit minicluster
+start`` returns while the cluster keeps running), with its pid in
+``pids.json`` and its output in ``logs/``.
 """
 import getpass
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -20,15 +22,20 @@ import requests
 from ..exceptions import KnitException
 from .._jdk import JDK_OPENS
 from . import config, jars, shims
+from .kerberos import Kdc
+from .tls import Tls
 
+RM_CLASS = "org.apache.hadoop.yarn.server.resourcemanager.ResourceManager"
+NM_CLASS = "org.apache.hadoop.yarn.server.nodemanager.NodeManager"
 MAIN_CLASSES = {
+    "zookeeper": "org.apache.zookeeper.server.ZooKeeperServerMain",
     "namenode": "org.apache.hadoop.hdfs.server.namenode.NameNode",
     "datanode": "org.apache.hadoop.hdfs.server.datanode.DataNode",
-    "resourcemanager": "org.apache.hadoop.yarn.server.resourcemanager.ResourceManager",
-    "nm1": "org.apache.hadoop.yarn.server.nodemanager.NodeManager",
-    "nm2": "org.apache.hadoop.yarn.server.nodemanager.NodeManager",
+    "nm1": NM_CLASS,
+    "nm2": NM_CLASS,
 }
-HEAP_MB = {"namenode": 512, "datanode": 256, "resourcemanager": 768, "nm1": 384, "nm2": 384}
+HEAP_MB = {"namenode": 512, "datanode": 256, "resourcemanager": 768, "resourcemanager1": 640,
+           "resourcemanager2": 640, "nm1": 384, "nm2": 384, "zookeeper": 128}
 
 
 class MiniClusterError(KnitException, RuntimeError):
@@ -42,19 +49,44 @@ def _stderr_progress(message):
 
 class MiniCluster:
     """A real single-machine Hadoop: HDFS (NameNode, DataNode) and YARN
-    (ResourceManager, two NodeManagers), from Maven Central jars.
+    (ResourceManager, two NodeManagers), from Maven Central jars; optionally
+    Kerberized (``secure``), with two ResourceManagers (``ha``), or of
+    another Hadoop release (``hadoop_version``).
+
+    Every option left ``None`` is taken from what the state directory was
+    last started with (``cluster.json``), else the default; so
+    ``MiniCluster(root)`` finds a running cluster's kind without repeating it.
 
     Parameters
     ----------
     root : path, optional
         State directory (configuration, logs, data); defaults to
         ``$KNIT_MINICLUSTER_DIR`` or ``~/.knit/minicluster``.
-    hadoop_version : str
-        The Hadoop release whose jars run the daemons.
+    hadoop_version : str, optional
+        The Hadoop release whose jars run the daemons (default
+        :data:`~knit.minicluster.HADOOP_VERSION`; tested: ``TESTED_VERSIONS``).
     port_offset : int, optional
         Added to every daemon port (Hadoop's usual numbers by default), to
-        run beside something that holds them; remembered in the state
-        directory, so later calls on the same ``root`` need not repeat it.
+        run beside something that holds them.
+    secure : bool, optional
+        Kerberos with a KDC of the cluster's own (realm ``KNIT.TEST``),
+        keytabs for every daemon and for the OS user
+        (``<root>/keytabs/<user>.keytab``), SASL data transfer and HTTPS for
+        HDFS, SPNEGO on every web UI.  Clients need :meth:`env` and a ticket
+        (:meth:`kinit`).
+    ha : bool, optional
+        ZooKeeper and two ResourceManagers (``resourcemanager1``/``rm1``,
+        ``resourcemanager2``/``rm2``) with embedded automatic failover and the
+        ZooKeeper state store.
+    token_lifetime : int, optional
+        (secure) Seconds HDFS delegation tokens live at most (renew interval
+        half of it), to see applications outlive their tokens.
+    ticket_lifetime : int, optional
+        (secure) Seconds the OS user's Kerberos tickets live (renewable for
+        twice as long).
+    kdc_port, zk_port : int, optional
+        Ports of the KDC (secure) and ZooKeeper (HA); by default 7088 and
+        7181 plus ``port_offset``.
     progress : callable, optional
         Receives one-line progress messages; by default they go to stderr
         when it is a terminal, and nowhere otherwise.
@@ -64,19 +96,102 @@ class MiniCluster:
     >>> with MiniCluster() as mc:                        # doctest: +SKIP
     ...     print(mc.env()['HADOOP_CONF_DIR'])
     /root/.knit/minicluster/conf
+    >>> mc = MiniCluster('/tmp/secure', port_offset=2000, secure=True).start()  # doctest: +SKIP
+    >>> mc.kinit()                                       # doctest: +SKIP
+    >>> sorted(mc.env())                                 # doctest: +SKIP
+    ['HADOOP_CONF_DIR', 'KRB5CCNAME', 'KRB5_CONFIG', 'PATH']
     """
 
-    def __init__(self, root=None, hadoop_version=jars.HADOOP_VERSION, port_offset=None,
-                 progress=None):
+    def __init__(self, root=None, hadoop_version=None, port_offset=None, secure=None,
+                 ha=None, token_lifetime=None, ticket_lifetime=None, kdc_port=None,
+                 zk_port=None, progress=None):
         root = Path(root) if root else config.default_state_dir()
-        saved = root / "port-offset"
-        if port_offset is None:
-            port_offset = int(saved.read_text()) if saved.exists() else 0
-        self.port_offset = port_offset
-        self.layout = config.Layout(root, ports=config.Ports().shifted(port_offset))
-        self.hadoop_version = hadoop_version
+        self.saved_options = config.Options.load(root)
+        self.options = self.saved_options.updated(
+            hadoop_version=hadoop_version, port_offset=port_offset, secure=secure, ha=ha,
+            token_lifetime=token_lifetime, ticket_lifetime=ticket_lifetime,
+            kdc_port=kdc_port, zk_port=zk_port)
+        self.layout = config.Layout(root, ports=self.options.ports(), options=self.options)
+        self.kdc = Kdc(root, self.layout.ports.kdc, self.layout.logs,
+                       ticket_lifetime=self.options.ticket_lifetime)
+        self.tls = Tls(root)
         self.progress = progress or _stderr_progress
         self.started_here = False
+        self.start_seconds = None
+        self._native = None
+
+    @property
+    def port_offset(self):
+        return self.options.port_offset
+
+    @property
+    def hadoop_version(self):
+        return self.options.hadoop_version
+
+    @property
+    def secure(self):
+        return self.options.secure
+
+    @property
+    def ha(self):
+        return self.options.ha
+
+    @property
+    def daemons(self):
+        """``{name: main class}`` of this cluster's daemons, in start order
+        (the KDC, not a JVM, has ``None``)."""
+        out = {}
+        if self.secure:
+            out["kdc"] = None
+        if self.ha:
+            out["zookeeper"] = MAIN_CLASSES["zookeeper"]
+        out["namenode"] = MAIN_CLASSES["namenode"]
+        out["datanode"] = MAIN_CLASSES["datanode"]
+        out.update({name: RM_CLASS for name in config.rm_daemons(self.options)})
+        out.update({name: NM_CLASS for name in config.NODEMANAGERS})
+        return out
+
+    @property
+    def resourcemanagers(self):
+        """Daemon names of the ResourceManagers (two with ``ha``)."""
+        return list(config.rm_daemons(self.options))
+
+    @property
+    def principal(self):
+        """(secure) The OS user's principal, e.g. ``root@KNIT.TEST``."""
+        return self.kdc.user_principal
+
+    @property
+    def keytab(self):
+        """(secure) The OS user's keytab, ``<root>/keytabs/<user>.keytab``."""
+        return self.kdc.user_keytab
+
+    @property
+    def ca_file(self):
+        """(secure) The daemons' certificate in PEM, for ``requests``' ``verify``."""
+        return self.tls.ca_pem
+
+    @property
+    def truststore(self):
+        """(secure) A JKS truststore holding the daemons' certificate
+        (``ssl-client.xml`` names it, with its password)."""
+        return self.tls.truststore
+
+    def kinit(self, ccache=None):
+        """(secure) Get a ticket for the OS user from its keytab, into the
+        cluster's ticket cache (``KRB5CCNAME`` of :meth:`env`) or ``ccache``.
+
+        The same as ``kinit -kt <root>/keytabs/<user>.keytab <user>@KNIT.TEST``
+        with :meth:`env` applied.
+        """
+        self._require_secure("kinit")
+        self.kdc.kinit(ccache)
+
+    def _require_secure(self, what):
+        if not self.secure:
+            raise MiniClusterError(
+                f"The mini cluster in {self.layout.root} is not secure, so it has no {what}; "
+                f"start one with `knit minicluster start --secure` (MiniCluster(secure=True)).")
 
     # -- public ---------------------------------------------------------
     @property
@@ -88,61 +203,120 @@ class MiniCluster:
         return self.layout.rm_url
 
     def env(self):
-        """Variables that point Hadoop clients (and knit) at this cluster."""
-        return {"HADOOP_CONF_DIR": str(self.layout.conf),
-                "PATH": f"{self.layout.bin}{os.pathsep}{os.environ.get('PATH', '')}"}
+        """Variables that point Hadoop clients (and knit) at this cluster.
+
+        ``HADOOP_CONF_DIR`` and ``PATH`` (the shims first); a secure cluster
+        adds ``KRB5_CONFIG`` (its realm; JVMs need it as
+        ``-Djava.security.krb5.conf``, which the shims pass) and
+        ``KRB5CCNAME`` (a ticket cache of its own: :meth:`kinit` fills it).
+        """
+        env = {"HADOOP_CONF_DIR": str(self.layout.conf),
+               "PATH": f"{self.layout.bin}{os.pathsep}{os.environ.get('PATH', '')}"}
+        if self.secure:
+            env["KRB5_CONFIG"] = str(self.kdc.krb5_conf)
+            env["KRB5CCNAME"] = str(self.kdc.ccache)
+        return env
 
     def env_lines(self):
         """``export`` lines for ``eval "$(knit minicluster env)"``."""
-        return (f"export HADOOP_CONF_DIR='{self.layout.conf}'\n"
-                f"export PATH='{self.layout.bin}':\"$PATH\"")
+        lines = [f"export HADOOP_CONF_DIR='{self.layout.conf}'",
+                 f"export PATH='{self.layout.bin}':\"$PATH\""]
+        if self.secure:
+            lines += [f"export KRB5_CONFIG='{self.kdc.krb5_conf}'",
+                      f"export KRB5CCNAME='{self.kdc.ccache}'",
+                      "# a ticket for the OS user (or: knit minicluster kinit):",
+                      f"# kinit -kt '{self.keytab}' {self.principal}"]
+        return "\n".join(lines)
 
     def start(self, timeout=240):
         """Start the cluster, or reuse it when it is already healthy.
 
         Returns the cluster itself; ``started_here`` tells whether this call
-        started the daemons.
+        started the daemons.  A state directory whose daemons run with other
+        options (say plain, when ``secure=True`` is asked for) is refused:
+        stop it first.
         """
-        if self.healthy():
+        alive = self._alive_pids()
+        if alive and self.saved_options != self.options:
+            raise MiniClusterError(
+                f"A mini cluster ({self.saved_options.describe()}, port offset "
+                f"{self.saved_options.port_offset}) runs in {self.layout.root}; this one "
+                f"({self.options.describe()}, port offset {self.options.port_offset}) needs it "
+                f"stopped first: `knit minicluster stop --root {self.layout.root}`, or give "
+                f"this one a state directory of its own (--root).")
+        if alive and self.healthy():
             self.progress(f"Reusing the running mini cluster in {self.layout.root}")
             return self
-        if self._alive_pids():
+        if alive:
             self.progress("Mini cluster is only partly up; restarting it")
             self.stop()
         lib = jars.hadoop_lib(self.hadoop_version, progress=self.progress)
         java_home = jars.java_home()
+        native = jars.native_lib_dir(progress=self.progress) if self.secure else None
         self._check_ports()
         for d in (self.layout.logs, self.layout.data):
             d.mkdir(parents=True, exist_ok=True)
-        (self.layout.root / "port-offset").write_text(str(self.port_offset))
-        config.write_all(self.layout, lib)
-        shims.write_shims(self.layout.bin, self.layout.conf, lib, java_home)
+        self._forget_other_release()
+        self.options.save(self.layout.root)
+        self.saved_options = self.options
         t0 = time.monotonic()
-        self._format_namenode(lib, java_home)
-        # A fresh cluster starts with no applications; only an RM restarted
-        # while the cluster runs (restart_daemon) recovers them.
-        shutil.rmtree(self.layout.data / "rmstore", ignore_errors=True)
-        self.progress("Starting NameNode, DataNode, ResourceManager and 2 NodeManagers ...")
-        procs = {name: self._spawn(name, lib, java_home) for name in MAIN_CLASSES}
-        self._save_pids({name: p.pid for name, p in procs.items()})
+        tls = None
+        if self.secure:
+            self.progress("Creating the Kerberos realm, keytabs and TLS keys ...")
+            self.kdc.create()
+            self.tls.create(java_home)
+            tls = self.tls
+            secret = self.kdc.dir / "http-secret"
+            if not secret.exists():
+                secret.write_text(secrets.token_urlsafe(32))
+                secret.chmod(0o600)
+        config.write_all(self.layout, lib, tls=tls)
+        if self.ha:
+            self._write_zookeeper_conf()
+        shims.write_shims(self.layout.bin, self.layout.conf, lib, java_home,
+                          jvm_flags=self.kdc.jvm_flags() if self.secure else ())
+        self._native = native
+        procs = {}
         self.started_here = True
         try:
+            # The KDC first (formatting HDFS logs in from a keytab), then
+            # ZooKeeper (the RMs' state store and leader election).
+            for early in ("kdc", "zookeeper"):
+                if early in self.daemons:
+                    procs[early] = self._spawn(early, lib, java_home)
+                    self._save_pids({n: p.pid for n, p in procs.items()})
+                    self._wait_port(early, procs[early], timeout)
+            self._format_namenode(lib, java_home)
+            # A fresh cluster starts with no applications; only an RM restarted
+            # while the cluster runs (restart_daemon) recovers them.
+            shutil.rmtree(self.layout.data / "rmstore", ignore_errors=True)
+            self.progress(f"Starting {self.options.describe()}: "
+                          f"{', '.join(n for n in self.daemons if n not in procs)} ...")
+            for name in self.daemons:
+                if name not in procs:
+                    procs[name] = self._spawn(name, lib, java_home)
+            self._save_pids({name: p.pid for name, p in procs.items()})
             self._wait_ready(procs, timeout)
             self._prepare_hdfs()
         except BaseException:
             self.stop()
             raise
-        self.progress(f"Mini cluster up in {time.monotonic() - t0:.1f} s: "
-                      f"{self.layout.rm_url} (YARN), {self.layout.default_fs} (HDFS)")
+        self.start_seconds = time.monotonic() - t0
+        self.progress(f"Mini cluster up in {self.start_seconds:.1f} s: "
+                      f"{', '.join(self.layout.rm_urls.values())} (YARN), "
+                      f"{self.layout.default_fs} (HDFS)")
         return self
 
     def stop(self, timeout=15):
         """Stop every daemon and every container process they left; idempotent.
 
         NodeManagers go first, while the ResourceManager can still take their
-        goodbye (without it they retry it until killed), then YARN, then HDFS.
+        goodbye (without it they retry it until killed), then YARN, then HDFS,
+        then ZooKeeper and the KDC.
         """
-        for group in (config.NODEMANAGERS, ("resourcemanager",), ("datanode", "namenode")):
+        rms = tuple(n for n in self._load_pids() if n.startswith("resourcemanager"))
+        for group in (config.NODEMANAGERS, rms, ("datanode", "namenode"),
+                      ("zookeeper",), ("kdc",)):
             pids = {n: p for n, p in self._alive_pids().items() if n in group}
             for pid in pids.values():
                 _signal_group(pid, signal.SIGTERM)
@@ -163,14 +337,21 @@ class MiniCluster:
         self.started_here = False
 
     def stop_daemon(self, name, sig=signal.SIGTERM, timeout=20):
-        """Stop one daemon (``namenode``, ``datanode``, ``resourcemanager``,
-        ``nm1``, ``nm2``), e.g. to test how an application copes.
+        """Stop one daemon (a name of :attr:`daemons`: ``namenode``,
+        ``datanode``, ``resourcemanager`` (``resourcemanager1``/``2`` with
+        HA), ``nm1``, ``nm2``, ``zookeeper``, ``kdc``), e.g. to test how an
+        application copes.  ``sig=signal.SIGKILL`` kills it at once, as a
+        crash would (no goodbye to ZooKeeper or the RM).
 
         Examples
         --------
         >>> mc.stop_daemon('nm2')                        # doctest: +SKIP
         >>> mc.start_daemon('nm2')                       # doctest: +SKIP
+        >>> mc.stop_daemon(mc.active_rm(), signal.SIGKILL)   # doctest: +SKIP
         """
+        if name not in self.daemons:
+            raise MiniClusterError(f"No daemon {name!r} in this cluster; its daemons are "
+                                   f"{', '.join(self.daemons)}.")
         pid = self._alive_pids().get(name)
         if pid is None:
             return
@@ -180,35 +361,80 @@ class MiniCluster:
             _wait_gone([pid], timeout)
 
     def start_daemon(self, name, timeout=120):
-        """Start one stopped daemon again and wait until the cluster is healthy."""
+        """Start one stopped daemon again and wait until the cluster is healthy.
+
+        With HA, a restarted ResourceManager comes back as the standby.
+        """
         if name in self._alive_pids():
             return
         lib, java_home = jars.hadoop_lib(self.hadoop_version), jars.java_home()
+        self._native = jars.native_lib_dir() if self.secure else None
         proc = self._spawn(name, lib, java_home)
         self._save_pids({**self._load_pids(), name: proc.pid})
+        if name in ("kdc", "zookeeper"):
+            self._wait_port(name, proc, timeout)
         self._wait_ready({name: proc}, timeout)
 
-    def status(self):
-        """Daemon pids and liveness, YARN's running nodes and HDFS safe mode.
+    def active_rm(self, timeout=0):
+        """The daemon name of the active ResourceManager (None if none is,
+        after waiting up to ``timeout`` seconds for one).
 
         Examples
         --------
-        >>> MiniCluster().status()['healthy']            # doctest: +SKIP
-        True
+        >>> mc.active_rm()                               # doctest: +SKIP
+        'resourcemanager1'
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            states = self.rm_states()
+            active = [n for n, st in states.items() if st == "ACTIVE"]
+            if active or time.monotonic() >= deadline:
+                return active[0] if active else None
+            time.sleep(0.5)
+
+    def rm_states(self):
+        """``{RM daemon name: haState}`` (``ACTIVE``, ``STANDBY``, ... or None
+        where the RM does not answer), from ``/ws/v1/cluster/info``.
+        A ResourceManager without HA reports ``ACTIVE``."""
+        states = {}
+        for name, url in self.layout.rm_urls.items():
+            info = self._get_json(f"{url}/ws/v1/cluster/info", redirects=False)
+            states[name] = ((info or {}).get("clusterInfo") or {}).get("haState")
+        return states
+
+    def status(self):
+        """Options, daemon pids and liveness (and each RM's HA state), YARN's
+        running nodes and HDFS safe mode.
+
+        Examples
+        --------
+        >>> st = MiniCluster().status()                  # doctest: +SKIP
+        >>> st['healthy'], st['daemons']['resourcemanager']['ha_state']   # doctest: +SKIP
+        (True, 'ACTIVE')
         """
         pids = self._load_pids()
         alive = self._alive_pids()
-        daemons = {n: {"pid": pids.get(n), "alive": n in alive} for n in MAIN_CLASSES}
+        daemons = {n: {"pid": pids.get(n), "alive": n in alive} for n in self.daemons}
+        states = self.rm_states()
+        for name, state in states.items():
+            daemons[name]["ha_state"] = state
+        active = [n for n, st in states.items() if st == "ACTIVE"]
         nodes = self._running_nodes()
         safemode = self._safemode()
-        return {"root": str(self.layout.root), "daemons": daemons,
-                "running_nodes": nodes, "hdfs_safemode": safemode,
-                "rm_url": self.layout.rm_url, "default_fs": self.layout.default_fs,
-                "healthy": len(alive) == len(MAIN_CLASSES) and nodes == 2 and safemode is False}
+        st = {"root": str(self.layout.root), "options": self.options.__dict__.copy(),
+              "daemons": daemons, "active_rm": active[0] if len(active) == 1 else None,
+              "running_nodes": nodes, "hdfs_safemode": safemode,
+              "rm_url": self.layout.rm_url, "rm_urls": self.layout.rm_urls,
+              "default_fs": self.layout.default_fs,
+              "healthy": len(alive) == len(self.daemons) and nodes == 2 and safemode is False}
+        if self.secure:
+            st.update(principal=self.principal, keytab=str(self.keytab),
+                      krb5_conf=str(self.kdc.krb5_conf), ca_file=str(self.ca_file))
+        return st
 
     def healthy(self):
         """True when every daemon runs, YARN has 2 nodes and HDFS is writable."""
-        return (len(self._alive_pids()) == len(MAIN_CLASSES)
+        return (len(self._alive_pids()) == len(self.daemons)
                 and self._running_nodes() == 2 and self._safemode() is False)
 
     def __enter__(self):
@@ -220,29 +446,50 @@ class MiniCluster:
 
     # -- daemons --------------------------------------------------------
     def _java(self, name, lib, java_home, conf_dir, main, *args):
+        flags = []
+        if self.secure:
+            # NodeManagers need libhadoop.so for secure IO (log aggregation
+            # checks file owners); the others load it too, as on real clusters.
+            flags = [*self.kdc.jvm_flags(), f"-Djava.library.path={self._native}"]
         return [str(java_home / "bin" / "java"), f"-Xmx{HEAP_MB.get(name, 256)}m",
-                "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", *JDK_OPENS,
+                "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", *JDK_OPENS, *flags,
                 f"-Dknit.minicluster={self.layout.root}",
                 f"-Dhadoop.log.dir={self.layout.logs}", f"-Dyarn.log.dir={self.layout.logs}",
                 "-cp", f"{conf_dir}:{lib}/*", main, *args]
 
     def _daemon_env(self, java_home):
         env = dict(os.environ)
+        opens = list(JDK_OPENS)
+        if self.secure:
+            env.update(self.kdc.env())
+            # Container JVMs (an AM logging in from a keytab) find the realm too.
+            opens += self.kdc.jvm_flags()
         env.update(HADOOP_CONF_DIR=str(self.layout.conf), JAVA_HOME=str(java_home),
                    # whitelisted into containers: JVMs there need the opens too
-                   JDK_JAVA_OPTIONS=" ".join(JDK_OPENS))
+                   JDK_JAVA_OPTIONS=" ".join(opens))
         env.pop("HADOOP_USER_NAME", None)
+        # Daemons log in from their keytabs, never from the user's tickets.
+        env["KRB5CCNAME"] = str(self.kdc.dir / "ccache-daemons")
         return env
 
     def _conf_dir_of(self, name):
         if name in config.NODEMANAGERS:
             return self.layout.nm_dir(name) / "conf"
+        rm_id = config.rm_daemons(self.options).get(name)
+        if rm_id:
+            return self.layout.rm_conf(rm_id)
         return self.layout.conf
 
     def _spawn(self, name, lib, java_home):
         log = open(self.layout.logs / f"{name}.log", "ab")
-        cmd = self._java(name, lib, java_home, self._conf_dir_of(name), MAIN_CLASSES[name])
         env = self._daemon_env(java_home)
+        if name == "kdc":
+            cmd = self.kdc.command()
+        elif name == "zookeeper":
+            cmd = self._java(name, lib, java_home, self.layout.conf, self.daemons[name],
+                             str(self.layout.data / "zoo.cfg"))
+        else:
+            cmd = self._java(name, lib, java_home, self._conf_dir_of(name), self.daemons[name])
         if name not in config.NODEMANAGERS:
             env.pop("JDK_JAVA_OPTIONS")
         try:
@@ -251,6 +498,48 @@ class MiniCluster:
                                     cwd=self.layout.root, start_new_session=True)
         finally:
             log.close()
+
+    def _write_zookeeper_conf(self):
+        zk_data = self.layout.data / "zookeeper"
+        # A fresh cluster starts with an empty RM state store.
+        shutil.rmtree(zk_data, ignore_errors=True)
+        zk_data.mkdir(parents=True)
+        (self.layout.data / "zoo.cfg").write_text(
+            "# Written by knit.minicluster: the RMs' state store and leader election.\n"
+            f"dataDir={zk_data}\n"
+            f"clientPort={self.layout.ports.zookeeper}\n"
+            f"clientPortAddress={config.LOOPBACK}\n"
+            "tickTime=1000\n"
+            # Its admin web server would take port 8080.
+            "admin.enableServer=false\n"
+            "maxClientCnxns=0\n")
+
+    def _wait_port(self, name, proc, timeout):
+        port = self.layout.ports.kdc if name == "kdc" else self.layout.ports.zookeeper
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                log = self.layout.logs / f"{name}.log"
+                raise MiniClusterError(f"{name} exited with code {proc.returncode} while "
+                                       f"starting; the end of {log}:\n{_tail(log)}")
+            with socket.socket() as s:
+                s.settimeout(1)
+                if s.connect_ex((config.LOOPBACK, port)) == 0:
+                    return
+            if time.monotonic() > deadline:
+                raise MiniClusterError(f"{name} not listening on port {port} after {timeout} s")
+            time.sleep(0.2)
+
+    def _forget_other_release(self):
+        """HDFS storage of another Hadoop release may not load (layout
+        versions differ): a cluster of a new release starts from scratch."""
+        marker = self.layout.data / "hadoop-version"
+        if marker.exists() and marker.read_text().strip() != self.hadoop_version:
+            self.progress(f"Hadoop {marker.read_text().strip()} ran here before: "
+                          f"starting with empty HDFS for {self.hadoop_version}")
+            for sub in ("namenode", "datanode", "rmstore", "zookeeper"):
+                shutil.rmtree(self.layout.data / sub, ignore_errors=True)
+        marker.write_text(self.hadoop_version)
 
     def _format_namenode(self, lib, java_home):
         name_dir = self.layout.data / "namenode"
@@ -296,32 +585,72 @@ class MiniCluster:
             self._webhdfs("SETPERMISSION", path, permission=perm)
 
     def _webhdfs(self, op, path, **params):
-        r = requests.put(f"{self.layout.namenode_url}/webhdfs/v1{path}",
-                         params={"op": op, "user.name": getpass.getuser(), **params},
-                         timeout=10)
-        if not r.ok:
-            raise MiniClusterError(f"WebHDFS {op} {path} failed: {r.status_code} {r.text[:500]}")
+        url = f"{self.layout.namenode_url}/webhdfs/v1{path}"
+        if self.secure:
+            code, text = self._curl(url, {"op": op, **params}, method="PUT")
+        else:
+            r = requests.put(url, params={"op": op, "user.name": getpass.getuser(), **params},
+                             timeout=10)
+            code, text = r.status_code, r.text
+        if not 200 <= code < 300:
+            raise MiniClusterError(f"WebHDFS {op} {path} failed: {code} {text[:500]}")
+
+    # -- HTTP: plain, or SPNEGO + the cluster's CA when secure -------------
+    def _curl(self, url, params=None, method="GET", redirects=True):
+        """(status, body) of an HTTP call with SPNEGO (curl --negotiate, as
+        the OS user from its keytab) and the cluster's certificate.
+
+        curl because Python's SPNEGO (gssapi) is an optional extra of knit.
+        """
+        ccache = self.kdc.dir / "ccache-probe"
+        fresh = ccache.exists() and time.time() - ccache.stat().st_mtime < 30
+        if not fresh:
+            self.kdc.kinit(ccache)
+        query = requests.Request("GET", url, params=params).prepare().url
+        cmd = ["curl", "-s", "-S", "--negotiate", "-u", ":", "--cacert", str(self.ca_file),
+               "-X", method, "-w", "\n%{http_code}", "--max-time", "5", query]
+        if redirects:
+            cmd.insert(1, "-L")
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=10,
+                                  env={**os.environ, **self.kdc.env(), "KRB5CCNAME": str(ccache)})
+        except subprocess.TimeoutExpired:
+            return None, ""
+        body, _, code = proc.stdout.rpartition("\n")
+        return (int(code) if code.isdigit() and code != "000" else None), body
+
+    def _get_json(self, url, params=None, redirects=True):
+        """The JSON an HTTP GET returns, or None when nothing (good) answers."""
+        try:
+            if self.secure:
+                if not self.kdc.created() or "kdc" not in self._alive_pids():
+                    return None
+                code, text = self._curl(url, params, redirects=redirects)
+                return json.loads(text) if code == 200 else None
+            r = requests.get(url, params=params, timeout=2, allow_redirects=redirects)
+            return r.json() if r.status_code == 200 else None
+        except (requests.RequestException, ValueError, KnitException):
+            return None
 
     # -- health probes (None when the daemon does not answer) -------------
     def _running_nodes(self):
-        try:
-            r = requests.get(f"{self.layout.rm_url}/ws/v1/cluster/nodes",
-                             params={"states": "RUNNING"}, timeout=2)
-            nodes = (r.json().get("nodes") or {}).get("node") or []
-            return len(nodes)
-        except (requests.RequestException, ValueError):
-            return None
+        for url in self.layout.rm_urls.values():
+            # A standby RM redirects to the active one.
+            data = self._get_json(f"{url}/ws/v1/cluster/nodes", params={"states": "RUNNING"})
+            if data is not None:
+                return len((data.get("nodes") or {}).get("node") or [])
+        return None
 
     def _safemode(self):
+        data = self._get_json(f"{self.layout.namenode_url}/jmx",
+                              params={"qry": "Hadoop:service=NameNode,name=NameNodeInfo"})
         try:
-            r = requests.get(f"{self.layout.namenode_url}/jmx", timeout=2, params={
-                "qry": "Hadoop:service=NameNode,name=NameNodeInfo"})
-            info = r.json()["beans"][0]
+            info = data["beans"][0]
             live = json.loads(info.get("LiveNodes") or "{}")
             # Safemode is "" once HDFS is writable; no live DataNode means
             # nothing can be written yet either.
             return bool(info.get("Safemode")) or not live
-        except (requests.RequestException, ValueError, KeyError, IndexError):
+        except (TypeError, ValueError, KeyError, IndexError):
             return None
 
     # -- pids -----------------------------------------------------------
@@ -338,18 +667,19 @@ class MiniCluster:
     def _alive_pids(self):
         """Recorded daemons that still run *and* are ours (pids get reused)."""
         marker = f"-Dknit.minicluster={self.layout.root}".encode()
+        kdc_marker = str(self.kdc.pid_file).encode()
         alive = {}
         for name, pid in self._load_pids().items():
             try:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
-            if marker in cmdline.split(b"\0"):
+            if (kdc_marker if name == "kdc" else marker) in cmdline.split(b"\0"):
                 alive[name] = pid
         return alive
 
     def _check_ports(self):
-        for daemon, ports in self.layout.ports.by_daemon().items():
+        for daemon, ports in self.layout.ports.by_daemon(self.options).items():
             for port, role in ports:
                 with socket.socket() as s:
                     # Like the daemons themselves: a just-stopped cluster's

@@ -2,20 +2,29 @@
 
 Everything lives under one state directory::
 
+    cluster.json     the options it was started with (Options)
     conf/            HADOOP_CONF_DIR for clients, NameNode, DataNode, RM
     nm1/conf, nm2/conf   the same files plus each NodeManager's own dirs/ports
+    rm1/conf, rm2/conf   (HA) the same files plus each RM's yarn.resourcemanager.ha.id
     bin/             hadoop, hdfs and yarn shims
     logs/            one log per daemon
-    data/            NameNode and DataNode storage, NodeManager local dirs
+    data/            NameNode and DataNode storage, NodeManager local dirs, ZooKeeper
+    kerberos/, keytabs/, ssl/   (secure) the KDC, every keytab, TLS key material
 """
+import grp
+import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from lxml import etree
 
+from .kerberos import REALM
+
 LOOPBACK = "127.0.0.1"
 NODEMANAGERS = ("nm1", "nm2")
+RM_IDS = ("rm1", "rm2")
+HA_CLUSTER_ID = "knit-minicluster"
 
 
 def default_state_dir():
@@ -45,6 +54,15 @@ class Ports:
     rm_http: int = 8088
     # one (rpc, localizer, http) triple per NodeManager
     nodemanagers: tuple = ((8041, 8040, 8042), (8045, 8044, 8046))
+    # secure: HTTPS web UIs of HDFS (SASL data transfer requires HTTPS_ONLY)
+    namenode_https: int = 9871
+    datanode_https: int = 9865
+    # HA: the second ResourceManager (scheduler, tracker, rpc, admin, http)
+    rm2: tuple = (8130, 8131, 8132, 8133, 8188)
+    # Not Hadoop's usual 2181 and 88, so that the usual port offsets move
+    # them into a range of their own (offset 10000: 17181 and 17088).
+    zookeeper: int = 7181
+    kdc: int = 7088
 
     def shifted(self, offset):
         """The same ports moved up by ``offset`` (to run beside another cluster).
@@ -57,27 +75,139 @@ class Ports:
         if not offset:
             return self
         nms = tuple(tuple(p + offset for p in nm) for nm in self.nodemanagers)
-        plain = {k: v + offset for k, v in self.__dict__.items() if k != "nodemanagers"}
-        return Ports(nodemanagers=nms, **plain)
+        rm2 = tuple(p + offset for p in self.rm2)
+        plain = {k: v + offset for k, v in self.__dict__.items()
+                 if k not in ("nodemanagers", "rm2")}
+        return Ports(nodemanagers=nms, rm2=rm2, **plain)
 
-    def by_daemon(self):
+    def rm_ports(self, rm_id=None):
+        """``(scheduler, tracker, rpc, admin, http)`` of the RM ``rm_id``.
+
+        Examples
+        --------
+        >>> Ports().rm_ports("rm2")[4]
+        8188
+        """
+        if rm_id == "rm2":
+            return self.rm2
+        return (self.rm_scheduler, self.rm_tracker, self.rm, self.rm_admin, self.rm_http)
+
+    def by_daemon(self, options=None):
         """``{daemon: [(port, role), ...]}`` for the port-in-use check."""
+        options = options or Options()
+        if options.secure:
+            nn_web = [(self.namenode_https, "NameNode web UI (HTTPS)")]
+            dn_web = [(self.datanode_https, "DataNode web UI (HTTPS)")]
+        else:
+            nn_web = [(self.namenode_http, "NameNode web UI")]
+            dn_web = [(self.datanode_http, "DataNode web UI")]
         out = {
-            "namenode": [(self.namenode_rpc, "NameNode RPC"),
-                         (self.namenode_http, "NameNode web UI")],
+            "namenode": [(self.namenode_rpc, "NameNode RPC")] + nn_web,
             "datanode": [(self.datanode, "DataNode data transfer"),
-                         (self.datanode_http, "DataNode web UI"),
-                         (self.datanode_ipc, "DataNode IPC")],
-            "resourcemanager": [(self.rm_scheduler, "RM scheduler"),
-                                (self.rm_tracker, "RM resource tracker"),
-                                (self.rm, "RM client RPC"),
-                                (self.rm_admin, "RM admin"),
-                                (self.rm_http, "RM web UI")],
+                         (self.datanode_ipc, "DataNode IPC")] + dn_web,
         }
+        roles = ("RM scheduler", "RM resource tracker", "RM client RPC", "RM admin", "RM web UI")
+        for name, rm_id in rm_daemons(options).items():
+            out[name] = list(zip(self.rm_ports(rm_id), roles))
+        if options.ha:
+            out["zookeeper"] = [(self.zookeeper, "ZooKeeper client port")]
+        if options.secure:
+            out["kdc"] = [(self.kdc, "Kerberos KDC")]
         for name, (rpc, loc, http) in zip(NODEMANAGERS, self.nodemanagers):
             out[name] = [(rpc, f"{name} RPC"), (loc, f"{name} localizer"),
                          (http, f"{name} web UI")]
         return out
+
+
+@dataclass(frozen=True)
+class Options:
+    """What kind of cluster runs in a state directory (kept in ``cluster.json``).
+
+    Parameters
+    ----------
+    hadoop_version : str
+        The Hadoop release of the daemons.
+    port_offset : int
+        Added to every port of :class:`Ports`.
+    secure : bool
+        Kerberos (a KDC of its own), SASL data transfer, HTTPS for HDFS,
+        SPNEGO on the web UIs.
+    ha : bool
+        ZooKeeper and two ResourceManagers with automatic failover.
+    token_lifetime : int, optional
+        Seconds an HDFS delegation token lives at most (renewed every half
+        of it); ``None`` keeps Hadoop's 7 days.  Secure clusters only.
+    ticket_lifetime : int, optional
+        Seconds the OS user's Kerberos tickets live (renewable for twice as
+        long); ``None``: a day.  Secure clusters only.
+    kdc_port, zk_port : int, optional
+        The KDC's and ZooKeeper's ports, where ``Ports.kdc`` / ``zookeeper``
+        plus the offset will not do.
+
+    Examples
+    --------
+    >>> Options(secure=True).describe()
+    'Hadoop 3.4.2, Kerberos'
+    """
+    hadoop_version: str = "3.4.2"
+    port_offset: int = 0
+    secure: bool = False
+    ha: bool = False
+    token_lifetime: int = None
+    ticket_lifetime: int = None
+    kdc_port: int = None
+    zk_port: int = None
+
+    def ports(self):
+        """The :class:`Ports` of a cluster with these options."""
+        ports = Ports().shifted(self.port_offset)
+        return replace(ports, kdc=self.kdc_port or ports.kdc,
+                       zookeeper=self.zk_port or ports.zookeeper)
+
+    def describe(self):
+        parts = [f"Hadoop {self.hadoop_version}"]
+        if self.secure:
+            parts.append("Kerberos")
+        if self.ha:
+            parts.append("ResourceManager HA")
+        if self.token_lifetime:
+            parts.append(f"{self.token_lifetime} s delegation tokens")
+        if self.ticket_lifetime:
+            parts.append(f"{self.ticket_lifetime} s tickets")
+        return ", ".join(parts)
+
+    @classmethod
+    def load(cls, root):
+        """The options saved in ``root`` (defaults where nothing is saved)."""
+        root = Path(root)
+        try:
+            return cls(**json.loads((root / "cluster.json").read_text()))
+        except (OSError, ValueError, TypeError):
+            pass
+        legacy = root / "port-offset"
+        if legacy.exists():
+            return cls(port_offset=int(legacy.read_text()))
+        return cls()
+
+    def save(self, root):
+        (Path(root) / "cluster.json").write_text(json.dumps(asdict(self), indent=1))
+
+    def updated(self, **changes):
+        """A copy with the non-None ``changes`` applied."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def rm_daemons(options):
+    """``{daemon name: ha id}`` of the ResourceManagers (id None without HA).
+
+    Examples
+    --------
+    >>> rm_daemons(Options(ha=True))
+    {'resourcemanager1': 'rm1', 'resourcemanager2': 'rm2'}
+    """
+    if options.ha:
+        return {f"resourcemanager{i + 1}": rm_id for i, rm_id in enumerate(RM_IDS)}
+    return {"resourcemanager": None}
 
 
 @dataclass(frozen=True)
@@ -87,6 +217,15 @@ class Layout:
     ports: Ports = field(default_factory=Ports)
     nm_memory_mb: int = 6144
     nm_vcores: int = 64
+    options: Options = field(default_factory=Options)
+
+    def keytab(self, kind):
+        """(secure) The keytab of a daemon kind (``nn``, ``HTTP``, ...) or user."""
+        return self.root / "keytabs" / f"{kind}.keytab"
+
+    @property
+    def ssl(self):
+        return self.root / "ssl"
 
     @property
     def conf(self):
@@ -111,12 +250,24 @@ class Layout:
     def nm_dir(self, name):
         return self.root / name
 
+    def rm_conf(self, rm_id):
+        return self.root / rm_id / "conf"
+
     @property
     def rm_url(self):
-        return f"http://{LOOPBACK}:{self.ports.rm_http}"
+        """The web address of the (first) ResourceManager."""
+        return next(iter(self.rm_urls.values()))
+
+    @property
+    def rm_urls(self):
+        """``{daemon name: web address}`` of every ResourceManager."""
+        return {name: f"http://{LOOPBACK}:{self.ports.rm_ports(rm_id)[4]}"
+                for name, rm_id in rm_daemons(self.options).items()}
 
     @property
     def namenode_url(self):
+        if self.options.secure:
+            return f"https://{LOOPBACK}:{self.ports.namenode_https}"
         return f"http://{LOOPBACK}:{self.ports.namenode_http}"
 
     @property
@@ -144,8 +295,12 @@ def write_site(path, props):
         root, pretty_print=True, xml_declaration=True, encoding="UTF-8"))
 
 
+def _principal(name):
+    return f"{name}@{REALM}"
+
+
 def core_site(layout):
-    return {
+    props = {
         "fs.defaultFS": layout.default_fs,
         "hadoop.tmp.dir": str(layout.data / "tmp"),
         # Fail fast rather than sit in Hadoop's long IPC retry loops when a
@@ -154,11 +309,36 @@ def core_site(layout):
         "ipc.client.connect.retry.interval": 500,
         "ipc.client.connect.max.retries.on.timeouts": 3,
     }
+    if layout.options.ha:
+        props["hadoop.zk.address"] = f"{LOOPBACK}:{layout.ports.zookeeper}"
+    if layout.options.secure:
+        props.update({
+            "hadoop.security.authentication": "kerberos",
+            "hadoop.security.authorization": "true",
+            "hadoop.rpc.protection": "authentication",
+            # The RM fetches new HDFS tokens for applications whose tokens
+            # near their max lifetime, as the user (proxy-user-privileges).
+            "hadoop.proxyuser.rm.hosts": "*",
+            "hadoop.proxyuser.rm.groups": "*",
+            "hadoop.proxyuser.rm.users": "*",
+            # SPNEGO on every web UI.  The keytab holds HTTP/localhost and
+            # HTTP/127.0.0.1 (_HOST is either, by how it was resolved);
+            # "*" makes the filter accept every principal in it.
+            "hadoop.http.filter.initializers":
+                "org.apache.hadoop.security.AuthenticationFilterInitializer",
+            "hadoop.http.authentication.type": "kerberos",
+            "hadoop.http.authentication.simple.anonymous.allowed": "false",
+            "hadoop.http.authentication.kerberos.principal": "*",
+            "hadoop.http.authentication.kerberos.keytab": str(layout.keytab("HTTP")),
+            "hadoop.http.authentication.signature.secret.file":
+                str(layout.root / "kerberos" / "http-secret"),
+        })
+    return props
 
 
 def hdfs_site(layout):
     p = layout.ports
-    return {
+    props = {
         "dfs.replication": 1,
         # Leave safe mode as soon as the single DataNode reported its blocks.
         "dfs.namenode.safemode.extension": 0,
@@ -178,11 +358,43 @@ def hdfs_site(layout):
         # developer machine can be that full without anything being wrong.
         "dfs.namenode.resource.du.reserved": 0,
     }
+    opts = layout.options
+    if opts.secure:
+        del props["dfs.namenode.http-address"], props["dfs.datanode.http.address"]
+        props.update({
+            "dfs.block.access.token.enable": "true",
+            # Explicit host parts: the DataNode would resolve _HOST from
+            # dfs.datanode.hostname (127.0.0.1), the KDC knows "localhost".
+            "dfs.namenode.kerberos.principal": _principal("nn/localhost"),
+            "dfs.namenode.keytab.file": str(layout.keytab("nn")),
+            "dfs.namenode.kerberos.internal.spnego.principal": "*",
+            "dfs.web.authentication.kerberos.principal": "*",
+            "dfs.web.authentication.kerberos.keytab": str(layout.keytab("HTTP")),
+            "dfs.datanode.kerberos.principal": _principal("dn/localhost"),
+            "dfs.datanode.keytab.file": str(layout.keytab("dn")),
+            # No privileged ports (no jsvc): a secure DataNode then needs SASL
+            # on data transfer, which in turn needs HTTPS-only web UIs.
+            "dfs.data.transfer.protection": "authentication",
+            "dfs.http.policy": "HTTPS_ONLY",
+            "dfs.namenode.https-address": f"{LOOPBACK}:{p.namenode_https}",
+            "dfs.datanode.https.address": f"{LOOPBACK}:{p.datanode_https}",
+            # The NameNode's superuser is its principal's short name (nn); the
+            # OS user administers HDFS through its primary group instead.
+            "dfs.permissions.superusergroup": _primary_group(),
+        })
+        if opts.token_lifetime:
+            ms = int(opts.token_lifetime * 1000)
+            props.update({
+                "dfs.namenode.delegation.token.max-lifetime": ms,
+                "dfs.namenode.delegation.token.renew-interval": ms // 2,
+                "dfs.namenode.delegation.key.update-interval": ms,
+            })
+    return props
 
 
 def yarn_site(layout, lib):
     p = layout.ports
-    return {
+    props = {
         "yarn.resourcemanager.hostname": LOOPBACK,
         "yarn.resourcemanager.address": f"{LOOPBACK}:{p.rm}",
         "yarn.resourcemanager.scheduler.address": f"{LOOPBACK}:{p.rm_scheduler}",
@@ -235,6 +447,64 @@ def yarn_site(layout, lib):
         "yarn.resourcemanager.system-metrics-publisher.enabled": "false",
         "yarn.timeline-service.enabled": "false",
     }
+    opts = layout.options
+    if opts.ha:
+        for key in ("hostname", "address", "scheduler.address", "resource-tracker.address",
+                    "admin.address", "webapp.address", "leveldb-state-store.path"):
+            del props[f"yarn.resourcemanager.{key}"]
+        props.update({
+            "yarn.resourcemanager.ha.enabled": "true",
+            "yarn.resourcemanager.ha.rm-ids": ",".join(RM_IDS),
+            "yarn.resourcemanager.cluster-id": HA_CLUSTER_ID,
+            "yarn.resourcemanager.ha.automatic-failover.enabled": "true",
+            "yarn.resourcemanager.ha.automatic-failover.embedded": "true",
+            # LevelDB is one RM's private directory; both RMs share ZooKeeper.
+            "yarn.resourcemanager.store.class":
+                "org.apache.hadoop.yarn.server.resourcemanager.recovery.ZKRMStateStore",
+            # A killed RM's ZooKeeper session (and so its leadership) ends
+            # after this long; the standby then takes over.
+            "hadoop.zk.timeout-ms": 6000,
+            # NodeManagers and clients ride out a failover instead of giving
+            # up after the plain cluster's 10 s.
+            "yarn.resourcemanager.connect.max-wait.ms": 120000,
+            "yarn.client.failover-sleep-base-ms": 200,
+            "yarn.client.failover-sleep-max-ms": 1000,
+        })
+        for rm_id in RM_IDS:
+            sched, tracker, rpc, admin, http = p.rm_ports(rm_id)
+            props.update({
+                f"yarn.resourcemanager.hostname.{rm_id}": LOOPBACK,
+                f"yarn.resourcemanager.address.{rm_id}": f"{LOOPBACK}:{rpc}",
+                f"yarn.resourcemanager.scheduler.address.{rm_id}": f"{LOOPBACK}:{sched}",
+                f"yarn.resourcemanager.resource-tracker.address.{rm_id}":
+                    f"{LOOPBACK}:{tracker}",
+                f"yarn.resourcemanager.admin.address.{rm_id}": f"{LOOPBACK}:{admin}",
+                f"yarn.resourcemanager.webapp.address.{rm_id}": f"{LOOPBACK}:{http}",
+            })
+    if opts.secure:
+        props.update({
+            "yarn.resourcemanager.principal": _principal("rm/localhost"),
+            "yarn.resourcemanager.keytab": str(layout.keytab("rm")),
+            "yarn.nodemanager.principal": _principal("nm/localhost"),
+            "yarn.nodemanager.keytab": str(layout.keytab("nm")),
+            "yarn.resourcemanager.webapp.spnego-principal": _principal("HTTP/localhost"),
+            "yarn.resourcemanager.webapp.spnego-keytab-file": str(layout.keytab("HTTP")),
+            "yarn.nodemanager.webapp.spnego-principal": _principal("HTTP/localhost"),
+            "yarn.nodemanager.webapp.spnego-keytab-file": str(layout.keytab("HTTP")),
+            # Containers run as the NodeManager's OS user (the setuid
+            # LinuxContainerExecutor is not to be had on one machine).
+            "yarn.nodemanager.container-executor.class":
+                "org.apache.hadoop.yarn.server.nodemanager.DefaultContainerExecutor",
+            # Lets the RM fetch fresh HDFS tokens for long-running
+            # applications (with hadoop.proxyuser.rm.* in core-site).
+            "yarn.resourcemanager.proxy-user-privileges.enabled": "true",
+        })
+        if opts.token_lifetime:
+            # The RM re-fetches an application's HDFS tokens once less than
+            # this is left of them (default 3 h, longer than short tokens live).
+            props["yarn.resourcemanager.system-credentials.valid-time-remaining"] = \
+                int(opts.token_lifetime * 1000 // 2)
+    return props
 
 
 def nodemanager_site(layout, name, index):
@@ -286,12 +556,28 @@ log4j.logger.org.eclipse.jetty=WARN
 """
 
 
-def write_all(layout, lib):
-    """Write every configuration file of the cluster; return the conf dir."""
+def _primary_group():
+    try:
+        return grp.getgrgid(os.getgid()).gr_name
+    except KeyError:
+        return "supergroup"
+
+
+def write_all(layout, lib, tls=None):
+    """Write every configuration file of the cluster; return the conf dir.
+
+    ``tls`` (a :class:`~knit.minicluster.tls.Tls`, secure clusters) adds
+    ``ssl-server.xml`` and ``ssl-client.xml`` to every conf dir.
+    """
     yarn = yarn_site(layout, lib)
     dirs = [(layout.conf, yarn)] + [
         (layout.nm_dir(name) / "conf", {**yarn, **nodemanager_site(layout, name, i)})
         for i, name in enumerate(NODEMANAGERS)]
+    if layout.options.ha:
+        # Both RMs listen on 127.0.0.1, so neither can tell its id from its
+        # addresses: each gets a conf dir naming it.
+        dirs += [(layout.rm_conf(rm_id), {**yarn, "yarn.resourcemanager.ha.id": rm_id})
+                 for rm_id in RM_IDS]
     for conf, yarn_props in dirs:
         conf.mkdir(parents=True, exist_ok=True)
         write_site(conf / "core-site.xml", core_site(layout))
@@ -299,4 +585,6 @@ def write_all(layout, lib):
         write_site(conf / "yarn-site.xml", yarn_props)
         write_site(conf / "capacity-scheduler.xml", CAPACITY_SCHEDULER)
         (conf / "log4j.properties").write_text(LOG4J)
+        if tls is not None:
+            tls.write_site_files(conf)
     return layout.conf

@@ -19,7 +19,7 @@ LIB="{lib}"
 CP="$HADOOP_CONF_DIR:$LIB/*"
 run() {{
   exec "$JAVA_HOME/bin/java" -Xmx512m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \\
-    {opens} -Dhadoop.root.logger="${{HADOOP_ROOT_LOGGER:-WARN,console}}" \\
+    {opens} {jvm_flags}-Dhadoop.root.logger="${{HADOOP_ROOT_LOGGER:-WARN,console}}" \\
     $HADOOP_CLIENT_OPTS -cp "$CP${{HADOOP_CLASSPATH:+:$HADOOP_CLASSPATH}}" "$@"
 }}
 sub="$1"; shift || true
@@ -37,6 +37,7 @@ case "$sub" in
     run org.apache.hadoop.yarn.client.cli.ApplicationCLI "$sub" "$@" ;;
   logs) run org.apache.hadoop.yarn.client.cli.LogsCLI "$@" ;;
   node) run org.apache.hadoop.yarn.client.cli.NodeCLI "$@" ;;
+  rmadmin) run org.apache.hadoop.yarn.client.cli.RMAdminCLI "$@" ;;
   queue) run org.apache.hadoop.yarn.client.cli.QueueCLI "$@" ;;
   jar) run org.apache.hadoop.util.RunJar "$@" ;;
   version) run org.apache.hadoop.util.VersionInfo "$@" ;;
@@ -44,15 +45,18 @@ case "$sub" in
   ""|-h|--help|help)
     echo "Usage: $(basename "$0") SUBCOMMAND [args]"
     echo "  classpath [--glob] | fs | dfs | dfsadmin | application | applicationattempt"
-    echo "  container | logs | node | queue | jar | version | envvars"
+    echo "  container | logs | node | rmadmin | queue | jar | version | envvars"
     echo "(knit.minicluster shim; Hadoop's CLI classes, cluster config in $HADOOP_CONF_DIR)" ;;
   *) echo "$(basename "$0"): unknown subcommand '$sub' (run '$(basename "$0") --help')" >&2; exit 1 ;;
 esac
 """
 
 
-def write_shims(bin_dir, conf, lib, java_home):
+def write_shims(bin_dir, conf, lib, java_home, jvm_flags=()):
     """Write the ``hadoop``, ``hdfs`` and ``yarn`` shims into ``bin_dir``.
+
+    ``jvm_flags`` go on every JVM the shims start (the secure cluster's
+    ``-Djava.security.krb5.conf``).
 
     Examples
     --------
@@ -63,7 +67,8 @@ def write_shims(bin_dir, conf, lib, java_home):
     """
     bin_dir.mkdir(parents=True, exist_ok=True)
     text = _SCRIPT.format(conf=conf, lib=lib, java_home=java_home,
-                          opens=" ".join(JDK_OPENS))
+                          opens=" ".join(JDK_OPENS),
+                          jvm_flags="".join(f"{f} " for f in jvm_flags))
     paths = []
     for name in ("hadoop", "hdfs", "yarn"):
         path = bin_dir / name

@@ -42,7 +42,6 @@ import org.apache.hadoop.yarn.client.util.YarnClientUtils;
 import org.apache.hadoop.yarn.conf.YarnConfiguration;
 import org.apache.hadoop.yarn.exceptions.ApplicationNotFoundException;
 import org.apache.hadoop.yarn.exceptions.YarnException;
-import org.apache.hadoop.yarn.webapp.util.WebServiceClient;
 
 /**
  * The py4j entry point: everything Python asks of Hadoop goes through here.
@@ -460,10 +459,7 @@ public class Client {
         if (!out.isDirectory() && !out.mkdirs()) {
             throw new IOException("cannot create log directory " + out.getAbsolutePath());
         }
-        // LogsCLI.run needs the JVM-wide web client that `yarn logs`'s main()
-        // sets up; initialize() is idempotent, and it is never destroyed here
-        // because other calls may be using it.
-        WebServiceClient.initialize(conf);
+        initWebServiceClient(conf);
         LogsCLI cli = new LogsCLI();
         cli.setConf(new YarnConfiguration(conf));
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
@@ -489,6 +485,23 @@ public class Client {
                     + " must have ended and its logs been uploaded" + (said.isEmpty() ? "." : ": " + said));
         }
         return outDir;
+    }
+
+    /**
+     * LogsCLI.run (Hadoop 3.3 and later) needs the JVM-wide web client that
+     * `yarn logs`'s main() sets up; initialize() is idempotent, and it is never
+     * destroyed here because other calls may be using it. Hadoop 3.2 has no
+     * WebServiceClient (its LogsCLI builds its own web client), so the class is
+     * looked up by name: knit's jar is built against 3.4 but runs on 3.2 too.
+     */
+    static void initWebServiceClient(org.apache.hadoop.conf.Configuration conf) throws Exception {
+        Class<?> webClient;
+        try {
+            webClient = Class.forName("org.apache.hadoop.yarn.webapp.util.WebServiceClient");
+        } catch (ClassNotFoundException olderHadoop) {
+            return;
+        }
+        webClient.getMethod("initialize", org.apache.hadoop.conf.Configuration.class).invoke(null, conf);
     }
 
     /** Writes to two streams at once. */
