@@ -1,16 +1,72 @@
-"""Fixtures shared by knit's tests: one real Hadoop for the whole run.
+"""Fixtures shared by knit's tests: real Hadoop clusters, one of each kind.
 
-The cluster is started once per test run (or a healthy running one is
-reused) and stopped at the end only if this run started it.
+Each cluster is started once per test run (or a healthy running one with the
+same options is reused) and stopped at the end only if this run started it:
+
+* ``minicluster``: the plain cluster (``$KNIT_MINICLUSTER_DIR`` or
+  ``~/.knit/minicluster``); the whole session runs in its environment.
+* ``secure_cluster``: Kerberos, HTTPS HDFS, SPNEGO; state in ``<plain
+  state dir>-secure``, ports at the plain cluster's offset + 2000.
+* ``ha_cluster``: ZooKeeper and two ResourceManagers; ``<plain>-ha``,
+  offset + 4000.
+
+The secure and HA clusters never touch ``os.environ``: ``mc.env()`` is the
+environment of a client, and the ``secure_env`` / ``ha_env`` fixtures apply it
+for one test (restoring everything after it).  Ports and lifetimes can be
+moved with environment variables: ``KNIT_TEST_SECURE_PORT_OFFSET``,
+``KNIT_TEST_HA_PORT_OFFSET``, ``KNIT_TEST_KDC_PORT``, ``KNIT_TEST_ZK_PORT``,
+``KNIT_TEST_TOKEN_LIFETIME`` (seconds; 0 for Hadoop's 7 days).
 """
 import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
 from knit import Knit
+from knit.gateway import shutdown_gateway
 from knit.minicluster import MiniCluster
+from knit.minicluster.config import Options, default_state_dir
 
 FINAL = ("FINISHED", "FAILED", "KILLED")
+#: HDFS delegation tokens of the session's secure cluster live this long at
+#: most (renewed every half of it), so a test can outlive them in minutes.
+SECURE_TOKEN_LIFETIME = int(os.environ.get("KNIT_TEST_TOKEN_LIFETIME", "120"))
+
+
+def _env_int(name):
+    value = os.environ.get(name)
+    return int(value) if value else None
+
+
+def aux_cluster(kind, offset_step, **options):
+    """A MiniCluster beside the plain one: state in ``<plain root>-<kind>``,
+    ports at the plain cluster's offset + ``offset_step`` (or
+    ``$KNIT_TEST_<KIND>_PORT_OFFSET``)."""
+    plain = default_state_dir()
+    offset = _env_int(f"KNIT_TEST_{kind.upper()}_PORT_OFFSET")
+    if offset is None:
+        offset = Options.load(plain).port_offset + offset_step
+    return MiniCluster(Path(f"{plain}-{kind}"), port_offset=offset, **options)
+
+
+def _started(mc):
+    """Start ``mc`` (or reuse it); yield it; stop it if it was started here."""
+    mc.start()
+    started_here = mc.started_here
+    try:
+        yield mc
+    finally:
+        if started_here:
+            mc.stop()
+
+
+def _apply_env(monkeypatch, mc):
+    # The shared gateway JVM has one cluster's configuration on its
+    # classpath: a test against another cluster needs a fresh one.
+    shutdown_gateway()
+    for key, value in mc.env().items():
+        monkeypatch.setenv(key, value)
 
 
 @pytest.fixture(scope="session")
@@ -31,9 +87,104 @@ def minicluster():
         mc.stop()
 
 
+@pytest.fixture(scope="session")
+def secure_cluster():
+    """The session's Kerberized mini cluster (a started :class:`MiniCluster`).
+
+    Realm ``KNIT.TEST`` with a KDC of its own; the OS user's principal is
+    ``mc.principal`` (``root@KNIT.TEST``), its keytab ``mc.keytab``;
+    HDFS delegation tokens live ``SECURE_TOKEN_LIFETIME`` s at most (the RM
+    may re-fetch them: proxy-user-privileges are on).  A ticket is in the
+    cluster's cache when the fixture returns (``mc.kinit()`` gets a new one).
+
+    Useful attributes: ``mc.env()`` (client environment: ``HADOOP_CONF_DIR``,
+    ``PATH``, ``KRB5_CONFIG``, ``KRB5CCNAME``, ``JDK_JAVA_OPTIONS``),
+    ``mc.rm_url`` (SPNEGO, plain HTTP), ``mc.layout.namenode_url`` (HTTPS),
+    ``mc.ca_file`` (PEM for ``requests``' ``verify``), ``mc.truststore``
+    (JKS; ``ssl-client.xml`` in the conf dir names it), ``mc.kdc.krb5_conf``,
+    ``mc.stop_daemon(name)`` / ``mc.start_daemon(name)``.
+
+    Examples
+    --------
+    ::
+
+        def test_ls(secure_cluster):
+            env = {**os.environ, **secure_cluster.env()}
+            subprocess.run(["hdfs", "dfs", "-ls", "/"], env=env, check=True)
+    """
+    mc = aux_cluster("secure", 2000, secure=True, kdc_port=_env_int("KNIT_TEST_KDC_PORT"),
+                     token_lifetime=SECURE_TOKEN_LIFETIME)
+    for mc in _started(mc):
+        mc.kinit()
+        yield mc
+
+
 @pytest.fixture
-def knits(minicluster):
-    """Make Knit objects; every application they started is killed afterwards."""
+def secure_env(secure_cluster, monkeypatch):
+    """For one test: ``os.environ`` is a client's of the secure cluster (with a
+    fresh ticket) and knit's gateway JVM is restarted for it; both are put back
+    afterwards.  Returns the cluster.
+
+    Examples
+    --------
+    ::
+
+        def test_submit(secure_env):
+            k = Knit()          # reads the secure cluster's HADOOP_CONF_DIR
+    """
+    secure_cluster.kinit()
+    _apply_env(monkeypatch, secure_cluster)
+    yield secure_cluster
+    shutdown_gateway()
+
+
+@pytest.fixture(scope="session")
+def ha_cluster():
+    """The session's mini cluster with ResourceManager HA (a started
+    :class:`MiniCluster`).
+
+    Daemons ``zookeeper``, ``resourcemanager1`` (ha id ``rm1``) and
+    ``resourcemanager2`` (``rm2``) besides HDFS and two NodeManagers; the
+    client configuration (``mc.env()['HADOOP_CONF_DIR']``) lists both RMs
+    (``mc.layout.rm_urls`` maps daemon names to web addresses).
+
+    * ``mc.active_rm(timeout=60)``: the active RM's daemon name (waits for one);
+    * ``mc.rm_states()``: ``{'resourcemanager1': 'ACTIVE', 'resourcemanager2': 'STANDBY'}``;
+    * ``mc.stop_daemon(mc.active_rm(), signal.SIGKILL)``: kill -9 the active RM
+      (the standby takes over within seconds), ``mc.start_daemon(name)``:
+      bring it back (as the standby).  The ``ha_env`` fixture restarts any
+      daemon a test left stopped.
+
+    Examples
+    --------
+    ::
+
+        def test_failover(ha_env):
+            first = ha_env.active_rm(timeout=60)
+            ha_env.stop_daemon(first, signal.SIGKILL)
+            assert ha_env.active_rm(timeout=60) not in (None, first)
+    """
+    mc = aux_cluster("ha", 4000, ha=True, zk_port=_env_int("KNIT_TEST_ZK_PORT"))
+    for mc in _started(mc):
+        yield mc
+
+
+@pytest.fixture
+def ha_env(ha_cluster, monkeypatch):
+    """For one test: ``os.environ`` is a client's of the HA cluster and knit's
+    gateway JVM is restarted for it; afterwards the environment is put back
+    and every daemon the test stopped is started again.  Returns the cluster."""
+    _apply_env(monkeypatch, ha_cluster)
+    yield ha_cluster
+    shutdown_gateway()
+    for name in ha_cluster.daemons:
+        ha_cluster.start_daemon(name)
+
+
+def knit_maker():
+    """A generator fixture body: yields ``make(**kwargs) -> Knit``; at its end
+    every application those Knits started is killed (through knit, else
+    ``yarn application -kill`` of the cluster in ``os.environ``)."""
     made = []
 
     def make(**kwargs):
@@ -42,8 +193,32 @@ def knits(minicluster):
         return k
     yield make
     for k in made:
-        if k.app_id and k.runtime_status() not in FINAL:
-            k.kill()
+        if not k.app_id:
+            continue
+        try:
+            if k.runtime_status() not in FINAL:
+                k.kill()
+        except Exception:
+            subprocess.run(["yarn", "application", "-kill", k.app_id],
+                           capture_output=True, timeout=120)
+
+
+@pytest.fixture
+def knits(minicluster):
+    """Make Knit objects; every application they started is killed afterwards."""
+    yield from knit_maker()
+
+
+@pytest.fixture
+def secure_knits(secure_env):
+    """``knits`` for the secure cluster (in ``secure_env``'s environment)."""
+    yield from knit_maker()
+
+
+@pytest.fixture
+def ha_knits(ha_env):
+    """``knits`` for the HA cluster (in ``ha_env``'s environment)."""
+    yield from knit_maker()
 
 
 @pytest.fixture

@@ -1,15 +1,22 @@
 """The mini cluster is a real Hadoop: HDFS keeps bytes, YARN runs Hadoop's
 own DistributedShell, the shims behave like Hadoop's scripts, and stopping
 leaves nothing behind."""
+import getpass
+import json
 import os
 import re
+import signal
 import subprocess
+from pathlib import Path
 
 import pytest
+import requests
+
+from helpers import poll
 
 from knit.minicluster import MiniCluster, MiniClusterError
 from knit.minicluster.cluster import _pids_under
-from knit.minicluster.jars import hadoop_lib
+from knit.minicluster.jars import distributedshell_jar
 
 
 def run(cmd, env, timeout=120):
@@ -49,7 +56,7 @@ def test_classpath_glob_lists_jars(env):
 
 
 def test_distributedshell_hostname_on_two_containers(env):
-    ds = next(hadoop_lib().glob("hadoop-yarn-applications-distributedshell-*.jar"))
+    ds = distributedshell_jar()
     r = run(["yarn", "jar", str(ds), "org.apache.hadoop.yarn.applications.distributedshell.Client",
              "-jar", str(ds), "-shell_command", "hostname", "-num_containers", "2",
              "-container_memory", "128", "-master_memory", "256", "-appname", "knit-test-ds"],
@@ -103,3 +110,89 @@ def test_stop_leaves_no_process_then_restarts(minicluster):
     # HDFS keeps its data across a restart: no reformat.
     minicluster.start()
     assert minicluster.status()["healthy"]
+
+
+# -- secure: a real KDC, keytabs, SASL + HTTPS HDFS, SPNEGO -----------------
+
+def test_secure_cluster_runs_a_kdc_and_keeps_keytabs_private(secure_cluster):
+    st = secure_cluster.status()
+    assert st["healthy"], st
+    assert st["daemons"]["kdc"]["alive"]
+    env = secure_cluster.env()
+    root = secure_cluster.layout.root
+    # The realm is the cluster's own, not the machine's /etc/krb5.conf.
+    assert env["KRB5_CONFIG"].startswith(str(root))
+    assert env["KRB5CCNAME"].startswith(str(root))
+    assert "KNIT.TEST" in Path(env["KRB5_CONFIG"]).read_text()
+    user = getpass.getuser()
+    assert secure_cluster.keytab == root / "keytabs" / f"{user}.keytab"
+    for keytab in (root / "keytabs").glob("*.keytab"):
+        assert keytab.stat().st_mode & 0o077 == 0, keytab
+    klist = run(["klist", "-k", str(secure_cluster.keytab)], {**os.environ, **env})
+    assert f"{user}@KNIT.TEST" in klist.stdout
+
+
+def test_secure_hdfs_needs_a_ticket_from_the_user_keytab(secure_cluster, tmp_path):
+    env = {**os.environ, **secure_cluster.env(), "KRB5CCNAME": str(tmp_path / "ccache")}
+    refused = run(["hdfs", "dfs", "-ls", "/user"], env)
+    assert refused.returncode != 0
+    assert "Client cannot authenticate via:[TOKEN, KERBEROS]" in refused.stderr
+    got = run(["kinit", "-kt", str(secure_cluster.keytab), secure_cluster.principal], env)
+    assert got.returncode == 0, got.stderr
+    listed = run(["hdfs", "dfs", "-ls", "/user"], env)
+    assert listed.returncode == 0, listed.stderr
+    assert f"/user/{getpass.getuser()}" in listed.stdout
+
+
+def test_secure_web_uis_want_spnego_and_hdfs_speaks_https(secure_cluster):
+    # Without a Kerberos ticket the web UIs answer 401 Negotiate ...
+    r = requests.get(f"{secure_cluster.rm_url}/ws/v1/cluster/info", timeout=30)
+    assert r.status_code == 401 and "Negotiate" in r.headers.get("WWW-Authenticate", "")
+    nn = secure_cluster.layout.namenode_url
+    assert nn.startswith("https://")
+    # ... HDFS's over TLS with the cluster's own certificate ...
+    r = requests.get(f"{nn}/jmx", verify=str(secure_cluster.ca_file), timeout=30)
+    assert r.status_code == 401
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(f"{nn}/jmx", timeout=30)
+    # ... and with one (SPNEGO by curl) they answer.
+    secure_cluster.kinit()
+    r = run(["curl", "-sf", "--negotiate", "-u", ":", "--cacert", str(secure_cluster.ca_file),
+             f"{secure_cluster.rm_url}/ws/v1/cluster/info"],
+            {**os.environ, **secure_cluster.env()})
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["clusterInfo"]["state"] == "STARTED"
+
+
+# -- HA: ZooKeeper and two ResourceManagers ---------------------------------
+
+def test_ha_status_json_names_pids_and_one_active_rm(ha_cluster, capsys):
+    from knit.cli import main
+
+    assert ha_cluster.active_rm(timeout=60)
+    assert main(["minicluster", "status", "--json", "--root", str(ha_cluster.layout.root)]) == 0
+    st = json.loads(capsys.readouterr().out)
+    daemons = st["daemons"]
+    assert {"zookeeper", "resourcemanager1", "resourcemanager2"} <= set(daemons)
+    assert all(d["alive"] and d["pid"] for d in daemons.values())
+    states = sorted(daemons[n]["ha_state"] for n in ("resourcemanager1", "resourcemanager2"))
+    assert states == ["ACTIVE", "STANDBY"]
+    assert daemons[st["active_rm"]]["ha_state"] == "ACTIVE"
+
+
+def test_ha_failover_after_kill_9_of_the_active_rm(ha_env):
+    mc = ha_env
+    first = mc.active_rm(timeout=60)
+    pid = mc.status()["daemons"][first]["pid"]
+    mc.stop_daemon(first, signal.SIGKILL)
+    assert not Path(f"/proc/{pid}").exists() or mc.status()["daemons"][first]["alive"] is False
+    second = poll(lambda: mc.active_rm(), timeout=120, interval=1)
+    assert second != first
+    # Clients fail over too: the conf lists both RMs.
+    r = run(["yarn", "node", "-list"], {**os.environ}, timeout=180)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Total Nodes:2" in r.stdout
+    # The killed RM comes back as the standby.
+    mc.start_daemon(first)
+    assert poll(lambda: mc.rm_states()[first] == "STANDBY", timeout=120, interval=1)
+    assert mc.active_rm() == second

@@ -206,15 +206,20 @@ class MiniCluster:
         """Variables that point Hadoop clients (and knit) at this cluster.
 
         ``HADOOP_CONF_DIR`` and ``PATH`` (the shims first); a secure cluster
-        adds ``KRB5_CONFIG`` (its realm; JVMs need it as
-        ``-Djava.security.krb5.conf``, which the shims pass) and
-        ``KRB5CCNAME`` (a ticket cache of its own: :meth:`kinit` fills it).
+        adds ``KRB5_CONFIG`` (its realm, for MIT tools and gssapi),
+        ``KRB5CCNAME`` (a ticket cache of its own: :meth:`kinit` fills it) and
+        ``JDK_JAVA_OPTIONS`` with ``-Djava.security.krb5.conf`` (Java reads
+        neither variable, and would fall back to the machine's
+        ``/etc/krb5.conf``), so every JVM started in this environment (knit's
+        gateway too) finds the realm.
         """
         env = {"HADOOP_CONF_DIR": str(self.layout.conf),
                "PATH": f"{self.layout.bin}{os.pathsep}{os.environ.get('PATH', '')}"}
         if self.secure:
             env["KRB5_CONFIG"] = str(self.kdc.krb5_conf)
             env["KRB5CCNAME"] = str(self.kdc.ccache)
+            env["JDK_JAVA_OPTIONS"] = " ".join(
+                [*self.kdc.jvm_flags(), os.environ.get("JDK_JAVA_OPTIONS", "")]).strip()
         return env
 
     def env_lines(self):
@@ -224,6 +229,8 @@ class MiniCluster:
         if self.secure:
             lines += [f"export KRB5_CONFIG='{self.kdc.krb5_conf}'",
                       f"export KRB5CCNAME='{self.kdc.ccache}'",
+                      f"export JDK_JAVA_OPTIONS=\"{' '.join(self.kdc.jvm_flags())}"
+                      f"${{JDK_JAVA_OPTIONS:+ $JDK_JAVA_OPTIONS}}\"",
                       "# a ticket for the OS user (or: knit minicluster kinit):",
                       f"# kinit -kt '{self.keytab}' {self.principal}"]
         return "\n".join(lines)
