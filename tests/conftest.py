@@ -14,7 +14,8 @@ The secure and HA clusters never touch ``os.environ``: ``mc.env()`` is the
 environment of a client, and the ``secure_env`` / ``ha_env`` fixtures apply it
 for one test (restoring everything after it).  Ports and lifetimes can be
 moved with environment variables: ``KNIT_TEST_SECURE_PORT_OFFSET``,
-``KNIT_TEST_HA_PORT_OFFSET``, ``KNIT_TEST_KDC_PORT``, ``KNIT_TEST_ZK_PORT``,
+``KNIT_TEST_HA_PORT_OFFSET``, ``KNIT_TEST_VERSIONS_PORT_OFFSET`` (test_versions),
+``KNIT_TEST_KDC_PORT``, ``KNIT_TEST_ZK_PORT``,
 ``KNIT_TEST_TOKEN_LIFETIME`` (seconds; 0 for Hadoop's 7 days).
 """
 import os
@@ -39,12 +40,11 @@ def _env_int(name):
     return int(value) if value else None
 
 
-def aux_cluster(kind, offset_step, **options):
+def aux_cluster(kind, offset_step, offset_env, **options):
     """A MiniCluster beside the plain one: state in ``<plain root>-<kind>``,
-    ports at the plain cluster's offset + ``offset_step`` (or
-    ``$KNIT_TEST_<KIND>_PORT_OFFSET``)."""
+    ports at the plain cluster's offset + ``offset_step`` (or ``$<offset_env>``)."""
     plain = default_state_dir()
-    offset = _env_int(f"KNIT_TEST_{kind.upper()}_PORT_OFFSET")
+    offset = _env_int(offset_env)
     if offset is None:
         offset = Options.load(plain).port_offset + offset_step
     return MiniCluster(Path(f"{plain}-{kind}"), port_offset=offset, **options)
@@ -112,7 +112,7 @@ def secure_cluster():
             env = {**os.environ, **secure_cluster.env()}
             subprocess.run(["hdfs", "dfs", "-ls", "/"], env=env, check=True)
     """
-    mc = aux_cluster("secure", 2000, secure=True, kdc_port=_env_int("KNIT_TEST_KDC_PORT"),
+    mc = aux_cluster("secure", 2000, "KNIT_TEST_SECURE_PORT_OFFSET", secure=True, kdc_port=_env_int("KNIT_TEST_KDC_PORT"),
                      token_lifetime=SECURE_TOKEN_LIFETIME)
     for mc in _started(mc):
         mc.kinit()
@@ -164,7 +164,7 @@ def ha_cluster():
             ha_env.stop_daemon(first, signal.SIGKILL)
             assert ha_env.active_rm(timeout=60) not in (None, first)
     """
-    mc = aux_cluster("ha", 4000, ha=True, zk_port=_env_int("KNIT_TEST_ZK_PORT"))
+    mc = aux_cluster("ha", 4000, "KNIT_TEST_HA_PORT_OFFSET", ha=True, zk_port=_env_int("KNIT_TEST_ZK_PORT"))
     for mc in _started(mc):
         yield mc
 
