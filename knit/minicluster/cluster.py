@@ -594,16 +594,17 @@ class MiniCluster:
     def _webhdfs(self, op, path, **params):
         url = f"{self.layout.namenode_url}/webhdfs/v1{path}"
         if self.secure:
-            code, text = self._curl(url, {"op": op, **params}, method="PUT")
+            # The first WebHDFS call initializes Jersey: seconds on a busy machine.
+            code, text = self._curl(url, {"op": op, **params}, method="PUT", timeout=60)
         else:
             r = requests.put(url, params={"op": op, "user.name": getpass.getuser(), **params},
-                             timeout=10)
+                             timeout=60)
             code, text = r.status_code, r.text
-        if not 200 <= code < 300:
+        if code is None or not 200 <= code < 300:
             raise MiniClusterError(f"WebHDFS {op} {path} failed: {code} {text[:500]}")
 
     # -- HTTP: plain, or SPNEGO + the cluster's CA when secure -------------
-    def _curl(self, url, params=None, method="GET", redirects=True):
+    def _curl(self, url, params=None, method="GET", redirects=True, timeout=10):
         """(status, body) of an HTTP call with SPNEGO (curl --negotiate, as
         the OS user from its keytab) and the cluster's certificate.
 
@@ -615,11 +616,11 @@ class MiniCluster:
             self.kdc.kinit(ccache)
         query = requests.Request("GET", url, params=params).prepare().url
         cmd = ["curl", "-s", "-S", "--negotiate", "-u", ":", "--cacert", str(self.ca_file),
-               "-X", method, "-w", "\n%{http_code}", "--max-time", "5", query]
+               "-X", method, "-w", "\n%{http_code}", "--max-time", str(timeout), query]
         if redirects:
             cmd.insert(1, "-L")
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=10,
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 5,
                                   env={**os.environ, **self.kdc.env(), "KRB5CCNAME": str(ccache)})
         except subprocess.TimeoutExpired:
             return None, ""
@@ -634,7 +635,8 @@ class MiniCluster:
                     return None
                 code, text = self._curl(url, params, redirects=redirects)
                 return json.loads(text) if code == 200 else None
-            r = requests.get(url, params=params, timeout=2, allow_redirects=redirects)
+            # Generous: a busy machine's daemons answer slowly, a stopped one at once.
+            r = requests.get(url, params=params, timeout=10, allow_redirects=redirects)
             return r.json() if r.status_code == 200 else None
         except (requests.RequestException, ValueError, KnitException):
             return None
