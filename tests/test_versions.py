@@ -43,7 +43,7 @@ def vk(version_cluster):
 
 
 def running(k, n):
-    return poll(lambda: (ids := k.get_containers()) and len(ids) == n and sorted(ids),
+    return poll(lambda: (ids := k.get_worker_containers()) and len(ids) == n and sorted(ids),
                 timeout=120)
 
 
