@@ -1,7 +1,9 @@
 """Fixtures shared by knit's tests: real Hadoop clusters, one of each kind.
 
 Each cluster is started once per test run (or a healthy running one with the
-same options is reused) and stopped at the end only if this run started it:
+same options is reused) and stopped only if this run started it: the plain
+one at the end, the secure and HA ones right after the last test that uses
+them (so that they do not slow the rest of the run down):
 
 * ``minicluster``: the plain cluster (``$KNIT_MINICLUSTER_DIR`` or
   ``~/.knit/minicluster``); the whole session runs in its environment.
@@ -50,13 +52,37 @@ def aux_cluster(kind, offset_step, offset_env, **options):
     return MiniCluster(Path(f"{plain}-{kind}"), port_offset=offset, **options)
 
 
-def _started(mc):
+# -- session clusters stop after the last test that uses them -------------
+# Three idle clusters (heartbeats every 100 ms) slow every other test on a
+# small machine, so a session cluster this run started is stopped as soon as
+# the last selected test using it has finished, not at the very end.
+_last_user = {}         # fixture name -> node id of the last test using it
+_early_stop = {}        # fixture name -> MiniCluster started by this run
+
+
+def pytest_collection_finish(session):
+    for item in session.items:
+        for name in ("secure_cluster", "ha_cluster"):
+            if name in getattr(item, "fixturenames", ()):
+                _last_user[name] = item.nodeid
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    for name, last in _last_user.items():
+        if last == nodeid and name in _early_stop:
+            _early_stop.pop(name).stop()
+
+
+def _started(mc, fixture_name=None):
     """Start ``mc`` (or reuse it); yield it; stop it if it was started here."""
     mc.start()
     started_here = mc.started_here
+    if started_here and fixture_name:
+        _early_stop[fixture_name] = mc
     try:
         yield mc
     finally:
+        _early_stop.pop(fixture_name, None)
         if started_here:
             mc.stop()
 
@@ -114,7 +140,7 @@ def secure_cluster():
     """
     mc = aux_cluster("secure", 2000, "KNIT_TEST_SECURE_PORT_OFFSET", secure=True, kdc_port=_env_int("KNIT_TEST_KDC_PORT"),
                      token_lifetime=SECURE_TOKEN_LIFETIME)
-    for mc in _started(mc):
+    for mc in _started(mc, "secure_cluster"):
         mc.kinit()
         yield mc
 
@@ -165,7 +191,7 @@ def ha_cluster():
             assert ha_env.active_rm(timeout=60) not in (None, first)
     """
     mc = aux_cluster("ha", 4000, "KNIT_TEST_HA_PORT_OFFSET", ha=True, zk_port=_env_int("KNIT_TEST_ZK_PORT"))
-    for mc in _started(mc):
+    for mc in _started(mc, "ha_cluster"):
         yield mc
 
 
