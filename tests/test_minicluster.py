@@ -132,6 +132,23 @@ def test_secure_cluster_runs_a_kdc_and_keeps_keytabs_private(secure_cluster):
     assert f"{user}@KNIT.TEST" in klist.stdout
 
 
+def test_minicluster_kinit_fills_the_clusters_ticket_cache(secure_cluster):
+    from knit.cli import main
+
+    env = {**os.environ, **secure_cluster.env()}
+    run(["kdestroy"], env)
+    assert run(["klist"], env).returncode != 0
+    assert main(["minicluster", "kinit", "--root", str(secure_cluster.layout.root)]) == 0
+    klist = run(["klist"], env)
+    assert klist.returncode == 0 and f"Default principal: {secure_cluster.principal}" in klist.stdout
+
+
+def test_a_running_cluster_of_another_kind_is_not_replaced(secure_cluster):
+    with pytest.raises(MiniClusterError, match="needs it stopped first"):
+        MiniCluster(secure_cluster.layout.root, ha=True).start()
+    assert secure_cluster.status()["healthy"]
+
+
 def test_secure_hdfs_needs_a_ticket_from_the_user_keytab(secure_cluster, tmp_path):
     env = {**os.environ, **secure_cluster.env(), "KRB5CCNAME": str(tmp_path / "ccache")}
     refused = run(["hdfs", "dfs", "-ls", "/user"], env)
