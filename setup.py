@@ -18,7 +18,9 @@ setup(
                   "knit.minicluster": ["hadoop-pom.xml"]},
     install_requires=["py4j==0.10.9.9", "requests>=2.25", "lxml>=4.6", "tqdm>=4.60",
                       # environments: uv for venvs, py-rattler where no conda exists
-                      "uv>=0.4", "py-rattler>=0.20"],
+                      "uv>=0.4", "py-rattler>=0.20",
+                      # the per-application TLS certificate of the AM control channel
+                      "cryptography>=41"],
     extras_require={
         "dask": ["dask[distributed]>=2024.1", "bokeh>=3.1"],
         "ipyparallel": ["ipyparallel>=8.6"],

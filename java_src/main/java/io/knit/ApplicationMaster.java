@@ -68,10 +68,40 @@ public final class ApplicationMaster {
     private static final int FAST_HEARTBEAT_MS = 100;
     private static final int SLOW_HEARTBEAT_MS = 1000;
     private static final int DIAGNOSTICS_TAIL = 2000;
+    /**
+     * Container requests handed to AMRMClient per heartbeat, and at most
+     * outstanding there: a request for many containers is issued a batch at
+     * a time from the heartbeat, so neither the AM's lock nor the RM's
+     * scheduler ever sees all of it at once.
+     */
+    static final int REQUEST_BATCH = 200;
+    static final int MAX_OUTSTANDING = 2000;
+    /** REQUESTED entries listed by GET /containers at most (the counts are always exact). */
+    private static final int MAX_LISTED_REQUESTS = 10_000;
     /** Runs before Hadoop's FileSystem hook (priority 10) closes the filesystems. */
     private static final int SHUTDOWN_HOOK_PRIORITY = 30;
 
-    /** An outstanding container request. */
+    /** Containers of one group wanted but not yet asked of AMRMClient: a count, not objects. */
+    private static final class Backlog {
+        int fresh;
+        /** Restart counts of wanted replacements, oldest first. */
+        final Deque<Integer> replacements = new ArrayDeque<>();
+
+        int size() {
+            return fresh + replacements.size();
+        }
+
+        /** Takes one wanted container; returns how many failed predecessors it replaces. */
+        int take() {
+            if (!replacements.isEmpty()) {
+                return replacements.poll();
+            }
+            fresh--;
+            return 0;
+        }
+    }
+
+    /** A container request handed to AMRMClient, not yet granted. */
     private static final class Pending {
         final ContainerRequest request;
         final int restarts;
@@ -84,7 +114,8 @@ public final class ApplicationMaster {
 
     // ---- fixed at start
     private final Configuration conf = new YarnConfiguration();
-    private final byte[] secret;
+    /** The control channel's certificate and key (see {@link Tls}). */
+    private final byte[] tlsMaterial;
     private final Map<String, LocalResource> resources;
     private final Map<String, String> workerEnv;
     private final String workerCommand;
@@ -99,6 +130,7 @@ public final class ApplicationMaster {
     private final Resource defaultResource;
     private final Path stagingDir;
     private final FileSystem stagingFs;
+    private final StateStore stateStore;
     private final ApplicationAttemptId attemptId;
     private final int maxAttempts;
     private final ByteBuffer workerTokens;
@@ -113,6 +145,9 @@ public final class ApplicationMaster {
     /** allocationRequestId to the resources of its requests; 0 is the spec's default. */
     private final Map<Long, Resource> groups = new HashMap<>();
     private final Map<Long, Deque<Pending>> pending = new HashMap<>();
+    private final Map<Long, Backlog> backlog = new HashMap<>();
+    /** Containers the user removed: a later attempt must not adopt them. */
+    private final java.util.Set<String> removedIds = new java.util.LinkedHashSet<>();
     /** Groups added with a tag; their containers see it as $KNIT_CONTAINER_TAG. */
     private final Map<Long, String> groupTags = new HashMap<>();
     private long nextGroup = 1;
@@ -168,10 +203,12 @@ public final class ApplicationMaster {
         }
         byte[] key = UserGroupInformation.getCurrentUser().getCredentials().getSecretKey(Launch.SECRET_ALIAS);
         if (key == null) {
-            throw new IOException("the application secret is missing from the AM's YARN credentials");
+            throw new IOException("the control channel's TLS material is missing from the AM's YARN credentials");
         }
-        secret = key;
+        tlsMaterial = key;
         resources = Launch.readResources(spec);
+        // The command's environment variables are in the worker script
+        // (Launch.workerScript); older clients put them in the spec.
         workerEnv = spec.withPrefix("env.");
         String logDir = ApplicationConstants.LOG_DIR_EXPANSION_VAR;
         workerCommand = "/bin/bash " + spec.get("worker_script", Launch.WORKER_SCRIPT_NAME)
@@ -186,6 +223,7 @@ public final class ApplicationMaster {
         defaultResource = Resource.newInstance(spec.getInt("memory", 1024), spec.getInt("vcores", 1));
         stagingDir = new Path(spec.required("staging_dir"));
         stagingFs = stagingDir.getFileSystem(conf);   // opened now: the kill hook has no time for it
+        stateStore = new StateStore(conf, stagingDir);
 
         String containerId = System.getenv(Environment.CONTAINER_ID.name());
         attemptId = containerId == null ? null : ContainerId.fromString(containerId).getApplicationAttemptId();
@@ -234,7 +272,9 @@ public final class ApplicationMaster {
     // ------------------------------------------------------------- lifecycle
 
     private void run() throws Exception {
-        http = new ControlServer(this, secret);
+        // Listen only on the address YARN knows this node by, not on every interface.
+        String host = hostName();
+        http = new ControlServer(this, host, tlsMaterial);
         http.start();
         amrm = AMRMClientAsync.createAMRMClientAsync(FAST_HEARTBEAT_MS, new RmCallbacks());
         amrm.init(conf);
@@ -245,7 +285,6 @@ public final class ApplicationMaster {
         // At the end the RM kills what is left; stopping each container here would only be slower.
         nm.getClient().cleanupRunningContainersOnStop(false);
 
-        String host = hostName();
         RegisterApplicationMasterResponse reg = amrm.registerApplicationMaster(host, http.port(), "");
         registered = true;
         maxCapability = reg.getMaximumResourceCapability();
@@ -257,14 +296,18 @@ public final class ApplicationMaster {
             if (tooBig != null) {
                 finish(FinalApplicationStatus.FAILED, tooBig, true);
             } else {
+                AmState saved = attemptId != null && attemptId.getAttemptId() > 1 ? stateStore.read() : null;
                 List<Container> previous = reg.getContainersFromPreviousAttempts();
-                for (Container c : previous) {
-                    adopt(c);
-                }
-                for (int i = previous.size(); i < numContainers; i++) {
-                    request(0L, 0);
+                if (saved != null) {
+                    restore(saved, previous);
+                } else {
+                    for (Container c : previous) {
+                        adopt(c);
+                    }
+                    backlogFor(0L).fresh += Math.max(0, numContainers - previous.size());
                 }
                 updateHeartbeat();
+                saveState();
             }
         }
 
@@ -283,6 +326,7 @@ public final class ApplicationMaster {
             unregistered = true;
         }
         http.stop();
+        stateStore.stop();
         amrm.stop();
         nm.stop();
         if (unregistered || isLastAttempt()) {
@@ -295,7 +339,7 @@ public final class ApplicationMaster {
         if (registered && !unregistered && isLastAttempt()) {
             try {
                 amrm.unregisterApplicationMaster(FinalApplicationStatus.FAILED,
-                        tail("knit application master error: " + t), null);
+                        Diagnostics.head("knit application master error: " + t), null);
                 unregistered = true;
             } catch (Exception e) {
                 Log.warn("could not unregister", e);
@@ -331,7 +375,7 @@ public final class ApplicationMaster {
             return;
         }
         finalStatus = status;
-        finalMessage = tail(message);
+        finalMessage = tail(message);   // messages are built head first: see Diagnostics
         unregisterAtEnd = unregister;
         done.countDown();
     }
@@ -357,26 +401,72 @@ public final class ApplicationMaster {
 
     // ------------------------------------------------------------- requests
 
+    /** Wants one more container of {@code group}; the heartbeat asks the RM for it. */
     private synchronized void request(long group, int restarts) {
-        ContainerRequest req = ContainerRequest.newBuilder()
-                .capability(groups.get(group))
-                .nodes(nodes)
-                .racks(racks)
-                .relaxLocality(relaxLocality)
-                .nodeLabelsExpression(nodeLabel)
-                .priority(Priority.newInstance(0))
-                .allocationRequestId(group)
-                .build();
-        amrm.addContainerRequest(req);
-        pending.computeIfAbsent(group, g -> new ArrayDeque<>()).add(new Pending(req, restarts));
+        Backlog b = backlogFor(group);
+        if (restarts == 0) {
+            b.fresh++;
+        } else {
+            b.replacements.add(restarts);
+        }
     }
 
-    private synchronized int pendingCount() {
+    private synchronized Backlog backlogFor(long group) {
+        return backlog.computeIfAbsent(group, g -> new Backlog());
+    }
+
+    /**
+     * Called from the AMRM heartbeat (through getProgress): hands at most
+     * {@link #REQUEST_BATCH} wanted containers to AMRMClient, keeping at most
+     * {@link #MAX_OUTSTANDING} outstanding. Bounded work, so the lock is
+     * held only briefly whatever the user asked for.
+     */
+    private synchronized void issueBacklog() {
+        if (finishing()) {
+            return;
+        }
+        int budget = Math.min(REQUEST_BATCH, MAX_OUTSTANDING - issuedCount());
+        for (Map.Entry<Long, Backlog> e : backlog.entrySet()) {
+            Backlog b = e.getValue();
+            while (budget > 0 && b.size() > 0) {
+                int restarts = b.take();
+                ContainerRequest req = ContainerRequest.newBuilder()
+                        .capability(groups.get(e.getKey()))
+                        .nodes(nodes)
+                        .racks(racks)
+                        .relaxLocality(relaxLocality)
+                        .nodeLabelsExpression(nodeLabel)
+                        .priority(Priority.newInstance(0))
+                        .allocationRequestId(e.getKey())
+                        .build();
+                amrm.addContainerRequest(req);
+                pending.computeIfAbsent(e.getKey(), g -> new ArrayDeque<>()).add(new Pending(req, restarts));
+                budget--;
+            }
+        }
+    }
+
+    private synchronized int issuedCount() {
         int n = 0;
         for (Deque<Pending> q : pending.values()) {
             n += q.size();
         }
         return n;
+    }
+
+    /** Containers wanted and not yet granted: asked of the RM, or still to be asked. */
+    private synchronized int pendingCount() {
+        int n = issuedCount();
+        for (Backlog b : backlog.values()) {
+            n += b.size();
+        }
+        return n;
+    }
+
+    private synchronized int pendingCount(long group) {
+        Deque<Pending> q = pending.get(group);
+        Backlog b = backlog.get(group);
+        return (q == null ? 0 : q.size()) + (b == null ? 0 : b.size());
     }
 
     private synchronized int activeCount() {
@@ -402,6 +492,65 @@ public final class ApplicationMaster {
                     + maxCapability.getVirtualCores() + " vcores";
         }
         return null;
+    }
+
+    /**
+     * A new attempt with the state the last one saved: the groups (sizes,
+     * tags), the containers that kept running (adopted, unless the user had
+     * removed them) and, for each group, requests for what its target
+     * still lacks.
+     */
+    private synchronized void restore(AmState saved, List<Container> previous) {
+        for (Map.Entry<Long, AmState.Group> e : saved.groups.entrySet()) {
+            AmState.Group g = e.getValue();
+            groups.put(e.getKey(), Resource.newInstance(g.memory, g.vcores));
+            if (g.tag != null) {
+                groupTags.put(e.getKey(), g.tag);
+            }
+        }
+        nextGroup = Math.max(nextGroup, saved.nextGroup);
+        totalRestarts = saved.restarts;
+        ended = saved.ended;
+        failure = saved.failure;
+        removedIds.addAll(saved.removed);
+        Map<Long, Integer> adopted = new HashMap<>();
+        for (Container c : previous) {
+            if (removedIds.contains(c.getId().toString())) {
+                Log.info("releasing " + c.getId() + ": removed before the AM restarted");
+                amrm.releaseAssignedContainer(c.getId());
+                continue;
+            }
+            adopt(c);
+            adopted.merge(c.getAllocationRequestId(), 1, Integer::sum);
+        }
+        for (Map.Entry<Long, AmState.Group> e : saved.groups.entrySet()) {
+            int missing = e.getValue().target - adopted.getOrDefault(e.getKey(), 0);
+            if (missing > 0) {
+                backlogFor(e.getKey()).fresh += missing;
+            }
+        }
+        Log.info("restored the state of the previous attempt: " + saved.groups.size() + " groups, "
+                + previous.size() + " containers kept");
+    }
+
+    /** Hands the current state to the store (written off the lock). */
+    private synchronized void saveState() {
+        AmState s = new AmState();
+        for (Map.Entry<Long, Resource> e : groups.entrySet()) {
+            s.groups.put(e.getKey(), new AmState.Group(e.getValue().getMemorySize(), e.getValue().getVirtualCores(),
+                    groupTags.get(e.getKey()), pendingCount(e.getKey())));
+        }
+        for (Worker w : workers.values()) {
+            if (w.isActive()) {
+                s.groups.get(w.group).target++;
+            }
+        }
+        s.removed.addAll(removedIds);
+        s.nextGroup = nextGroup;
+        s.restarts = totalRestarts;
+        s.ended = ended;
+        s.failure = failure;
+        stateStore.save(s.toBytes());
     }
 
     /** A container of a previous attempt that kept running: take it over as is. */
@@ -459,6 +608,7 @@ public final class ApplicationMaster {
             }
         }
         updateHeartbeat();
+        saveState();
         checkFinish();
     }
 
@@ -519,7 +669,7 @@ public final class ApplicationMaster {
             Log.info("requesting a replacement for " + w.id + " (restart " + totalRestarts + ")");
             request(w.group, w.restarts + 1);
         } else if (failure == null) {
-            failure = "container " + w.id + " " + what + ": " + tail(w.diagnostics);
+            failure = Diagnostics.failure(w.id.toString(), w.exitStatus, w.diagnostics);
         }
     }
 
@@ -542,6 +692,7 @@ public final class ApplicationMaster {
         w.addDiagnostics("launch failed: " + t);
         workerEnded(w, false);
         updateHeartbeat();
+        saveState();
         checkFinish();
     }
 
@@ -553,9 +704,18 @@ public final class ApplicationMaster {
         for (Worker w : workers.values()) {
             items.add(w.toJson(groupTags.get(w.group)));
         }
+        int listed = 0;
         for (Map.Entry<Long, Deque<Pending>> e : pending.entrySet()) {
             for (Pending p : e.getValue()) {
-                items.add(Worker.toJson(null, State.REQUESTED, null, null, null, "", p.restarts,
+                if (listed++ < MAX_LISTED_REQUESTS) {
+                    items.add(Worker.toJson(null, State.REQUESTED, null, null, null, "", p.restarts,
+                            groupTags.get(e.getKey())));
+                }
+            }
+        }
+        for (Map.Entry<Long, Backlog> e : backlog.entrySet()) {
+            for (int i = 0; i < e.getValue().size() && listed < MAX_LISTED_REQUESTS; i++, listed++) {
+                items.add(Worker.toJson(null, State.REQUESTED, null, null, null, "", 0,
                         groupTags.get(e.getKey())));
             }
         }
@@ -584,6 +744,9 @@ public final class ApplicationMaster {
         if (finishing()) {
             return new Reply(409, Json.error("the application is finishing"));
         }
+        if (maxCapability == null) {
+            return new Reply(503, Json.error("the application master is still registering; try again"));
+        }
         if (n < 0) {
             throw new IllegalArgumentException("'n' must not be negative");
         }
@@ -599,7 +762,16 @@ public final class ApplicationMaster {
             if (tooBig != null) {
                 throw new IllegalArgumentException(tooBig);
             }
-            group = groupFor(r);
+        }
+        Resource size = memory != null || vcores != null ? Resource.newInstance(
+                memory != null ? memory : defaultResource.getMemorySize(),
+                vcores != null ? vcores : defaultResource.getVirtualCores()) : groups.get(0L);
+        String refused = beyondCapacity(n, size);
+        if (refused != null) {
+            throw new IllegalArgumentException(refused);
+        }
+        if (memory != null || vcores != null) {
+            group = groupFor(size);
         }
         if (tag != null && !tag.isEmpty()) {
             if (!tag.matches("[A-Za-z0-9_.:-]{1,200}")) {
@@ -612,12 +784,50 @@ public final class ApplicationMaster {
             groupTags.put(tagged, tag);
             group = tagged;
         }
-        for (int i = 0; i < n; i++) {
-            request(group, 0);
-        }
+        backlogFor(group).fresh += n;
         updateHeartbeat();
+        saveState();
         Log.info("requested " + n + " more containers");
         return new Reply(200, "{\"requested\": " + n + "}");
+    }
+
+    /**
+     * Null when {@code n} more containers of {@code size} fit in what the
+     * cluster could ever hold (see {@link Capacity}), else why not.
+     */
+    private synchronized String beyondCapacity(int n, Resource size) {
+        long wantedMemory = 0;
+        long wantedVcores = 0;
+        long usedMemory = 0;
+        long usedVcores = 0;
+        for (Worker w : workers.values()) {
+            if (w.isActive()) {
+                Resource r = groups.get(w.group);
+                usedMemory += r.getMemorySize();
+                usedVcores += r.getVirtualCores();
+            }
+        }
+        wantedMemory += usedMemory;
+        wantedVcores += usedVcores;
+        for (Long g : groups.keySet()) {
+            int p = pendingCount(g);
+            wantedMemory += p * groups.get(g).getMemorySize();
+            wantedVcores += (long) p * groups.get(g).getVirtualCores();
+        }
+        Resource headroom = amrm.getAvailableResources();
+        long limit = Capacity.containers(amrm.getClusterNodeCount(),
+                maxCapability.getMemorySize(), maxCapability.getVirtualCores(),
+                usedMemory + (headroom == null ? 0 : headroom.getMemorySize()),
+                usedVcores + (headroom == null ? 0 : headroom.getVirtualCores()),
+                size.getMemorySize(), size.getVirtualCores());
+        // What is already wanted, counted in containers of this size.
+        long wanted = Math.max(ceilDiv(wantedMemory, size.getMemorySize()),
+                ceilDiv(wantedVcores, size.getVirtualCores()));
+        return Capacity.refusal(n, wanted, limit, size.getMemorySize(), size.getVirtualCores());
+    }
+
+    private static long ceilDiv(long a, long b) {
+        return (a + b - 1) / b;
     }
 
     /** Requests with the same resources share an allocationRequestId. */
@@ -656,6 +866,8 @@ public final class ApplicationMaster {
         }
         // A removal never ends the application: with no workers left it
         // waits for more (add) or for a kill / shutdown.
+        removedIds.add(w.id.toString());
+        saveState();
         Log.info("removed " + w.id + " on request");
         return new Reply(200, "{\"removed\": " + Json.str(w.id.toString()) + "}");
     }
@@ -673,6 +885,8 @@ public final class ApplicationMaster {
                 amrm.removeContainerRequest(q.poll().request);
                 cancelled++;
             }
+            Backlog b = backlog.remove(g.getKey());
+            cancelled += b == null ? 0 : b.size();
             for (Worker w : new ArrayList<>(workers.values())) {
                 if (w.group == g.getKey() && !w.isTerminal()) {
                     removeContainer(w.id.toString());
@@ -684,6 +898,7 @@ public final class ApplicationMaster {
             return new Reply(404, Json.error("no container or request with tag " + tag));
         }
         updateHeartbeat();
+        saveState();
         return new Reply(200, "{\"removed\": [" + String.join(", ", removed) + "], \"cancelled\": "
                 + cancelled + "}");
     }
@@ -753,6 +968,9 @@ public final class ApplicationMaster {
 
         @Override
         public float getProgress() {
+            // AMRMClientAsync asks for the progress once per heartbeat: the
+            // moment to hand it the next batch of container requests.
+            issueBacklog();
             return progress();
         }
 

@@ -192,20 +192,17 @@ public class Client {
                     am.setProperty(key, spec.raw(key));
                 }
             }
-            for (Map.Entry<String, String> e : spec.withPrefix("env.").entrySet()) {
-                am.setProperty("env." + e.getKey(), e.getValue());
-            }
             am.setProperty("staging_dir", appDir.toUri().toString());
             int i = 0;
             for (FileEntry f : files) {
                 Uploader.Placed p = up.place(f.source, f.cache);
                 Launch.writeResource(am, i++, f.name, p);
             }
-            // YARN writes the command into launch_container.sh inside
-            // `bash -c "..."`, so quotes and $ in it would be mangled; the
-            // command goes into a script file instead, run as `bash knit-worker.sh`.
-            String script = "# knit worker command, run by bash in the container's working directory\n"
-                    + spec.raw("cmd") + "\n";
+            // YARN writes the command and the environment into
+            // launch_container.sh inside double quotes, so quotes and $ in
+            // them would be mangled; both go into a script file instead, run
+            // as `bash knit-worker.sh` (see Launch.workerScript).
+            String script = Launch.workerScript(spec.withPrefix("env."), spec.raw("cmd"));
             Uploader.Placed sp = up.writeStaged(Launch.WORKER_SCRIPT_NAME, script.getBytes(StandardCharsets.UTF_8));
             Launch.writeResource(am, i, Launch.WORKER_SCRIPT_NAME, sp);
             am.setProperty("worker_script", Launch.WORKER_SCRIPT_NAME);

@@ -5,22 +5,35 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UnsupportedEncodingException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
+import java.security.GeneralSecurityException;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+
 import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsParameters;
+import com.sun.net.httpserver.HttpsServer;
 
 /**
- * The AM's control API over HTTP (JDK built-in server, all interfaces,
- * ephemeral port). Every request must carry the application's secret in the
- * X-Knit-Secret header; anything else gets a bare 401.
+ * The AM's control API over HTTPS with mutual TLS (JDK built-in server, on
+ * the NodeManager's address, ephemeral port). Both ends present the
+ * application's own certificate (see {@link Tls}): a client without its key
+ * cannot even complete the handshake, and a captured exchange is useless
+ * (TLS keys are fresh per connection). Plain HTTP is not spoken at all.
+ *
+ * <p>Slow or half-open connections cannot stall it: a bounded pool of
+ * {@link #THREADS} threads serves requests, and the JDK server closes any
+ * connection whose request is not read within {@link #MAX_REQUEST_SECONDS}
+ * or whose answer is not taken within {@link #MAX_RESPONSE_SECONDS}.
  *
  * <pre>
  * GET  /containers                                  list workers
@@ -48,16 +61,41 @@ final class ControlServer {
         }
     }
 
+    static final int THREADS = 16;
+    static final int MAX_REQUEST_SECONDS = 10;
+    static final int MAX_RESPONSE_SECONDS = 30;
+
     private final ApplicationMaster am;
-    private final byte[] secret;
-    private final HttpServer server;
+    private final HttpsServer server;
     private final ExecutorService pool;
 
-    ControlServer(ApplicationMaster am, byte[] secret) throws IOException {
+    /**
+     * @param host the address to listen on (the NodeManager's host name)
+     * @param tlsMaterial the application's certificate and key, PEM
+     */
+    ControlServer(ApplicationMaster am, String host, byte[] tlsMaterial) throws IOException {
         this.am = am;
-        this.secret = secret.clone();
-        this.server = HttpServer.create(new InetSocketAddress(0), 32);
-        this.pool = Executors.newFixedThreadPool(2, r -> {
+        SSLContext tls;
+        try {
+            tls = Tls.serverContext(tlsMaterial);
+        } catch (GeneralSecurityException e) {
+            throw new IOException("cannot set up the control channel's TLS: " + e.getMessage(), e);
+        }
+        // The JDK server reads its timeouts (seconds) once, when its first
+        // instance is made; without them a connection may hold a thread forever.
+        System.setProperty("sun.net.httpserver.maxReqTime", Integer.toString(MAX_REQUEST_SECONDS));
+        System.setProperty("sun.net.httpserver.maxRspTime", Integer.toString(MAX_RESPONSE_SECONDS));
+        this.server = HttpsServer.create(new InetSocketAddress(InetAddress.getByName(host), 0), 64);
+        server.setHttpsConfigurator(new HttpsConfigurator(tls) {
+            @Override
+            public void configure(HttpsParameters params) {
+                SSLParameters p = getSSLContext().getDefaultSSLParameters();
+                p.setNeedClientAuth(true);
+                p.setProtocols(new String[] {"TLSv1.3", "TLSv1.2"});
+                params.setSSLParameters(p);
+            }
+        });
+        this.pool = Executors.newFixedThreadPool(THREADS, r -> {
             Thread t = new Thread(r, "knit-control");
             t.setDaemon(true);
             return t;
@@ -82,12 +120,6 @@ final class ControlServer {
     private void handle(HttpExchange ex) {
         Reply reply = null;
         try {
-            String given = ex.getRequestHeaders().getFirst(Launch.SECRET_HEADER);
-            // Constant-time comparison: the answer time must not leak the secret.
-            if (given == null || !MessageDigest.isEqual(given.getBytes(StandardCharsets.UTF_8), secret)) {
-                ex.sendResponseHeaders(401, -1);
-                return;
-            }
             Map<String, String> params = new HashMap<>();
             parseForm(ex.getRequestURI().getRawQuery(), params);
             String type = ex.getRequestHeaders().getFirst("Content-Type");

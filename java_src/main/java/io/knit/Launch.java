@@ -21,7 +21,10 @@ import org.apache.hadoop.yarn.conf.YarnConfiguration;
 final class Launch {
     private Launch() {}
 
-    /** Alias of the per-application secret in the AM's YARN credentials. */
+    /**
+     * Alias, in the AM's YARN credentials, of the application's control
+     * channel TLS material: its certificate and private key, PEM (see {@link Tls}).
+     */
     static final Text SECRET_ALIAS = new Text("knit.am.secret");
 
     /** File names inside the AM's and workers' working directories. */
@@ -29,8 +32,8 @@ final class Launch {
     static final String AM_SPEC_NAME = "knit-am.properties";
     static final String WORKER_SCRIPT_NAME = "knit-worker.sh";
 
-    /** Header carrying the secret on every request to the AM's control server. */
-    static final String SECRET_HEADER = "X-Knit-Secret";
+    /** The AM's state for a later attempt, in the application's staging directory. */
+    static final String AM_STATE_NAME = "knit-am-state.properties";
 
     /** Packages Hadoop reaches into by reflection; JDK 16+ refuses without --add-opens. */
     private static final String[] OPENS = {
@@ -95,6 +98,28 @@ final class Launch {
 
     static LocalResource resource(Uploader.Placed p) {
         return LocalResource.newInstance(URL.fromURI(p.uri), p.type, p.visibility, p.size, p.timestamp);
+    }
+
+    /**
+     * The worker script: the environment variables, then the command. YARN
+     * writes container environment values into launch_container.sh inside
+     * double quotes, where bash expands {@code $}, backticks and
+     * backslashes (and the NodeManager rewrites {@code {{...}}} and
+     * {@code <CPS>}), so the values travel in this script instead, each in
+     * single quotes, which bash takes literally: a value arrives byte for
+     * byte, newlines, tabs and quotes included.
+     */
+    static String workerScript(Map<String, String> env, String cmd) {
+        StringBuilder sb = new StringBuilder("# knit worker script, run by bash in the container's working directory\n");
+        for (Map.Entry<String, String> e : env.entrySet()) {
+            sb.append("export ").append(e.getKey()).append('=').append(shellQuote(e.getValue())).append('\n');
+        }
+        return sb.append(cmd).append('\n').toString();
+    }
+
+    /** {@code s} as one bash word that bash reads back unchanged. */
+    static String shellQuote(String s) {
+        return "'" + s.replace("'", "'\\''") + "'";
     }
 
     /** Writes resource i of the AM spec as resource.i.{name,uri,size,timestamp,type,visibility}. */

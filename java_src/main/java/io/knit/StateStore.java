@@ -1,0 +1,79 @@
+package io.knit;
+
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicReference;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FSDataInputStream;
+import org.apache.hadoop.fs.FSDataOutputStream;
+import org.apache.hadoop.fs.FileContext;
+import org.apache.hadoop.fs.Options;
+import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.io.IOUtils;
+
+/**
+ * Keeps the AM's {@link AmState} in the application's private staging
+ * directory, where the next attempt reads it. Writes happen off the AM's
+ * lock on one background thread, newest snapshot only, each as a new file
+ * renamed over the old one (atomic on HDFS), so a killed AM never leaves a
+ * half-written state.
+ */
+final class StateStore {
+    private final FileContext fc;
+    private final Path file;
+    private final Path tmp;
+    private final AtomicReference<byte[]> latest = new AtomicReference<>();
+    private final ExecutorService writer = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "knit-state");
+        t.setDaemon(true);
+        return t;
+    });
+
+    StateStore(Configuration conf, Path stagingDir) throws IOException {
+        this.fc = FileContext.getFileContext(stagingDir.toUri(), conf);
+        this.file = new Path(stagingDir, Launch.AM_STATE_NAME);
+        this.tmp = new Path(stagingDir, Launch.AM_STATE_NAME + ".tmp");
+    }
+
+    /** The state a previous attempt left, or null. */
+    AmState read() throws IOException {
+        try (FSDataInputStream in = fc.open(file)) {
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            IOUtils.copyBytes(in, out, 4096, false);
+            return AmState.fromBytes(out.toByteArray());
+        } catch (FileNotFoundException e) {
+            return null;
+        }
+    }
+
+    /** Saves {@code state} soon; only the newest of several quick saves is written. */
+    void save(byte[] state) {
+        if (latest.getAndSet(state) == null) {
+            writer.execute(this::writeLatest);
+        }
+    }
+
+    private void writeLatest() {
+        byte[] bytes = latest.getAndSet(null);
+        if (bytes == null) {
+            return;
+        }
+        try {
+            try (FSDataOutputStream out = fc.create(tmp, java.util.EnumSet.of(
+                    org.apache.hadoop.fs.CreateFlag.CREATE, org.apache.hadoop.fs.CreateFlag.OVERWRITE),
+                    Options.CreateOpts.createParent())) {
+                out.write(bytes);
+            }
+            fc.rename(tmp, file, Options.Rename.OVERWRITE);
+        } catch (Exception e) {
+            Log.warn("could not save the AM state to " + file, e);
+        }
+    }
+
+    void stop() {
+        writer.shutdown();
+    }
+}
