@@ -1,15 +1,31 @@
-"""The authenticated HTTP channel from Python to a running ApplicationMaster.
+"""The mutually authenticated TLS channel from Python to a running ApplicationMaster.
 
-The AM listens on the port it registered with the ResourceManager as its
-RPC port (the RM reports ``amRPCAddress``) and answers only requests that
-carry the application's secret in ``X-Knit-Secret``.
+The AM listens on its NodeManager's address, on the port it registered
+with the ResourceManager as its RPC port (the RM reports ``amRPCAddress``),
+and speaks only HTTPS with client certificates: both ends present the
+application's own certificate (see :mod:`knit.appsecrets`) and trust
+nothing else.  Errors of the AM become knit exceptions here: a request the
+AM refuses as invalid (HTTP 400, e.g. more containers than the cluster
+could ever hold) is a :class:`~knit.exceptions.KnitValueError` carrying
+the AM's message.
 """
 import requests
+from requests.adapters import HTTPAdapter
 
-from .exceptions import KnitException, YARNConnectionError
+from . import appsecrets
+from .exceptions import KnitException, KnitValueError, YARNConnectionError, YARNException
 from .yarn_api import _json_or_raise
 
-HEADER = "X-Knit-Secret"
+
+class _PinnedAdapter(HTTPAdapter):
+    """Checks the AM's certificate against the name it was made with
+    (:data:`knit.appsecrets.CERT_NAME`) rather than the host dialled: the
+    AM's host is not known when the certificate is made, and only the
+    holder of the application's key can present it anyway."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["assert_hostname"] = appsecrets.CERT_NAME
+        super().init_poolmanager(*args, **kwargs)
 
 
 class AMChannel:
@@ -20,35 +36,60 @@ class AMChannel:
     address : str
         ``host:port`` of the AM's control server.
     secret : str
-        The application's secret (see :mod:`knit.appsecrets`).
+        The application's TLS credentials, PEM (see :mod:`knit.appsecrets`).
+    app_id : str
+        The application; its credentials file is ``~/.knit/apps/<app_id>.pem``.
+    timeout : tuple of float
+        Connect (TCP and TLS handshake) and read timeouts, seconds.
 
     Examples
     --------
-    >>> am = AMChannel("127.0.0.1:40123", secret)        # doctest: +SKIP
-    >>> am.containers()["target"]                        # doctest: +SKIP
+    >>> am = AMChannel("127.0.0.1:40123", secret, app_id)   # doctest: +SKIP
+    >>> am.containers()["target"]                          # doctest: +SKIP
     3
     """
 
-    def __init__(self, address, secret, app_id=None, timeout=(3.05, 30)):
-        if not secret:
+    def __init__(self, address, secret, app_id=None, timeout=(10, 30)):
+        if not secret or not app_id:
             raise KnitException(
-                f"No control secret for {app_id}: it is kept only on the machine that "
-                f"started the application (~/.knit/apps/).", app_id=app_id)
-        self.base = f"http://{address}"
+                f"No control credentials for {app_id}: they are kept only on the machine "
+                f"that started the application (~/.knit/apps/).", app_id=app_id)
+        self.base = f"https://{address}"
         self.app_id = app_id
         self.timeout = timeout
+        pem = str(appsecrets.ensure_saved(app_id, secret))
         self._session = requests.Session()
-        self._session.headers[HEADER] = secret
+        self._session.mount("https://", _PinnedAdapter())
+        self._session.cert = pem          # the key and certificate we present
+        self._session.verify = pem        # the only certificate we trust
+        self._session.trust_env = False   # no proxy may sit in between
 
     def _call(self, method, path, **params):
         url = f"{self.base}{path}"
         try:
             resp = self._session.request(method, url, params=params, timeout=self.timeout)
+        except requests.exceptions.SSLError as e:
+            raise YARNConnectionError(
+                f"The ApplicationMaster of {self.app_id} at {self.base} failed the TLS "
+                f"handshake ({e}): is ~/.knit/apps/{self.app_id}.pem the one saved when "
+                f"it was started?", app_id=self.app_id) from None
         except requests.RequestException as e:
             raise YARNConnectionError(
                 f"Cannot reach the ApplicationMaster of {self.app_id} at {self.base}: {e}",
                 app_id=self.app_id) from None
+        if resp.status_code in (400, 404, 409):
+            raise self._refused(resp)
         return _json_or_raise(resp, method, app_id=self.app_id)
+
+    def _refused(self, resp):
+        try:
+            message = resp.json()["error"]
+        except (ValueError, KeyError, TypeError):
+            message = resp.text.strip()[:300]
+        if resp.status_code == 400:
+            return KnitValueError(message, app_id=self.app_id)
+        return YARNException(f"The ApplicationMaster of {self.app_id} refused: {message}",
+                             response=resp, app_id=self.app_id)
 
     def containers(self):
         """``{"containers": [...], "target": N, "pending": N, "restarts": N}``."""
@@ -56,7 +97,10 @@ class AMChannel:
 
     def add(self, n, memory, vcores, tag=None):
         """Request ``n`` more workers; with a ``tag``, they (and their
-        replacements) see it as ``$KNIT_CONTAINER_TAG``."""
+        replacements) see it as ``$KNIT_CONTAINER_TAG``.
+
+        Raises :class:`~knit.exceptions.KnitValueError` when the cluster
+        could never hold that many containers of that size."""
         params = {"n": n, "memory": memory, "vcores": vcores}
         if tag is not None:
             params["tag"] = tag

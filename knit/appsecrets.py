@@ -1,13 +1,24 @@
-"""Per-application secrets for the control channel to the ApplicationMaster.
+"""Per-application credentials for the control channel to the ApplicationMaster.
 
-Each application gets a fresh random secret at submit.  It reaches the AM
-only through YARN credentials, and is kept on the submitting machine in
-``~/.knit/apps/<app_id>.secret`` (directory 0700, file 0600) so that another
+Each application gets, at submit, its own TLS certificate and private key
+(one self-signed EC P-256 certificate, PEM).  They reach the AM only
+through the application's YARN credentials (a secret key, never a command
+line, environment or log); the AM serves that certificate and accepts only
+clients presenting it, so both ends prove they hold the key (mutual TLS,
+as skein does).  On the submitting machine they are kept in
+``~/.knit/apps/<app_id>.pem`` (directory 0700, file 0600) so that another
 process of the same user (``knit scale APP N``) can talk to the AM as well.
+
+The "secret" handed around by :class:`knit.Knit` is that PEM text.
 """
+import datetime
 import os
-import secrets
 from pathlib import Path
+
+#: The name in the certificate; the AM's real host name is not known at
+#: submit, and trust comes from the certificate itself, not from a name.
+CERT_NAME = "knit-am"
+_SUFFIX = ".pem"
 
 
 def secrets_dir():
@@ -16,39 +27,92 @@ def secrets_dir():
     return Path(base) / "apps"
 
 
+def path(app_id):
+    """Where the credentials of ``app_id`` are kept."""
+    return secrets_dir() / f"{app_id}{_SUFFIX}"
+
+
 def new_secret():
-    """A fresh 256-bit secret, hex encoded.
+    """A fresh private key and self-signed certificate, as one PEM text
+    (key first), for one application's control channel.
 
     Examples
     --------
-    >>> len(new_secret())
-    64
+    >>> pem = new_secret()
+    >>> pem.startswith("-----BEGIN PRIVATE KEY-----") and "BEGIN CERTIFICATE" in pem
+    True
     """
-    return secrets.token_hex(32)
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CERT_NAME)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        # A little slack for clocks of the cluster's nodes running behind.
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(CERT_NAME)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
+                                              ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return (key_pem + cert.public_bytes(serialization.Encoding.PEM)).decode("ascii")
 
 
 def save(app_id, secret):
-    """Store ``secret`` for ``app_id``, readable by the owner only."""
+    """Store ``secret`` for ``app_id``, readable by the owner only; return its path."""
     d = secrets_dir()
     d.mkdir(parents=True, exist_ok=True)
     os.chmod(d, 0o700)
-    path = d / f"{app_id}.secret"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    p = path(app_id)
+    # Written whole to a private temporary file, then renamed: a reader never
+    # sees half a key, and the file is never readable by others.
+    tmp = d / f".{app_id}{_SUFFIX}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(secret)
+    os.replace(tmp, p)
+    return p
 
 
 def load(app_id):
     """The stored secret of ``app_id``, or None."""
     try:
-        return (secrets_dir() / f"{app_id}.secret").read_text().strip()
+        return path(app_id).read_text()
     except OSError:
         return None
+
+
+def ensure_saved(app_id, secret):
+    """The path of ``app_id``'s credentials file, writing ``secret`` there
+    if it is missing or different (TLS libraries read keys from files)."""
+    if load(app_id) != secret:
+        return save(app_id, secret)
+    return path(app_id)
+
+
+def stored_apps():
+    """Ids of the applications whose credentials are kept here."""
+    try:
+        return sorted(p.name[:-len(_SUFFIX)] for p in secrets_dir().iterdir()
+                      if p.name.endswith(_SUFFIX) and not p.name.startswith("."))
+    except OSError:
+        return []
 
 
 def forget(app_id):
     """Remove the stored secret of an application that ended."""
     try:
-        (secrets_dir() / f"{app_id}.secret").unlink()
+        path(app_id).unlink()
     except OSError:
         pass

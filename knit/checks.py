@@ -42,9 +42,6 @@ def _check_local(path, what):
                              f"and pass 'hdfs://...'.")
 
 
-_UNSAFE_IN_ENV = '"`\\\n'
-
-
 def _name_list(name, value):
     if value is None:
         return
@@ -80,14 +77,17 @@ def validate_start(knit, *, cmd, num_containers, virtual_cores, memory, files, e
         raise KnitTypeError(f"envvars must be a dict of str to str, got {envvars!r}; "
                             f"e.g. envvars={{'MY_VAR': '1'}}")
     for key, value in envvars.items():
-        # YARN writes `export KEY="VALUE"` into its launch script unescaped;
-        # these characters would break (or run code in) that script.
-        bad = sorted(set(_UNSAFE_IN_ENV) & set(value))
-        if bad or not key.replace("_", "a").isalnum() or key[0].isdigit():
+        # Values travel in knit's worker script, single-quoted, not through
+        # YARN's launch script: anything but NUL (which no environment can
+        # hold) arrives as given.
+        if not key.isascii() or not key.replace("_", "a").isalnum() or key[0].isdigit():
             raise KnitValueError(
-                f"envvars[{key!r}] cannot pass through YARN's launch script (names: "
-                f"letters, digits and _; values without {''.join(_UNSAFE_IN_ENV)!r}); "
-                f"set it in the command instead: start('export {key}=...; <cmd>')")
+                f"envvars name {key!r} is not a shell variable name (letters, digits "
+                f"and _, not starting with a digit): e.g. envvars={{'MY_VAR': '1'}}")
+        if "\0" in value:
+            raise KnitValueError(
+                f"envvars[{key!r}] contains a NUL character, which no environment "
+                f"variable can hold: remove it, or pass the data in a file (files=[...])")
     _name_list("nodes", nodes)
     _name_list("racks", racks)
     paths = _path_list("files", files)

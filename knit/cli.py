@@ -8,7 +8,7 @@ Commands that act on an application started elsewhere (``status``,
 ``logs``, ``kill``, ``containers``, ``scale``) attach to it with
 :meth:`knit.Knit.attach`; controlling its containers needs the secret that
 ``knit start`` (or :meth:`knit.Knit.start`) stored in
-``~/.knit/apps/<app_id>.secret`` on this machine.
+``~/.knit/apps/<app_id>.pem`` on this machine.
 """
 import argparse
 import datetime

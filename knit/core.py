@@ -10,6 +10,7 @@ Examples
 """
 import logging
 import os
+import shlex
 import time
 from pathlib import Path
 
@@ -128,7 +129,10 @@ class Knit:
             into a directory of that name (``data.zip/...``).
         envvars : dict, optional
             Environment variables for the command (``LANG`` defaults to the
-            ``lang`` setting).
+            ``lang`` setting).  Values arrive exactly as given: nothing in
+            them is expanded (``'pa$$word'`` stays ``pa$$word``).  Only
+            knit's own ``$CONDA_PREFIX`` and ``$PYTHON_BIN`` are relative to
+            the container's working directory.
         app_name, queue : str
             YARN application name and queue.
         checks : bool
@@ -207,16 +211,20 @@ class Knit:
             # file (./env.zip/); conda and venv layouts both keep the
             # interpreter in bin/python.  ENTER_ENV steps into the
             # environment's folder inside it (./env.zip/env/) when there is one.
-            enter = "" if {"CONDA_PREFIX", "PYTHON_BIN"} & set(container_env) \
-                else ENTER_ENV + "\n"
-            container_env.setdefault("CONDA_PREFIX", f"$PWD/{name}")
-            container_env.setdefault("PYTHON_BIN", f"$PWD/{name}/bin/python")
-            # Not through the container environment: the NodeManager also
+            enter = [] if {"CONDA_PREFIX", "PYTHON_BIN"} & set(container_env) else [ENTER_ENV]
+            # knit's own values relative to the container's working directory
+            # are the only ones expanded (by bash, in the worker script, before
+            # the command); ``envvars`` values arrive exactly as given.
+            here = f'"$PWD"/{shlex.quote(name)}'
+            lines = [f"export {var}={here}{tail}" for var, tail in
+                     (("CONDA_PREFIX", ""), ("PYTHON_BIN", "/bin/python"))
+                     if var not in container_env]
+            # PATH not through the container environment: the NodeManager also
             # starts its own launch scripts with that environment, unexpanded,
             # and a PATH of "$PWD/...:$PATH" leaves them without `setsid`.
             # knit-unpack (in archives packed by knit) rewrites the paths the
             # environment was built with to where YARN unpacked it.
-            cmd = f'{enter}export PATH="$CONDA_PREFIX/bin:$PATH"\n{UNPACK_HOOK}\n{cmd}'
+            cmd = "\n".join(lines + enter + ['export PATH="$CONDA_PREFIX/bin:$PATH"', UNPACK_HOOK, cmd])
         spec["cmd"] = cmd
         for k, v in container_env.items():
             spec[f"env.{k}"] = v
@@ -505,7 +513,10 @@ class Knit:
 def _properties(spec):
     """Java ``Properties`` text; values escaped as Properties.load expects."""
     def esc(s, key=False):
-        s = str(s).replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+        # Tabs and form feeds escaped too: Properties.load drops them at the
+        # start of a value.
+        s = (str(s).replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+             .replace("\t", "\\t").replace("\f", "\\f"))
         s = s.replace("=", "\\=").replace(":", "\\:") if key else s
         return s.replace(" ", "\\ ") if key else (("\\" + s) if s.startswith(" ") else s)
     return "\n".join(f"{esc(k, True)}={esc(v)}" for k, v in spec.items()) + "\n"

@@ -132,6 +132,8 @@ def test_context_manager_kills_on_exit(minicluster):
     (dict(num_containers=500, memory=1024), KnitValueError, r"could ever run"),
     (dict(queue="no-such-queue"), KnitValueError, r"queue 'no-such-queue' does not exist.*default"),
     (dict(envvars={"A": 1}), KnitTypeError, r"envvars must be a dict of str to str"),
+    (dict(envvars={"A": "x\0y"}), KnitValueError, r"NUL character"),
+    (dict(envvars={"A-B": "x"}), KnitValueError, r"not a shell variable name"),
     (dict(num_containers=-1), KnitValueError, r"num_containers must be at least 0"),
 ])
 def test_bad_input_rejected_before_submit(k, kwargs, error, match):

@@ -42,9 +42,12 @@ final class Capacity {
             return null;
         }
         long room = Math.max(0, limit - wanted);
+        String fix = room > 0
+                ? "Ask for at most " + room + " more, e.g. add_containers(num_containers=" + room + ", memory="
+                        + memory + ", virtual_cores=" + vcores + ")"
+                : "Ask for smaller containers, or remove some first";
         return "cannot add " + more + " containers of " + memory + " MB and " + vcores + " vcores: the cluster"
                 + " could hold at most " + limit + " of that size, and the application already runs or waits"
-                + " for " + wanted + ". Ask for at most " + room + " more (e.g. add_containers(" + Math.max(1, room)
-                + ")), or smaller containers";
+                + " for the equivalent of " + wanted + ". " + fix;
     }
 }

@@ -34,13 +34,13 @@ public class CapacityTest {
         assertNull(Capacity.refusal(10, 5, 15, 128, 1));
         String msg = Capacity.refusal(10_000_000, 3, 96, 4096, 1);
         assertTrue(msg, msg.contains("at most 93 more"));
-        assertTrue(msg, msg.contains("add_containers(93)"));
+        assertTrue(msg, msg.contains("add_containers(num_containers=93, memory=4096, virtual_cores=1)"));
         assertTrue(msg, msg.contains("4096 MB"));
     }
 
     @Test
     public void fullClusterSuggestsNothingNegative() {
         String msg = Capacity.refusal(1, 100, 96, 128, 1);
-        assertTrue(msg, msg.contains("at most 0 more"));
+        assertTrue(msg, msg.contains("smaller containers"));
     }
 }
