@@ -176,7 +176,7 @@ def test_truncated_archive_fails_with_container_exit_code_and_cause(k, miniclust
     diag = st["diagnostics"]
     assert f"container container_{k.app_id[len('application_'):]}_01_" in diag
     assert "exited with code -1000" in diag
-    assert "archive" in diag
+    assert "archive" in diag and "unpack failed" in diag
     # The head of the cause, not the tail of a stack trace.
     assert not diag.startswith("...")
 

@@ -67,7 +67,8 @@ public final class ApplicationMaster {
     // main() has pointed it at knit-log4j.properties.
     private static final int FAST_HEARTBEAT_MS = 100;
     private static final int SLOW_HEARTBEAT_MS = 1000;
-    private static final int DIAGNOSTICS_TAIL = 2000;
+    /** Longest final message (the RM keeps 64 KB of an attempt's diagnostics by default). */
+    private static final int DIAGNOSTICS_MAX = 4000;
     /**
      * Container requests handed to AMRMClient per heartbeat, and at most
      * outstanding there: a request for many containers is issued a batch at
@@ -375,7 +376,7 @@ public final class ApplicationMaster {
             return;
         }
         finalStatus = status;
-        finalMessage = tail(message);   // messages are built head first: see Diagnostics
+        finalMessage = cut(message);   // messages are built head first: see Diagnostics
         unregisterAtEnd = unregister;
         done.countDown();
     }
@@ -930,11 +931,12 @@ public final class ApplicationMaster {
         return total == 0 ? 0f : Math.min(1f, (float) ended / total);
     }
 
-    private static String tail(String s) {
+    /** At most {@link #DIAGNOSTICS_MAX} chars, keeping the head. */
+    private static String cut(String s) {
         if (s == null) {
             return "";
         }
-        return s.length() <= DIAGNOSTICS_TAIL ? s : "..." + s.substring(s.length() - DIAGNOSTICS_TAIL);
+        return s.length() <= DIAGNOSTICS_MAX ? s : s.substring(0, DIAGNOSTICS_MAX) + "...";
     }
 
     // ------------------------------------------------------------- callbacks

@@ -2,16 +2,65 @@ package io.knit;
 
 /**
  * Diagnostics that keep their head. A NodeManager's diagnostics start with
- * the cause (the failed resource, the exception's message) and end with a
- * long stack trace: the head is what a user needs, the tail rarely.
+ * the cause (the failed resource, the exception's message) and may go on
+ * with a long stack trace: the head is what a user needs. When a command
+ * failed, the NodeManager appends "Last 4096 bytes of stderr :" and the
+ * stderr's end: of that part the last lines are kept, a program's last
+ * words being what explains its exit.
  */
 final class Diagnostics {
     private Diagnostics() {}
 
+    private static final java.util.regex.Pattern FRAME =
+            java.util.regex.Pattern.compile("\\s+(at \\S.*|\\.\\.\\. \\d+ more)");
+    private static final java.util.regex.Pattern STDERR =
+            java.util.regex.Pattern.compile("Last \\d+ bytes of stderr :");
+
     static final int MAX_LINES = 12;
     static final int MAX_CHARS = 1500;
 
-    /** The first {@link #MAX_LINES} non-blank lines of {@code text}, at most {@link #MAX_CHARS} chars. */
+    /** The head of the cause and the end of the stderr that follows it, if any. */
+    static String summary(String text) {
+        if (text == null) {
+            return "";
+        }
+        java.util.regex.Matcher m = STDERR.matcher(text);
+        if (!m.find()) {
+            return head(text);
+        }
+        String stderr = lastLines(text.substring(m.end()));
+        String cause = head(text.substring(0, m.end()));
+        return stderr.isEmpty() ? cause : cause + "\n" + stderr;
+    }
+
+    /** The last {@link #MAX_LINES} non-blank lines, at most {@link #MAX_CHARS} chars. */
+    static String lastLines(String text) {
+        String[] lines = text.split("\r?\n");
+        java.util.LinkedList<String> kept = new java.util.LinkedList<>();
+        int chars = 0;
+        boolean cut = false;
+        for (int i = lines.length - 1; i >= 0; i--) {
+            String line = lines[i];
+            if (line.trim().isEmpty()) {
+                continue;
+            }
+            if (kept.size() == MAX_LINES || chars + line.length() > MAX_CHARS) {
+                cut = true;
+                break;
+            }
+            kept.addFirst(line);
+            chars += line.length() + 1;
+        }
+        if (cut) {
+            kept.addFirst("...");
+        }
+        return String.join("\n", kept);
+    }
+
+    /**
+     * The first {@link #MAX_LINES} non-blank lines of {@code text} that are
+     * not stack frames, at most {@link #MAX_CHARS} chars.
+     */
     static String head(String text) {
         if (text == null) {
             return "";
@@ -20,7 +69,9 @@ final class Diagnostics {
         int lines = 0;
         boolean cut = false;
         for (String line : text.split("\r?\n")) {
-            if (line.trim().isEmpty()) {
+            // Stack frames say where, not why: the exception and its
+            // "Caused by:" lines are the cause.
+            if (line.trim().isEmpty() || FRAME.matcher(line).matches()) {
                 continue;
             }
             if (lines == MAX_LINES || sb.length() + line.length() > MAX_CHARS) {
@@ -56,7 +107,7 @@ final class Diagnostics {
             sb.append(" (its files or environment archive could not be localized:"
                     + " is the archive complete and readable?)");
         }
-        String head = head(diagnostics);
+        String head = summary(diagnostics);
         return head.isEmpty() ? sb.toString() : sb.append(": ").append(head).toString();
     }
 

@@ -7,13 +7,20 @@ import org.junit.Test;
 
 public class DiagnosticsTest {
     @Test
-    public void keepsTheHeadOfALongTrace() {
-        StringBuilder sb = new StringBuilder("java.io.IOException: Not in GZIP format\n");
-        for (int i = 0; i < 500; i++) {
+    public void keepsTheHeadOfALongTraceWithoutItsFrames() {
+        StringBuilder sb = new StringBuilder("java.lang.reflect.UndeclaredThrowableException\n");
+        for (int i = 0; i < 50; i++) {
             sb.append("\tat org.apache.hadoop.Frame").append(i).append("(Frame.java:1)\n");
         }
+        sb.append("Caused by: java.io.EOFException: Unexpected end of ZLIB input stream\n");
+        sb.append("\tat java.util.zip.InflaterInputStream.fill(InflaterInputStream.java:244)\n\t... 12 more\n");
+        for (int i = 0; i < 40; i++) {
+            sb.append("Caused by: x").append(i).append('\n');
+        }
         String head = Diagnostics.head(sb.toString());
-        assertTrue(head, head.startsWith("java.io.IOException: Not in GZIP format"));
+        assertTrue(head, head.startsWith("java.lang.reflect.UndeclaredThrowableException\n"
+                + "Caused by: java.io.EOFException: Unexpected end of ZLIB input stream\nCaused by: x0"));
+        assertTrue(head, !head.contains("\tat "));
         assertTrue(head.length() <= Diagnostics.MAX_CHARS + 4);
         assertTrue(head, head.endsWith("..."));
         assertEquals(Diagnostics.MAX_LINES + 1, head.split("\n").length);
@@ -32,6 +39,22 @@ public class DiagnosticsTest {
             sb.append('x');
         }
         assertEquals(Diagnostics.MAX_CHARS + 4, Diagnostics.head(sb.toString()).length());
+    }
+
+    @Test
+    public void keepsTheEndOfTheStderrAfterTheCause() {
+        StringBuilder sb = new StringBuilder("[2026-12-01 11:29:03.580]Exception from container-launch.\n"
+                + "Container id: container_1_0001_01_000002\nExit code: 3\n"
+                + "Last 4096 bytes of prelaunch.err :\nLast 4096 bytes of stderr :\n");
+        for (int i = 1; i <= 40; i++) {
+            sb.append("line").append(i).append('\n');
+        }
+        sb.append("boom-at-the-end\n");
+        String got = Diagnostics.summary(sb.toString());
+        assertTrue(got, got.startsWith("[2026-12-01 11:29:03.580]Exception from container-launch.\nContainer id"));
+        assertTrue(got, got.contains("Exit code: 3"));
+        assertTrue(got, got.endsWith("line40\nboom-at-the-end"));
+        assertTrue(got, got.contains("Last 4096 bytes of stderr :\n...\nline30"));
     }
 
     @Test
