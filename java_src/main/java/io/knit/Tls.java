@@ -25,7 +25,8 @@ import javax.net.ssl.TrustManagerFactory;
 final class Tls {
     private Tls() {}
 
-    private static final char[] NO_PASSWORD = new char[0];
+    /** The key stores live in memory only; a password is still needed (Java 8's PKCS12 refuses none). */
+    private static final char[] NO_PASSWORD = "knit".toCharArray();
 
     /** A TLS context that serves {@code pem}'s certificate and trusts only it. */
     static SSLContext serverContext(byte[] pem) throws GeneralSecurityException {
