@@ -21,7 +21,7 @@ from helpers import finished, poll
 
 def running(k, n, timeout=90):
     """Poll until exactly ``n`` workers run; return their ids."""
-    return poll(lambda: (ids := k.get_containers()) and len(ids) == n and sorted(ids),
+    return poll(lambda: (ids := k.get_worker_containers()) and len(ids) == n and sorted(ids),
                 timeout=timeout)
 
 
@@ -41,7 +41,7 @@ def test_absurd_requests_are_refused_and_the_application_keeps_its_containers(k)
     state = k._am().containers()
     assert state["target"] == 2 and state["pending"] == 0
     assert k.runtime_status() == "RUNNING"
-    assert k.get_containers() == ids
+    assert k.get_worker_containers() == ids
     # The channel and the heartbeat still work: a sane request is served.
     k.add_containers(1)
     assert set(ids) < set(running(k, 3))
