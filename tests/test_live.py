@@ -164,7 +164,7 @@ def test_resourcemanager_outage_is_reported_and_survived(k, minicluster):
     minicluster.stop_daemon("resourcemanager")
     try:
         t0 = time.monotonic()
-        with pytest.raises(YARNConnectionError, match=r"127\.0\.0\.1:8088"):
+        with pytest.raises(YARNConnectionError, match=r"127\.0\.0\.1:\d*8088"):
             k.status()
         assert time.monotonic() - t0 < 10
     finally:
