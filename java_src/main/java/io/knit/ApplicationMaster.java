@@ -297,7 +297,7 @@ public final class ApplicationMaster {
             if (tooBig != null) {
                 finish(FinalApplicationStatus.FAILED, tooBig, true);
             } else {
-                AmState saved = attemptId != null && attemptId.getAttemptId() > 1 ? stateStore.read() : null;
+                AmState saved = attemptId != null && attemptId.getAttemptId() > 1 ? savedState() : null;
                 List<Container> previous = reg.getContainersFromPreviousAttempts();
                 if (saved != null) {
                     restore(saved, previous);
@@ -534,6 +534,16 @@ public final class ApplicationMaster {
                 + previous.size() + " containers kept");
     }
 
+    /** What the previous attempt saved; null (start afresh) if it cannot be read. */
+    private AmState savedState() {
+        try {
+            return stateStore.read();
+        } catch (IOException | RuntimeException e) {
+            Log.warn("cannot read the previous attempt's state; starting afresh", e);
+            return null;
+        }
+    }
+
     /** Hands the current state to the store (written off the lock). */
     private synchronized void saveState() {
         AmState s = new AmState();
@@ -589,6 +599,8 @@ public final class ApplicationMaster {
 
     private synchronized void onCompleted(List<ContainerStatus> statuses) {
         for (ContainerStatus s : statuses) {
+            // Gone for good: a later attempt cannot meet it, so no need to remember it.
+            removedIds.remove(s.getContainerId().toString());
             Worker w = workers.get(s.getContainerId());
             if (w == null) {
                 continue;   // a surplus container we released
