@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from knit import appsecrets
+from knit import appsecrets, cli
 from knit.am_channel import AMChannel, _PinnedAdapter
 from knit.exceptions import KnitValueError
 
@@ -32,12 +32,15 @@ def pids_running(pattern):
 
 # -- 1. the AM never dies of a request -------------------------------------
 
-def test_absurd_requests_are_refused_and_the_application_keeps_its_containers(k):
+def test_absurd_requests_are_refused_and_the_application_keeps_its_containers(k, capsys):
     k.start("sleep 600", num_containers=2, keep_alive=True)
     ids = running(k, 2)
     for kwargs in (dict(memory=4096), dict(memory=128), dict(virtual_cores=8)):
         with pytest.raises(KnitValueError, match=r"could hold at most \d+ .*Ask for"):
             k.add_containers(10_000_000, **kwargs)
+    # `knit scale` takes the same path and fails the same way.
+    assert cli.main(["scale", k.app_id, "10000000"]) == 1
+    assert "could hold at most" in capsys.readouterr().err
     state = k._am().containers()
     assert state["target"] == 2 and state["pending"] == 0
     assert k.runtime_status() == "RUNNING"
