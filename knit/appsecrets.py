@@ -116,3 +116,38 @@ def forget(app_id):
         path(app_id).unlink()
     except OSError:
         pass
+
+
+# ResourceManagers whose ended applications' secrets were swept in this process.
+_swept = set()
+
+
+def sweep(yarn_api):
+    """Remove the stored secrets of applications that YARN reports ended.
+
+    Run once per process and ResourceManager (by :meth:`knit.Knit.start`),
+    with one REST call; secrets of applications the RM does not list (from
+    another cluster, or still running) are kept.
+
+    Examples
+    --------
+    >>> sweep(Knit().yarn_api)                           # doctest: +SKIP
+    """
+    from .exceptions import KnitException
+    from .yarn_api import FINAL_STATES
+
+    d = secrets_dir()
+    stored = {p.name[:-len(".secret")]: p for p in d.glob("*.secret")} if d.is_dir() else {}
+    if not stored or yarn_api.rm_url in _swept:
+        return
+    _swept.add(yarn_api.rm_url)
+    try:
+        ended = {a.get("id") for a in yarn_api.apps(states=sorted(FINAL_STATES))}
+    except KnitException:
+        return                  # best effort: the next run tries again
+    for app_id, path in stored.items():
+        if app_id in ended:
+            try:
+                path.unlink()
+            except OSError:
+                pass

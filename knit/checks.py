@@ -4,6 +4,9 @@ Each failure names the argument, what was wrong and a corrected call.
 """
 import math
 import os
+import stat
+import tarfile
+import zipfile
 
 from .exceptions import KnitTypeError, KnitValueError
 
@@ -40,6 +43,88 @@ def _check_local(path, what):
         raise KnitValueError(f"{what} {path!r} does not exist (looked in "
                              f"{os.path.abspath(path)}); fix the path or upload it to HDFS "
                              f"and pass 'hdfs://...'.")
+    _check_kind(path, what)
+
+
+def _kind(mode):
+    for test, name in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _check_kind(path, what):
+    """Only regular files and folders (symbolic links to them too) can be
+    uploaded: reading a FIFO or a device would block the upload for good."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISREG(mode):
+        return
+    if not stat.S_ISDIR(mode):
+        raise KnitValueError(f"{what} {path!r} is {_kind(mode)}; only regular files and "
+                             f"folders can be shipped: copy its content into a file first.")
+    for root, dirs, names in os.walk(path, followlinks=True):
+        for name in names + dirs:
+            inner = os.path.join(root, name)
+            try:
+                mode = os.stat(inner).st_mode
+            except OSError:
+                raise KnitValueError(f"{inner!r} in {what} {path!r} is a broken link; "
+                                     f"remove it or fix its target.") from None
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                raise KnitValueError(f"{inner!r} in {what} {path!r} is {_kind(mode)}; "
+                                     f"only regular files and folders can be shipped: "
+                                     f"remove it from the folder.")
+
+
+#: Suffixes YARN unpacks (LocalResourceType.ARCHIVE), as knit names them.
+ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
+
+
+def check_archive(path, what="archive"):
+    """Refuse a local archive that YARN could not unpack (truncated, not an archive).
+
+    A zip's table of contents sits at its end, so a truncated zip fails to
+    open; every member must also lie within the file.  A tar (gzipped or
+    not) has no table: it is read to its end, which also finds a cut-off
+    gzip stream.
+
+    Examples
+    --------
+    >>> check_archive('env.zip')                         # doctest: +SKIP
+    >>> check_archive('notes.txt')                       # not an archive name: nothing to check
+    """
+    path = os.fspath(path)
+    name = path.lower()
+    if "://" in path or not name.endswith(ARCHIVE_SUFFIXES) or not os.path.isfile(path):
+        return
+    st = os.stat(path)
+    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+    if key in _CHECKED:
+        return
+    fix = (f"rebuild or re-download it (a packed environment: Knit.create_env(...) or "
+           f"`knit env pack PREFIX`)")
+    try:
+        if name.endswith(".zip"):
+            size = os.path.getsize(path)
+            with zipfile.ZipFile(path) as z:
+                for info in z.infolist():
+                    if info.header_offset + info.compress_size > size:
+                        raise zipfile.BadZipFile(f"member {info.filename!r} runs past the end")
+        else:
+            with tarfile.open(path, "r:*") as t:
+                for _ in t:
+                    pass
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError) as e:
+        raise KnitValueError(f"{what} {path!r} is not a readable "
+                             f"{'zip' if name.endswith('.zip') else 'tar'} archive ({e}); "
+                             f"YARN could not unpack it: {fix}.") from None
+    _CHECKED.add(key)
+
+
+# Archives found readable in this process, by (path, size, mtime): a big
+# tar.gz is read to its end only once.
+_CHECKED = set()
 
 
 def _name_list(name, value):
@@ -93,6 +178,7 @@ def validate_start(knit, *, cmd, num_containers, virtual_cores, memory, files, e
     paths = _path_list("files", files)
     for p in paths:
         _check_local(p, "file")
+        check_archive(p, "file")
     names = [os.path.basename(p.rstrip("/")) for p in paths]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -102,6 +188,7 @@ def validate_start(knit, *, cmd, num_containers, virtual_cores, memory, files, e
         if not isinstance(env, (str, os.PathLike)):
             raise KnitTypeError(f"env must be the path of a packed environment, got {env!r}")
         _check_local(os.fspath(env), "environment archive")
+        check_archive(env, "environment archive")
     if checks:
         _check_cluster(knit, num_containers, virtual_cores, memory, queue, am_memory, am_vcores)
 

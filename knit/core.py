@@ -10,6 +10,7 @@ Examples
 """
 import logging
 import os
+import secrets
 import shlex
 import time
 from pathlib import Path
@@ -107,7 +108,7 @@ class Knit:
               envvars=None, app_name="knit", queue="default", checks=True, env=None,
               max_restarts=0, max_attempts=1, am_memory=512, am_vcores=1,
               nodes=None, racks=None, node_label=None, priority=0, keep_alive=False,
-              wait=True, wait_timeout=120):
+              wait=True, wait_timeout=120, detach=True):
         """Run ``cmd`` on ``num_containers`` YARN containers; return the app id.
 
         As in knit 0.2, it returns once the ApplicationMaster runs and
@@ -165,6 +166,21 @@ class Knit:
             then the application is killed and :class:`YARNTimeoutError`
             names its state and diagnostics; an application that ends
             before its AM came up raises :class:`YARNException` at once.
+        detach : bool
+            Once ``start()`` has returned, the application outlives this
+            Python process (the default, as for a batch job).  With
+            ``detach=False`` it is killed when the process ends in any way,
+            even by SIGKILL: the gateway JVM kills it when its pipe to
+            Python closes.  Either way, an interrupt (Ctrl-C, SIGTERM, the
+            process dying) *during* ``start()`` leaves nothing behind: before
+            the submit nothing is submitted (an upload in progress is
+            aborted), after it the application is killed.
+
+        Raises
+        ------
+        KnitException
+            If this ``Knit`` still runs an application: one ``Knit`` follows
+            one application, so use another ``Knit()`` (or ``kill()`` first).
 
         Returns
         -------
@@ -177,6 +193,11 @@ class Knit:
         """
         files = [] if files is None else files
         envvars = {} if envvars is None else envvars
+        if self.app_id is not None and self.runtime_status() not in FINAL_STATES:
+            raise KnitException(
+                f"This Knit already runs {self.app_id}; a Knit follows one application. "
+                f"Start the second one with another Knit() (Knit().start(...)), or "
+                f"k.kill() the first.", app_id=self.app_id)
         validate_start(self, cmd=cmd, num_containers=num_containers,
                        virtual_cores=virtual_cores, memory=memory, files=files,
                        envvars=envvars, app_name=app_name, queue=queue, env=env,
@@ -231,20 +252,38 @@ class Knit:
         for i, (path, cached) in enumerate(resources):
             spec[f"file.{i}.path"] = path if "://" in path else os.path.abspath(path)
             spec[f"file.{i}.cache"] = str(cached).lower()
+        appsecrets.sweep(self.yarn_api)
         gw = get_gateway(self.classpath)
-        # Progress bars (on a terminal) while the JVM hashes and uploads the archive.
+        submit_id = spec["submit_id"] = secrets.token_hex(8)
         local_env = [str(env)] if env and "://" not in str(env) else []
-        with UploadProgress(gw.proc.pid, local_env):
-            app_id = gw.call("submit", _properties(spec))
-        # Remember the application before anything else can fail, so that
-        # kill() and the context manager still reach it.
-        self.app_id, self._secret = app_id, secret
-        appsecrets.save(app_id, secret)
-        report = gw.call("lastUploadReport")
-        self.last_upload = _parse_report(report)
-        logger.info("Submitted %s (%s)", app_id, report)
-        if wait:
-            self.wait_for_am(wait_timeout)
+        app_id = None
+        try:
+            # The id first, and the secret saved under it, so that knit
+            # knows the application before it can exist in YARN.
+            app_id = gw.call("createApplication", submit_id)
+            appsecrets.save(app_id, secret)
+            # Progress bars (on a terminal) while the JVM hashes and uploads the archive.
+            with UploadProgress(gw.proc.pid, local_env):
+                gw.call_interruptible("submit", _properties(spec),
+                                      on_interrupt=lambda: gw.call("cancel", submit_id))
+            self.app_id, self._secret = app_id, secret
+            report = gw.call("uploadReport", submit_id)
+            self.last_upload = _parse_report(report)
+            logger.info("Submitted %s (%s)", app_id, report)
+            if wait:
+                self.wait_for_am(wait_timeout)
+        except BaseException:
+            # Interrupted or failed: nothing may stay running.  cancel()
+            # stops an upload in progress, or kills what was submitted (an
+            # application that was submitted stays this Knit's, for logs).
+            _quietly(gw.call, "cancel", submit_id)
+            if app_id is not None:
+                appsecrets.forget(app_id)
+            raise
+        if detach:
+            # From here on the application is the user's: the gateway no
+            # longer kills it when this process goes away.
+            gw.call("release", submit_id)
         return app_id
 
     def wait_for_am(self, timeout=120):
@@ -436,11 +475,12 @@ class Knit:
         ``RELEASED``); requests not yet granted have no id and are left out."""
         return {c["id"]: c["state"] for c in self._worker_containers() if c["id"]}
 
-    def add_containers(self, num_containers=1, virtual_cores=1, memory=128, tag=None):
+    def add_containers(self, num_containers=1, virtual_cores=None, memory=None, tag=None):
         """Ask the running application for more containers.
 
-        With a ``tag``, the new containers (and their replacements) see it
-        as ``$KNIT_CONTAINER_TAG``.
+        ``virtual_cores`` and ``memory`` (MB) default to the sizes the
+        application was started with.  With a ``tag``, the new containers
+        (and their replacements) see it as ``$KNIT_CONTAINER_TAG``.
 
         Examples
         --------
@@ -448,6 +488,8 @@ class Knit:
         """
         for name, value in (("num_containers", num_containers),
                             ("virtual_cores", virtual_cores), ("memory", memory)):
+            if value is None and name != "num_containers":
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise KnitValueError(f"{name} must be a positive int, got {value!r}: "
                                      f"e.g. add_containers(num_containers=2, memory=256)")
@@ -508,6 +550,14 @@ class Knit:
     def __exit__(self, *exc):
         if self.app_id and self.runtime_status() not in FINAL_STATES:
             self.kill()
+
+
+def _quietly(fn, *args):
+    """Run a clean-up call whose failure must not hide the error being raised."""
+    try:
+        return fn(*args)
+    except Exception as e:
+        logger.warning("clean-up %s%r failed: %s", getattr(fn, "__name__", fn), args, e)
 
 
 def _properties(spec):

@@ -149,9 +149,48 @@ class Gateway:
             cls = jexc.getClass().getName()
             msg = jexc.getMessage() or cls
             raise _translate(cls, msg, method, args) from None
-        except Py4JError as e:
+        except (Py4JError, AttributeError) as e:
+            # Ctrl-C while py4j waits for the JVM's answer: py4j's own cleanup
+            # then fails (an AttributeError about shutdown_socket, or a network
+            # error) with the KeyboardInterrupt only as its context.
+            if _interrupted(e):
+                raise KeyboardInterrupt() from None
+            if isinstance(e, AttributeError):
+                raise
             raise GatewayError(f"The knit gateway JVM failed during {method}(): {e}. "
                                f"JVM stderr:\n{self.stderr()}") from None
+
+    def call_interruptible(self, method, *args, on_interrupt):
+        """:meth:`call` in a helper thread, so that Ctrl-C (or any exception
+        raised in this thread, such as a signal handler's ``SystemExit``)
+        leaves the call's py4j connection whole: ``on_interrupt()`` is run
+        (it tells the JVM to stop the call), the call is awaited, and the
+        exception is raised again.
+
+        Examples
+        --------
+        >>> gw.call_interruptible("submit", spec, on_interrupt=cancel)  # doctest: +SKIP
+        """
+        result = {}
+
+        def run():
+            try:
+                result["value"] = self.call(method, *args)
+            except BaseException as e:      # handed to the waiting thread
+                result["error"] = e
+
+        worker = threading.Thread(target=run, name=f"knit-{method}", daemon=True)
+        worker.start()
+        try:
+            while worker.is_alive():
+                worker.join(0.25)
+        except BaseException:
+            on_interrupt()
+            worker.join(120)
+            raise
+        if "error" in result:
+            raise result["error"]
+        return result["value"]
 
     @property
     def alive(self):
@@ -167,8 +206,10 @@ class Gateway:
         except Exception:
             pass
         try:
-            self.proc.stdin.close()    # EOF: the JVM exits by itself
-            self.proc.wait(5)
+            # EOF: the JVM kills what it was told to tie to this process
+            # (applications started with detach=False, submits in flight), then exits.
+            self.proc.stdin.close()
+            self.proc.wait(60)
         except (OSError, subprocess.TimeoutExpired):
             self.proc.kill()
             self.proc.wait()
@@ -184,6 +225,17 @@ _JAVA_ERRORS = {
     "org.apache.hadoop.security.AccessControlException": HDFSError,
     "org.apache.hadoop.hdfs.server.namenode.SafeModeException": HDFSError,
 }
+
+
+def _interrupted(exc):
+    """True if ``exc`` happened while handling a KeyboardInterrupt."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__context__ or exc.__cause__
+    return False
 
 
 def _translate(java_class, message, method, args):

@@ -52,6 +52,10 @@ import org.apache.hadoop.yarn.exceptions.YarnException;
  */
 public class Client {
     private static final long KILL_WAIT_MS = 10_000;
+    /** Longest wait for the RM to accept a submitted application (YarnClient waits forever by default). */
+    private static final long SUBMIT_WAIT_MS = 60_000;
+    /** Longest wait for a cancelled submit to stop (an HDFS write in progress ends within its socket timeout). */
+    private static final long CANCEL_WAIT_MS = 90_000;
     private static final long SWEEP_BUDGET_MS = 5_000;
     /** A staging dir whose app the RM does not know is removed only after this long. */
     private static final long ORPHAN_AGE_MS = 3_600_000;
@@ -74,6 +78,8 @@ public class Client {
                 return t;
             });
     private volatile String lastUploadReport = "uploaded_files=0 uploaded_bytes=0 cached_files=0";
+    /** Submissions Python has not released yet, by submit id (see {@link Submission}). */
+    private final Map<String, Submission> submissions = new ConcurrentHashMap<>();
 
     public Client() {
     }
@@ -110,6 +116,9 @@ public class Client {
         // submitApplication polls until the RM has saved the application,
         // every 200 ms by default; the save takes a few milliseconds.
         c.setLong(YarnConfiguration.YARN_CLIENT_APP_SUBMISSION_POLL_INTERVAL_MS, 20);
+        // ... and, by default, for ever: a ResourceManager that never confirms
+        // must not hang the caller (nor the cancellation of the submit).
+        c.setLong(YarnConfiguration.YARN_CLIENT_APPLICATION_CLIENT_PROTOCOL_POLL_TIMEOUT_MS, SUBMIT_WAIT_MS);
         // newInstance, not get: close() must not close the JVM-wide cached
         // FileSystem that LogsCLI and Hadoop internals share.
         FileSystem f = FileSystem.newInstance(c);
@@ -146,12 +155,107 @@ public class Client {
     }
 
     /**
-     * Submits one application described by a java.util.Properties text (keys
-     * in the knit docs) and returns its application id.
+     * First step of a submit: a new application id from the ResourceManager,
+     * under the caller's submit id. Nothing is submitted yet; Python saves the
+     * secret under this id before calling {@link #submit(String)} with
+     * {@code submit_id} in the spec.
      */
-    public synchronized String submit(String specText) throws IOException, YarnException {
+    public String createApplication(String submitId) throws IOException, YarnException {
+        if (submitId == null || submitId.isEmpty() || submissions.containsKey(submitId)) {
+            throw new IllegalArgumentException("a new, non-empty submit id is needed, got '" + submitId + "'");
+        }
+        start();
+        Submission sub = new Submission(submitId, yarn.createApplication());
+        submissions.put(submitId, sub);
+        return sub.appId();
+    }
+
+    /**
+     * Cancels a submission that Python has not released: if the application
+     * was not submitted yet it never will be; if it was, it is killed. Waits
+     * (bounded) for a submit call in progress to stop. Returns the
+     * application id if it had been submitted (it is killed now), else null.
+     */
+    public String cancel(String submitId) {
+        Submission sub = submissions.get(submitId);
+        if (sub == null) {
+            return null;
+        }
+        sub.cancel();
+        if (!sub.awaitIdle(CANCEL_WAIT_MS)) {
+            Log.warn("submit " + submitId + " did not stop within " + CANCEL_WAIT_MS + " ms");
+        }
+        submissions.remove(submitId);
+        if (!sub.isSubmitted()) {
+            return null;
+        }
+        killQuietly(sub.appId());
+        return sub.appId();
+    }
+
+    /** Python took charge of the application (start() returned, detached): shutdown leaves it alone. */
+    public void release(String submitId) {
+        submissions.remove(submitId);
+    }
+
+    /**
+     * Called when Python has gone (stdin EOF): every submission Python did not
+     * release is cancelled, so that a client killed during a submit, or one
+     * whose applications were tied to it (detach=False), leaves nothing running.
+     */
+    void shutdown() {
+        for (String id : new ArrayList<>(submissions.keySet())) {
+            String killed = cancel(id);
+            if (killed != null) {
+                Log.info("client gone: killed " + killed);
+            }
+        }
+    }
+
+    /** Upload counters of one submit. */
+    public String uploadReport(String submitId) {
+        Submission sub = submissions.get(submitId);
+        return sub != null && sub.report != null ? sub.report : lastUploadReport;
+    }
+
+    /**
+     * Submits one application described by a java.util.Properties text (keys
+     * in the knit docs) and returns its application id. With {@code submit_id}
+     * (from {@link #createApplication(String)}) the submit can be cancelled;
+     * without, a new application is created here.
+     *
+     * <p>Not synchronized: an upload can take minutes, and kill() or another
+     * submit from another Python thread must not wait for it.
+     */
+    public String submit(String specText) throws IOException, YarnException {
         Spec spec = Spec.parse(specText);
         List<FileEntry> files = checkSpec(spec);
+        String submitId = spec.get("submit_id");
+        Submission sub;
+        if (submitId != null) {
+            sub = submissions.get(submitId);
+            if (sub == null) {
+                throw new IllegalArgumentException("unknown or cancelled submit id '" + submitId
+                        + "': call createApplication first");
+            }
+        } else {
+            start();
+            submitId = "anonymous-" + System.nanoTime();
+            sub = new Submission(submitId, yarn.createApplication());
+            submissions.put(submitId, sub);
+        }
+        sub.enter();
+        try {
+            return submit(spec, files, sub);
+        } finally {
+            sub.exit();
+            if (spec.get("submit_id") == null) {
+                submissions.remove(submitId);
+            }
+        }
+    }
+
+    private String submit(Spec spec, List<FileEntry> files, Submission sub) throws IOException, YarnException {
         String secret = spec.required("secret");
         int amMemory = spec.getInt("am.memory", 512);
         int amVcores = spec.getInt("am.vcores", 1);
@@ -173,15 +277,15 @@ public class Client {
         Path cacheRoot = spec.get("cache_root") != null
                 ? fs.makeQualified(new Path(spec.get("cache_root")))
                 : new Path(stagingRoot.getParent(), "cache");
-        YarnClientApplication app = yarn.createApplication();
-        ApplicationSubmissionContext ctx = app.getApplicationSubmissionContext();
+        ApplicationSubmissionContext ctx = sub.app.getApplicationSubmissionContext();
         ApplicationId appId = ctx.getApplicationId();
         Uploader.mkdirsPrivate(fs, stagingRoot);
         Path appDir = new Path(stagingRoot, appId.toString());
         fs.mkdirs(appDir, Uploader.PRIVATE_DIR);
         fs.setPermission(appDir, Uploader.PRIVATE_DIR);   // mkdirs applied the umask
         try {
-            Uploader up = new Uploader(conf, fs, appDir, cacheRoot, spec.getBool("upload_always", false), rep);
+            Uploader up = new Uploader(conf, fs, appDir, cacheRoot, spec.getBool("upload_always", false), rep,
+                    sub::check);
 
             // The AM's worker spec: the worker keys of the submit spec plus
             // where each resource ended up.
@@ -240,13 +344,26 @@ public class Client {
             ctx.setKeepContainersAcrossApplicationAttempts(true);
             ctx.setAMContainerSpec(clc);
 
+            // The point of no return: a cancel from now on kills the application.
+            if (!sub.beginSubmit()) {
+                sub.check();
+            }
             yarn.submitApplication(ctx);
+            if (sub.isCancelled()) {
+                killQuietly(appId.toString());
+                sub.check();
+            }
             lastUploadReport = up.report();
+            sub.report = lastUploadReport;
             stagingRoots.put(appId.toString(), stagingRoot.toString());
             Log.info("submitted " + appId + " (" + lastUploadReport + ")");
             // Garbage collection of old staging dirs is off the submit path.
             final Path root = stagingRoot;
-            background.execute(() -> sweep(root));
+            final long tmpAge = spec.getLong("sweep.tmp_age_ms", ORPHAN_AGE_MS);
+            background.execute(() -> {
+                sweep(root);
+                sweepCacheTmp(cacheRoot, tmpAge);
+            });
             return appId.toString();
         } catch (IOException | YarnException | RuntimeException e) {
             deleteQuietly(appDir);
@@ -400,6 +517,145 @@ public class Client {
         }
     }
 
+    /**
+     * Removes partial uploads (".name.random.tmp" files in cache entries)
+     * older than ageMs: what an upload interrupted by a dead JVM leaves.
+     * Best effort, bounded in time.
+     */
+    private void sweepCacheTmp(Path cacheRoot, long ageMs) {
+        long deadline = System.currentTimeMillis() + SWEEP_BUDGET_MS;
+        try {
+            if (!fs.exists(cacheRoot)) {
+                return;
+            }
+            for (FileStatus dir : fs.listStatus(cacheRoot)) {
+                if (System.currentTimeMillis() > deadline) {
+                    return;
+                }
+                if (!dir.isDirectory()) {
+                    continue;
+                }
+                for (FileStatus f : fs.listStatus(dir.getPath())) {
+                    if (isPartial(f) && System.currentTimeMillis() - f.getModificationTime() > ageMs) {
+                        fs.delete(f.getPath(), false);
+                        Log.info("removed partial upload " + f.getPath());
+                    }
+                }
+            }
+        } catch (Exception e) {
+            Log.warn("could not clean up partial uploads in " + cacheRoot, e);
+        }
+    }
+
+    private static boolean isPartial(FileStatus f) {
+        String n = f.getPath().getName();
+        return f.isFile() && n.startsWith(".") && n.endsWith(".tmp");
+    }
+
+    // ------------------------------------------------------------------- cache
+
+    /**
+     * The upload cache as a JSON list, one object per file: hash, name, path,
+     * size, modified and accessed (ms; HDFS updates access times only with
+     * dfs.namenode.accesstime.precision), partial (an interrupted upload).
+     */
+    public String cacheEntries(String cacheRoot) throws IOException {
+        start();
+        Path root = fs.makeQualified(new Path(cacheRoot));
+        List<String> items = new ArrayList<>();
+        if (fs.exists(root)) {
+            for (FileStatus dir : fs.listStatus(root)) {
+                if (!dir.isDirectory()) {
+                    continue;
+                }
+                for (FileStatus f : fs.listStatus(dir.getPath())) {
+                    items.add("{\"hash\": " + Json.str(dir.getPath().getName())
+                            + ", \"name\": " + Json.str(f.getPath().getName())
+                            + ", \"path\": " + Json.str(f.getPath().toString())
+                            + ", \"size\": " + (f.isFile() ? f.getLen() : fs.getContentSummary(f.getPath()).getLength())
+                            + ", \"modified\": " + f.getModificationTime()
+                            + ", \"accessed\": " + f.getAccessTime()
+                            + ", \"partial\": " + isPartial(f) + "}");
+                }
+            }
+        }
+        return "[" + String.join(", ", items) + "]";
+    }
+
+    /**
+     * Evicts cache files last used (modified or read) more than olderThanMs
+     * ago, except those that a running application under stagingRoot still
+     * names among its resources (its new containers localize them). Empty
+     * entry directories go too. Returns the removed paths as a JSON list.
+     */
+    public String cleanCache(String cacheRoot, String stagingRoot, long olderThanMs)
+            throws IOException, YarnException {
+        start();
+        Path root = fs.makeQualified(new Path(cacheRoot));
+        java.util.Set<String> inUse = cacheInUse(root, fs.makeQualified(new Path(stagingRoot)));
+        long cutoff = System.currentTimeMillis() - olderThanMs;
+        List<String> removed = new ArrayList<>();
+        if (!fs.exists(root)) {
+            return "[]";
+        }
+        for (FileStatus dir : fs.listStatus(root)) {
+            if (!dir.isDirectory() || inUse.contains(dir.getPath().getName())) {
+                continue;
+            }
+            FileStatus[] files = fs.listStatus(dir.getPath());
+            int left = files.length;
+            for (FileStatus f : files) {
+                if (Math.max(f.getModificationTime(), f.getAccessTime()) <= cutoff) {
+                    fs.delete(f.getPath(), true);
+                    removed.add(Json.str(f.getPath().toString()));
+                    left--;
+                }
+            }
+            if (left == 0) {
+                fs.delete(dir.getPath(), true);
+            }
+        }
+        return "[" + String.join(", ", removed) + "]";
+    }
+
+    /** Hashes of cache entries named in the AM specs of applications that have not ended. */
+    private java.util.Set<String> cacheInUse(Path cacheRoot, Path stagingRoot) throws IOException {
+        java.util.Set<String> hashes = new HashSet<>();
+        if (!fs.exists(stagingRoot)) {
+            return hashes;
+        }
+        String prefix = cacheRoot.toUri().getPath() + "/";
+        for (FileStatus st : fs.listStatus(stagingRoot)) {
+            ApplicationId id;
+            try {
+                id = ApplicationId.fromString(st.getPath().getName());
+                if (FINAL_STATES.contains(yarn.getApplicationReport(id).getYarnApplicationState())) {
+                    continue;
+                }
+            } catch (IllegalArgumentException | YarnException e) {
+                continue;   // not an application's directory, or one the RM has forgotten
+            }
+            Path amSpec = new Path(st.getPath(), Launch.AM_SPEC_NAME);
+            if (!fs.exists(amSpec)) {
+                continue;
+            }
+            Properties p = new Properties();
+            try (java.io.InputStream in = fs.open(amSpec)) {
+                p.load(in);
+            }
+            for (String v : p.stringPropertyNames()) {
+                String value = p.getProperty(v);
+                int at = value.indexOf(prefix);
+                if (at >= 0) {
+                    String rest = value.substring(at + prefix.length());
+                    int slash = rest.indexOf('/');
+                    hashes.add(slash < 0 ? rest : rest.substring(0, slash));
+                }
+            }
+        }
+        return hashes;
+    }
+
     // -------------------------------------------------------------------- kill
 
     /** Kills an application; see {@link #kill(String, String)}. */
@@ -434,6 +690,7 @@ public class Client {
             }
         }
         boolean ended = FINAL_STATES.contains(state);
+        submissions.values().removeIf(s -> s.appId().equals(appId));
         String root = stagingRoot != null ? stagingRoot : stagingRoots.get(appId);
         if (ended && root != null) {
             deleteQuietly(new Path(fs.makeQualified(new Path(root)), appId));
@@ -546,6 +803,14 @@ public class Client {
             yarn = null;
             killer = null;
             fs = null;
+        }
+    }
+
+    private void killQuietly(String appId) {
+        try {
+            killer.killApplication(ApplicationId.fromString(appId));
+        } catch (Exception e) {
+            Log.warn("could not kill " + appId, e);
         }
     }
 

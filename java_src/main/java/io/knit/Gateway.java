@@ -60,6 +60,8 @@ public final class Gateway {
         waitForEof(System.in);
         Log.info("gateway stdin closed; shutting down");
         try {
+            // Python is gone: cancel (or kill) what it had not taken charge of.
+            client.shutdown();
             server.shutdown();
             client.close();
         } catch (RuntimeException e) {

@@ -20,7 +20,6 @@ import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.permission.FsPermission;
-import org.apache.hadoop.io.IOUtils;
 import org.apache.hadoop.yarn.api.records.LocalResourceType;
 import org.apache.hadoop.yarn.api.records.LocalResourceVisibility;
 
@@ -73,6 +72,8 @@ final class Uploader {
     private final Path cacheRoot;
     private final boolean uploadAlways;
     private final Short replication;
+    /** Throws when the submit was cancelled; run between buffers of every copy and hash. */
+    private final Runnable checkpoint;
     private final Set<String> usedNames = new HashSet<>();
     private int duplicates;
     /** Filesystems other than fs that resources live on (for delegation tokens). */
@@ -83,7 +84,8 @@ final class Uploader {
     int cachedFiles;
 
     Uploader(Configuration conf, FileSystem fs, Path appDir, Path cacheRoot, boolean uploadAlways,
-             Short replication) {
+             Short replication, Runnable checkpoint) {
+        this.checkpoint = checkpoint;
         this.conf = conf;
         this.fs = fs;
         this.appDir = appDir;
@@ -173,7 +175,9 @@ final class Uploader {
         }
         long bytes;
         if (f.isDirectory()) {
+            checkpoint.run();
             fs.copyFromLocalFile(false, true, new Path(f.getAbsoluteFile().toURI()), dest);
+            checkpoint.run();
             bytes = fs.getContentSummary(dest).getLength();
         } else {
             upload(f, dest, false);
@@ -188,7 +192,7 @@ final class Uploader {
 
     private Placed cached(File f) throws IOException {
         String name = f.getName();
-        Path dir = new Path(cacheRoot, sha256(f));
+        Path dir = new Path(cacheRoot, sha256(f, checkpoint));
         Path target = new Path(dir, name);
         FileStatus existing = statOrNull(target);
         if (existing != null && existing.isFile() && existing.getLen() == f.length()) {
@@ -229,7 +233,12 @@ final class Uploader {
 
     private void upload(File f, Path dest, boolean overwrite) throws IOException {
         try (InputStream in = new FileInputStream(f); OutputStream out = create(dest, overwrite)) {
-            IOUtils.copyBytes(in, out, BUFFER, false);
+            byte[] buf = new byte[BUFFER];
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                checkpoint.run();
+                out.write(buf, 0, n);
+            }
         }
     }
 
@@ -269,7 +278,7 @@ final class Uploader {
         }
     }
 
-    static String sha256(File f) throws IOException {
+    static String sha256(File f, Runnable checkpoint) throws IOException {
         MessageDigest md;
         try {
             md = MessageDigest.getInstance("SHA-256");
@@ -280,6 +289,7 @@ final class Uploader {
         try (InputStream in = new FileInputStream(f)) {
             int n;
             while ((n = in.read(buf)) > 0) {
+                checkpoint.run();
                 md.update(buf, 0, n);
             }
         }
