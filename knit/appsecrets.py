@@ -121,18 +121,28 @@ def forget(app_id):
 # ResourceManagers whose ended applications' secrets were swept in this process.
 _swept = set()
 
+#: A secret whose application the RM never saw is kept this long: its
+#: submit may still be uploading files (seconds to minutes), or it was
+#: interrupted by a SIGKILL/SIGTERM before the submit.
+UNSUBMITTED_AGE_S = 3600
 
-def sweep(yarn_api):
-    """Remove the stored secrets of applications that YARN reports ended.
+
+def sweep(yarn_api, unsubmitted_age=UNSUBMITTED_AGE_S):
+    """Remove stored secrets of applications that ended or never were.
 
     Run once per process and ResourceManager (by :meth:`knit.Knit.start`),
-    with one REST call; secrets of applications the RM does not list (from
-    another cluster, or still running) are kept.
+    with two REST calls.  A secret goes when the RM reports its application
+    ended, or when its application id is from this RM (same cluster
+    timestamp) yet unknown to it and the secret is older than
+    ``unsubmitted_age`` seconds (a client killed before its submit).
+    Secrets of other clusters' applications are kept.
 
     Examples
     --------
     >>> sweep(Knit().yarn_api)                           # doctest: +SKIP
     """
+    import time
+
     from .exceptions import KnitException
     from .yarn_api import FINAL_STATES
 
@@ -142,12 +152,16 @@ def sweep(yarn_api):
         return
     _swept.add(yarn_api.rm_url)
     try:
-        ended = {a.get("id") for a in yarn_api.apps(states=sorted(FINAL_STATES))}
+        apps = {a.get("id"): a.get("state") for a in yarn_api.apps()}
+        cluster_ts = str(yarn_api.cluster_info().get("startedOn"))
     except KnitException:
         return                  # best effort: the next run tries again
+    now = time.time()
     for app_id, path in stored.items():
-        if app_id in ended:
-            try:
+        try:
+            unsubmitted = (app_id not in apps and app_id.split("_")[1:2] == [cluster_ts]
+                           and now - path.stat().st_mtime > unsubmitted_age)
+            if apps.get(app_id) in FINAL_STATES or unsubmitted:
                 path.unlink()
-            except OSError:
-                pass
+        except OSError:
+            pass

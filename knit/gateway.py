@@ -148,6 +148,9 @@ class Gateway:
             jexc = e.java_exception
             cls = jexc.getClass().getName()
             msg = jexc.getMessage() or cls
+            # Free the Java exception now: left to garbage collection, its
+            # proxy would call a JVM that may have exited by then.
+            _quietly_detach(jexc)
             raise _translate(cls, msg, method, args) from None
         except (Py4JError, AttributeError) as e:
             # Ctrl-C while py4j waits for the JVM's answer: py4j's own cleanup
@@ -203,6 +206,10 @@ class Gateway:
         self._closed = True
         try:
             self._py4j.close(keep_callback_server=False)
+            # Proxies of Java objects still alive tell the JVM when they are
+            # collected, even after close(); with the JVM gone that only logs
+            # connection errors at interpreter exit.
+            self._py4j._gateway_client.is_connected = False
         except Exception:
             pass
         try:
@@ -225,6 +232,13 @@ _JAVA_ERRORS = {
     "org.apache.hadoop.security.AccessControlException": HDFSError,
     "org.apache.hadoop.hdfs.server.namenode.SafeModeException": HDFSError,
 }
+
+
+def _quietly_detach(java_object):
+    try:
+        java_object._detach()
+    except Exception:
+        pass
 
 
 def _interrupted(exc):
