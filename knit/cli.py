@@ -105,6 +105,13 @@ examples:
 Packed environments live in $KNIT_HOME/envs (~/.knit/envs by default).
 """
 
+EPILOG_CACHE = """\
+examples:
+  knit cache ls
+  knit cache clean --older-than 30d   # evict what no start used for 30 days
+  knit cache clean                    # evict all but what running apps need
+"""
+
 EPILOG_MINICLUSTER = """\
 examples:
   knit minicluster start          # start, or reuse a healthy running cluster
@@ -254,6 +261,24 @@ def _parser():
     envls.add_argument("--json", action="store_true", help="print the list as JSON")
     envls.set_defaults(func=_env_ls)
 
+    # -- cache --------------------------------------------------------------
+    cache = command("cache", "show and evict the HDFS upload cache", EPILOG_CACHE, None,
+                    description="Show and evict the HDFS cache of uploaded environments "
+                                "and files (<hdfs home>/.knit/cache).")
+    cachesub = cache.add_subparsers(dest="action", metavar="ACTION")
+    cachesub.required = True
+    cls = cachesub.add_parser("ls", help="list cached files", epilog=EPILOG_CACHE,
+                              formatter_class=FORMATTER)
+    cls.add_argument("--json", action="store_true", help="print the list as JSON")
+    cls.set_defaults(func=_cache_ls)
+    ccl = cachesub.add_parser(
+        "clean", help="evict cached files", epilog=EPILOG_CACHE, formatter_class=FORMATTER,
+        description=textwrap.fill("Evict cached files not used for a while; files that a "
+                                  "running application still needs are kept.", 78))
+    ccl.add_argument("--older-than", default="0", metavar="DURATION",
+                     help="only files unused for this long, e.g. 7d, 12h, 30m (default: all)")
+    ccl.set_defaults(func=_cache_clean)
+
     # -- minicluster --------------------------------------------------------
     mc = command("minicluster", "a real single-machine Hadoop (HDFS + YARN) for trying knit",
                  EPILOG_MINICLUSTER, _minicluster,
@@ -381,6 +406,10 @@ def _result(info):
 def _start(args):
     from .progress import LogFollower, StatusLine, watch
 
+    if args.timeout is not None and not args.timeout > 0:
+        # Checked before anything is submitted.
+        raise KnitValueError(f"--timeout must be a positive number of seconds, got "
+                             f"{args.timeout:g}; e.g. knit start --wait --timeout 600 ...")
     cmd = args.cmd[0] if len(args.cmd) == 1 else shlex.join(args.cmd)
     files = [f for spec in args.files for f in spec.split(",") if f]
     k = _knit()
@@ -528,6 +557,28 @@ def _scale(args):
         for c in active[:excess]:
             am.remove(c["id"])
     print(f"{args.app_id}: {current} -> {args.n} containers")
+    return 0
+
+
+def _cache_ls(args):
+    entries = _knit().cache_entries()
+    if args.json:
+        print(json.dumps(entries, indent=2))
+    elif not entries:
+        print("The upload cache is empty.")
+    else:
+        _table(("NAME", "SIZE", "LAST USED", "HASH"),
+               [(e["name"] + (" (partial)" if e["partial"] else ""), _size(e["size"]),
+                 _when(max(e["modified"], e["accessed"])), e["hash"][:12])
+                for e in entries])
+    return 0
+
+
+def _cache_clean(args):
+    removed = _knit().clean_cache(older_than=args.older_than)
+    for path in removed:
+        print(f"removed {path}")
+    print(f"{len(removed)} cached file{'s' if len(removed) != 1 else ''} removed.")
     return 0
 
 

@@ -526,6 +526,46 @@ class Knit:
         for cid, text in sorted(self.logs(shell=shell).items()):
             print(f"===== {cid} =====\n{text}")
 
+    # -- the upload cache -----------------------------------------------
+    def cache_entries(self):
+        """The files of the HDFS upload cache (``<hdfs_home>/.knit/cache``).
+
+        Returns
+        -------
+        list of dict
+            ``hash``, ``name``, ``path``, ``size`` (bytes), ``modified`` and
+            ``accessed`` (ms since the epoch; HDFS keeps access times only to
+            ``dfs.namenode.accesstime.precision``), ``partial`` (the
+            leftover of an interrupted upload).
+
+        Examples
+        --------
+        >>> [e['name'] for e in k.cache_entries()]          # doctest: +SKIP
+        ['dask.zip', 'knit.jar']
+        """
+        import json
+        return json.loads(get_gateway(self.classpath).call("cacheEntries", self._cache_root))
+
+    def clean_cache(self, older_than=0):
+        """Evict cache files not used (modified or read) for ``older_than``.
+
+        ``older_than`` is seconds or text like ``'7d'``, ``'12h'``; 0 (the
+        default) evicts everything except what a running application of
+        this user still names among its files (its new containers would
+        fail to localize it).  Returns the removed paths.
+
+        Examples
+        --------
+        >>> k.clean_cache(older_than='30d')                 # doctest: +SKIP
+        ['hdfs://nn:8020/user/me/.knit/cache/3f2a.../old-env.zip']
+        """
+        import json
+
+        from .utils import parse_duration
+        ms = int(parse_duration(older_than) * 1000)
+        return json.loads(get_gateway(self.classpath).call(
+            "cleanCache", self._cache_root, self._staging_root, ms))
+
     # -- environments ---------------------------------------------------
     @staticmethod
     def create_env(env_name, packages=None, remove=False, channels=None,

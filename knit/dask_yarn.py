@@ -30,6 +30,7 @@ from distributed.scheduler import Scheduler
 
 from .core import FINAL_STATES, Knit
 from .exceptions import KnitException, KnitValueError
+from .lifecycle import tie
 from .utils import routable_ip
 
 logger = logging.getLogger(__name__)
@@ -56,8 +57,12 @@ def worker_memory_limit(container_bytes):
 class _YARNApp:
     """The one knit application behind a cluster, started with its first worker."""
 
-    def __init__(self, knit, command, env, memory_mb, vcores, queue, app_name, max_restarts):
+    def __init__(self, knit, command, env, memory_mb, vcores, queue, app_name, max_restarts,
+                 detach=False):
         self.knit = knit
+        self.detach = detach
+        #: Called with the error when the application cannot serve workers.
+        self.on_error = None
         self.command = command
         self.env = env
         self.memory_mb, self.vcores = memory_mb, vcores
@@ -78,7 +83,7 @@ class _YARNApp:
                     app_name=self.app_name, max_restarts=self.max_restarts,
                     # Workers come and go (scale, adapt, retirement); the
                     # application lives until the cluster closes.
-                    keep_alive=True)
+                    keep_alive=True, detach=self.detach)
                 await self._run(self._wait_running)
             return self.knit.app_id
 
@@ -104,8 +109,12 @@ class _YARNApp:
             await self._run(lambda: self.knit._am().add(1, self.memory_mb, self.vcores, tag=name))
         except KnitException as e:
             # SpecCluster only logs a worker's start failure; keep it so that
-            # waiting for workers raises it instead of timing out.
+            # waiting for workers raises it instead of timing out, and fail
+            # what waits for workers (client.submit(...).result()) at once.
+            first = self.error is None
             self.error = self.error or e
+            if first and self.on_error is not None:
+                await self.on_error(e)
             raise
 
     async def remove(self, name):
@@ -188,7 +197,16 @@ class DaskYARNCluster(SpecCluster):
     queue, app_name : str
         YARN queue and application name.
     max_restarts : int
-        Times failed worker containers are replaced (-1: always).
+        Times worker containers that end while their worker is still wanted
+        are replaced (-1: always), whatever their exit code: a worker that
+        exits 0 (say, from an import error) is re-requested too.  Past the
+        limit the cluster fails: waiting for workers and pending
+        computations raise, with the last log lines of the ended workers.
+    detach : bool
+        False (the default): the YARN application is killed by
+        :meth:`close`, when the cluster is garbage collected, at
+        interpreter exit, on SIGTERM and, through the gateway JVM, even
+        when the process is SIGKILLed.  True: it outlives this process.
     scheduler_host : str, optional
         Address the scheduler binds; by default the local address that
         routes to the ResourceManager, so workers can reach it.
@@ -223,7 +241,7 @@ class DaskYARNCluster(SpecCluster):
     def __init__(self, env=None, n_workers=0, worker_vcores=1, worker_memory="2 GiB",
                  queue="default", app_name="dask", max_restarts=3, scheduler_host=None,
                  knit=None, asynchronous=False, loop=None, autodetect=True, packages=None,
-                 ip=None, channels=None, conda_pars=None, **knit_kwargs):
+                 ip=None, channels=None, conda_pars=None, detach=False, **knit_kwargs):
         if not isinstance(n_workers, int) or n_workers < 0:
             raise KnitValueError(f"n_workers must be an int >= 0, got {n_workers!r}")
         if not isinstance(worker_vcores, int) or worker_vcores < 1:
@@ -242,7 +260,9 @@ class DaskYARNCluster(SpecCluster):
         self._python = "$PYTHON_BIN" if env else shlex.quote(sys.executable)
         command = _worker_command(self._python, worker_vcores, memory_mb)
         self._app = _YARNApp(self.knit, command, env, memory_mb, worker_vcores, queue,
-                             app_name, max_restarts)
+                             app_name, max_restarts, detach=detach)
+        self._app.on_error = self._fail
+        self._teardown = None if detach else tie(self, _kill_application, self.knit)
         self._watch = None
         worker = {"cls": YARNWorker, "options": {"app": self._app}}
         scheduler = {"cls": Scheduler, "options": {
@@ -274,26 +294,63 @@ class DaskYARNCluster(SpecCluster):
         self._watch = asyncio.ensure_future(self._watch_application())
 
     async def _watch_application(self):
-        """Fail loudly, instead of hanging, when the YARN application dies."""
+        """Fail loudly, instead of hanging, when the YARN application dies;
+        re-request workers whose container ended while they are wanted."""
         while self.status.name not in ("closing", "closed"):
             await asyncio.sleep(2)
             app_id = self.knit.app_id
-            if app_id is None:
+            if app_id is None or self._app.error is not None:
                 continue
             try:
                 st = await self._app._run(self.knit.status)
+                if st["state"] not in FINAL_STATES:
+                    await self._app._run(self._replace_ended_workers)
+                    continue
             except KnitException:
                 continue
-            if st["state"] in FINAL_STATES:
-                self._app.error = KnitException(
-                    f"YARN application {app_id} of this Dask cluster ended "
-                    f"{st['state']}/{st.get('finalStatus')}: {st.get('diagnostics')}",
-                    app_id=app_id)
-                logger.error("%s", self._app.error)
-                # Closing the scheduler makes pending computations fail
-                # instead of waiting forever for workers.
-                await self.scheduler.close()
-                return
+            await self._fail(KnitException(
+                f"YARN application {app_id} of this Dask cluster ended "
+                f"{st['state']}/{st.get('finalStatus')}: {st.get('diagnostics')}",
+                app_id=app_id))
+            return
+
+    def _replace_ended_workers(self):
+        """Runs in a thread: ask again for wanted workers that have no live
+        container.  The AM replaces failed containers within the restart
+        budget itself; one that exited 0 it counts as done, which for a
+        Dask worker still in the spec is a failure too."""
+        am = self.knit._am(required=False)
+        if am is None or self._app.error is not None:
+            return
+        wanted = {str(name) for name in self.worker_spec}
+        by_tag = {}
+        for c in am.containers()["containers"]:
+            if c.get("tag") in wanted:
+                by_tag.setdefault(c["tag"], []).append(c)
+        ended = [c for cs in by_tag.values() for c in cs if c["state"] in _ENDED]
+        limit = self._app.max_restarts
+        if limit >= 0 and len(ended) > limit:
+            error = KnitException(
+                f"Dask workers of {self.knit.app_id} ended {len(ended)} times while still "
+                f"wanted (max_restarts={limit}); the cluster gives up. Last log lines:\n"
+                f"{_last_lines(self.knit, ended[-3:])}", app_id=self.knit.app_id)
+            self.loop.add_callback(self._fail, error)
+            self._app.error = error
+            return
+        for tag, cs in by_tag.items():
+            if all(c["state"] in _ENDED for c in cs):
+                logger.warning("Dask worker %s ended (%s); requesting it again", tag,
+                               ", ".join(f"{c['id']} exit {c.get('exit_status')}" for c in cs))
+                am.add(1, self._app.memory_mb, self._app.vcores, tag=tag)
+
+    async def _fail(self, error):
+        """The YARN application cannot serve workers: say so, and close the
+        scheduler, which makes pending computations fail instead of waiting
+        forever for workers (the client's futures are cancelled)."""
+        self._app.error = self._app.error or error
+        logger.error("%s", error)
+        if self.scheduler is not None and self.scheduler.status.name not in ("closing", "closed"):
+            await self.scheduler.close()
 
     async def _wait_for_workers(self, n_workers=0, timeout=None):
         async def check():
@@ -314,6 +371,8 @@ class DaskYARNCluster(SpecCluster):
         await super()._close()
         if self.knit.app_id and await self._app._run(self.knit.runtime_status) not in FINAL_STATES:
             await self._app._run(self.knit.kill)
+        if self._teardown is not None:
+            self._teardown.detach()
 
     # -- knit 0.2's calls --------------------------------------------------
     def start(self, n_workers=1, cpus=1, memory=2048, checks=True):
@@ -431,6 +490,31 @@ class DaskYARNCluster(SpecCluster):
         return cluster_html("DaskYARNCluster", state=state, rows=rows, containers=containers,
                             links=links, progress=(workers, len(self.worker_spec)),
                             progress_label="workers connected")
+
+
+#: Container states of the AM's report that mean "this container is over".
+_ENDED = frozenset({"SUCCEEDED", "FAILED", "KILLED", "RELEASED"})
+
+
+def _kill_application(knit):
+    """The teardown of a cluster nobody closed (see :mod:`knit.lifecycle`)."""
+    if knit.app_id and knit.runtime_status() not in FINAL_STATES:
+        knit.kill()
+
+
+def _last_lines(knit, containers, n=15):
+    """The last ``n`` lines of stderr and stdout of each container, for errors."""
+    out = []
+    for c in containers:
+        for name in ("stderr", "stdout"):
+            try:
+                text = knit.yarn_api.container_log(c.get("node_http"), c["id"], name)
+            except Exception as e:          # logs are a courtesy here
+                text = f"(no {name}: {e})"
+            lines = (text or "").rstrip().splitlines()[-n:]
+            out.append(f"--- {c['id']} {name} (exit {c.get('exit_status')}):\n"
+                       + "\n".join(lines))
+    return "\n".join(out)
 
 
 def _dask_env(packages, channels=None, conda_pars=None):

@@ -27,7 +27,9 @@ from .exceptions import (ApplicationNotFound, GatewayError, HDFSError, KnitExcep
 JAR = Path(__file__).parent / "java" / "knit.jar"
 READY = "KNIT_GATEWAY_READY"
 
-_lock = threading.Lock()
+# Reentrant: a SIGTERM teardown (knit.lifecycle) may need the gateway while
+# the main thread is starting it.
+_lock = threading.RLock()
 _shared = None
 
 

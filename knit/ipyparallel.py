@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from .core import FINAL_STATES, Knit
 from .exceptions import KnitException, YARNTimeoutError
+from .lifecycle import tie
 from .utils import routable_ip
 
 
@@ -49,11 +50,17 @@ class IPyParallelCluster:
         A configured :class:`~knit.Knit` (else one with autodetection).
     queue, app_name : str
         YARN queue and application name.
+    detach : bool
+        False (the default): the engines' application and the controller
+        are torn down by :meth:`close`, when this object is garbage
+        collected, at interpreter exit and on SIGTERM (and, for the YARN
+        application, even when the process is SIGKILLed).  True: both
+        outlive this process; stop them yourself (``knit kill APP``).
     """
 
     def __init__(self, n_engines=1, env=None, memory=512, vcores=1, ip=None, profile_dir=None,
                  knit=None, queue="default", app_name="ipyparallel", max_restarts=3,
-                 controller_timeout=60):
+                 controller_timeout=60, detach=False):
         self.knit = knit or Knit()
         self.n_engines, self.env = n_engines, env
         self.memory, self.vcores, self.queue, self.app_name = memory, vcores, queue, app_name
@@ -63,6 +70,8 @@ class IPyParallelCluster:
         self.profile_dir = Path(profile_dir or self._tmp.name)
         self.controller_timeout = controller_timeout
         self.controller = None
+        self.detach = detach
+        self._teardown = None
 
     @property
     def engine_file(self):
@@ -75,12 +84,15 @@ class IPyParallelCluster:
     def start(self):
         """Start the controller, then the engines; return the YARN application id."""
         self._start_controller()
+        if not self.detach:
+            self._teardown = tie(self, _teardown, self.knit, self.controller, self._tmp)
         python = "$PYTHON_BIN" if self.env else shlex.quote(sys.executable)
         cmd = f"{python} -m ipyparallel.engine --file=ipcontroller-engine.json"
         return self.knit.start(cmd, env=self.env, files=[str(self.engine_file)],
                                num_containers=self.n_engines, memory=self.memory,
                                virtual_cores=self.vcores, queue=self.queue,
-                               app_name=self.app_name, max_restarts=self.max_restarts)
+                               app_name=self.app_name, max_restarts=self.max_restarts,
+                               detach=self.detach)
 
     def _start_controller(self):
         log = open(self.profile_dir / "ipcontroller.log", "wb")
@@ -134,18 +146,11 @@ class IPyParallelCluster:
 
     def close(self):
         """Kill the engines' application and stop the controller; idempotent."""
-        if self.knit.app_id and self.knit.runtime_status() not in FINAL_STATES:
-            self.knit.kill()
-        if self.controller is not None and self.controller.poll() is None:
-            self.controller.terminate()
-            try:
-                self.controller.wait(10)
-            except subprocess.TimeoutExpired:
-                self.controller.kill()
-                self.controller.wait()
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+        if self._teardown is not None:
+            self._teardown()
+        else:
+            _teardown(self.knit, self.controller, self._tmp)
+        self._tmp = None
 
     def __enter__(self):
         try:
@@ -157,6 +162,26 @@ class IPyParallelCluster:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _teardown(knit, controller, tmp):
+    """Kill the application, stop the controller, remove the temporary profile.
+
+    Module level, not a method: :func:`knit.lifecycle.tie` must not keep the
+    cluster alive."""
+    try:
+        if knit.app_id and knit.runtime_status() not in FINAL_STATES:
+            knit.kill()
+    finally:
+        if controller is not None and controller.poll() is None:
+            controller.terminate()
+            try:
+                controller.wait(10)
+            except subprocess.TimeoutExpired:
+                controller.kill()
+                controller.wait()
+        if tmp is not None:
+            tmp.cleanup()
 
 
 def start_ipyparallel(n_engines, env=None, **kwargs):

@@ -120,3 +120,31 @@ def triple_slash(path):
     if path.startswith("hdfs://") and not path.startswith("hdfs:///"):
         return "hdfs:///" + path[len("hdfs://"):]
     return path
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(value):
+    """Seconds in ``value``: a number of seconds, or text like ``'90s'``,
+    ``'30m'``, ``'12h'``, ``'7d'``, ``'2w'``.
+
+    Examples
+    --------
+    >>> parse_duration('7d')
+    604800.0
+    >>> parse_duration(45)
+    45.0
+    """
+    from .exceptions import KnitValueError
+
+    text = str(value).strip().lower()
+    number, unit = (text[:-1], text[-1]) if text[-1:] in _UNITS else (text, "s")
+    try:
+        seconds = float(number) * _UNITS[unit]
+    except ValueError:
+        seconds = -1
+    if isinstance(value, bool) or not seconds >= 0:
+        raise KnitValueError(f"a duration must be like 90s, 30m, 12h or 7d (or seconds), "
+                             f"not negative; got {value!r}: e.g. older_than='7d'")
+    return seconds
