@@ -152,7 +152,7 @@ def sweep(yarn_api, unsubmitted_age=UNSUBMITTED_AGE_S):
         return
     _swept.add(yarn_api.rm_url)
     try:
-        apps = {a.get("id"): a.get("state") for a in yarn_api.apps()}
+        apps = {a.get("id"): a.get("state") for a in yarn_api.applications()}
         cluster_ts = str(yarn_api.cluster_info().get("startedOn"))
     except KnitException:
         return                  # best effort: the next run tries again

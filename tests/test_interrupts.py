@@ -77,7 +77,7 @@ def client(minicluster, tmp_path):
 
 
 def apps_named(api, name):
-    return [a for a in api.apps() if a.get("name") == name]
+    return [a for a in api.applications() if a.get("name") == name]
 
 
 def env_archive(tmp_path, big_member):
