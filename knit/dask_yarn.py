@@ -363,7 +363,13 @@ class DaskYARNCluster(SpecCluster):
                                            return_when=asyncio.FIRST_COMPLETED)
         for p in pending:
             p.cancel()
-        return done.pop().result()
+        try:
+            return done.pop().result()
+        except Exception:
+            # Waiting fails too when the scheduler closes: the YARN error is the cause.
+            if self.yarn_error is not None:
+                raise self.yarn_error from None
+            raise
 
     async def _close(self):
         if self._watch is not None:

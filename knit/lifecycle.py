@@ -33,10 +33,11 @@ import signal
 import threading
 import weakref
 
-_pending = weakref.WeakSet()
+# Registered finalizers (they hold only weak references to their objects).
+_pending = set()
 _previous = None
 _installed = False
-_lock = threading.Lock()
+_lock = threading.RLock()
 
 
 def tie(obj, teardown, *args):
@@ -48,7 +49,9 @@ def tie(obj, teardown, *args):
     resources.
     """
     fin = weakref.finalize(obj, teardown, *args)
-    _pending.add(fin)
+    with _lock:
+        _pending.difference_update([f for f in _pending if not f.alive])
+        _pending.add(fin)
     _install_sigterm()
     return fin
 
@@ -65,6 +68,8 @@ def _install_sigterm():
 
 def _on_sigterm(signum, frame):
     for fin in list(_pending):
+        if not fin.alive:
+            continue
         try:
             fin()
         except Exception:

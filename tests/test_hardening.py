@@ -140,13 +140,18 @@ def test_dask_worker_exiting_zero_is_rerequested_then_fails_with_its_logs(minicl
 
 
 def test_dask_cluster_that_cannot_submit_fails_pending_work(minicluster):
-    with DaskYARNCluster(n_workers=1, worker_memory="256 MiB", queue="no-such-queue") as cluster:
+    with DaskYARNCluster(n_workers=0, worker_memory="256 MiB", queue="no-such-queue") as cluster:
         client = Client(cluster)
         future = client.submit(sum, [1, 2])
-        # Raises (the scheduler is closed) instead of waiting for a worker.
-        with pytest.raises(Exception):
+        cluster.scale(1)            # the first worker starts the application: it fails
+        # The computation fails (the scheduler is closed) instead of waiting
+        # the full timeout for a worker that will never come.
+        with pytest.raises(Exception) as err:
             future.result(timeout=240)
+        assert not isinstance(err.value, TimeoutError)
         assert "no-such-queue" in str(cluster.yarn_error)
+        with pytest.raises(KnitValueError, match="no-such-queue"):
+            cluster.wait_for_workers(1, timeout=240)
         client.close()
 
 
