@@ -90,6 +90,11 @@ class Knit:
         #: The containers' ``LANG`` (knit 0.2's attribute; ``lang=`` setting).
         self.lang = self.conf.lang
 
+    #: Seconds after which a partial upload in the cache (``.*.tmp``, left by
+    #: a gateway JVM that died mid-upload) is removed by the sweep that
+    #: follows each submit.  Uploads in progress are younger than this.
+    partial_upload_age = 3600
+
     def __repr__(self):
         return f"Knit<rm={self.yarn_api.rm_url}, app_id={self.app_id}>"
 
@@ -215,6 +220,8 @@ class Knit:
             "replication": self.conf.replication_factor,
             "jar": str(Path(self.knit_home) / "knit.jar"), "secret": secret,
             "auto_finish": str(not keep_alive).lower(),
+            # After each submit the JVM removes partial uploads older than this.
+            "sweep.tmp_age_ms": int(self.partial_upload_age * 1000),
         }
         if nodes:
             spec["nodes"] = ",".join(nodes)
