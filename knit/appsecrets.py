@@ -127,11 +127,12 @@ _swept = set()
 UNSUBMITTED_AGE_S = 3600
 
 
-def sweep(yarn_api, unsubmitted_age=UNSUBMITTED_AGE_S):
+def sweep(yarn_api, user=None, unsubmitted_age=UNSUBMITTED_AGE_S):
     """Remove stored secrets of applications that ended or never were.
 
     Run once per process and ResourceManager (by :meth:`knit.Knit.start`),
-    with two REST calls.  A secret goes when the RM reports its application
+    with two REST calls (the list of ``user``'s applications, and the RM's
+    start time).  A secret goes when the RM reports its application
     ended, or when its application id is from this RM (same cluster
     timestamp) yet unknown to it and the secret is older than
     ``unsubmitted_age`` seconds (a client killed before its submit).
@@ -139,7 +140,7 @@ def sweep(yarn_api, unsubmitted_age=UNSUBMITTED_AGE_S):
 
     Examples
     --------
-    >>> sweep(Knit().yarn_api)                           # doctest: +SKIP
+    >>> sweep(Knit().yarn_api, "alice")                         # doctest: +SKIP
     """
     import time
 
@@ -152,7 +153,7 @@ def sweep(yarn_api, unsubmitted_age=UNSUBMITTED_AGE_S):
         return
     _swept.add(yarn_api.rm_url)
     try:
-        apps = {a.get("id"): a.get("state") for a in yarn_api.applications()}
+        apps = {a.get("id"): a.get("state") for a in yarn_api.applications(user=user)}
         cluster_ts = str(yarn_api.cluster_info().get("startedOn"))
     except KnitException:
         return                  # best effort: the next run tries again

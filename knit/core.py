@@ -259,7 +259,7 @@ class Knit:
         for i, (path, cached) in enumerate(resources):
             spec[f"file.{i}.path"] = path if "://" in path else os.path.abspath(path)
             spec[f"file.{i}.cache"] = str(cached).lower()
-        appsecrets.sweep(self.yarn_api)
+        appsecrets.sweep(self.yarn_api, user=self.conf.user)
         gw = get_gateway(self.classpath)
         submit_id = spec["submit_id"] = secrets.token_hex(8)
         local_env = [str(env)] if env and "://" not in str(env) else []

@@ -118,7 +118,7 @@ def test_secrets_of_ended_or_never_submitted_apps_are_swept(k, tmp_path, monkeyp
     other = "application_1000000000000_0001"   # another cluster's
     appsecrets.save(other, "s")
     appsecrets._swept.discard(k.yarn_api.rm_url)
-    appsecrets.sweep(k.yarn_api)
+    appsecrets.sweep(k.yarn_api, user=k.conf.user)
     left = sorted(p.name for p in appsecrets.secrets_dir().glob("*.secret"))
     assert left == sorted([f"{young}.secret", f"{other}.secret"])
 
