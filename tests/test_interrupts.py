@@ -177,3 +177,37 @@ def test_interrupted_py4j_call_is_recognised(minicluster, tmp_path):
                          timeout=120)
     assert "RECOGNISED True" in out.stdout, (out.stdout, out.stderr)
     assert "VERSION" in out.stdout, out.stderr
+
+
+def test_kill_is_not_blocked_by_a_stalled_upload(minicluster, knits, tmp_path, big_member):
+    """An upload that hangs (its DataNode frozen with SIGSTOP) holds no lock
+    that kill() from another thread needs."""
+    import threading
+
+    victim = knits()
+    victim.start("sleep 600", wait=False)
+    uploader = knits()
+    env = env_archive(tmp_path, big_member)
+    cache_dir = f"/user/{uploader.conf.user}/.knit/cache/{sha256_file(env)}"
+    outcome = {}
+
+    def upload():
+        try:
+            outcome["app"] = uploader.start("sleep 600", env=str(env), wait=False)
+        except Exception as e:
+            outcome["error"] = e
+
+    t = threading.Thread(target=upload, daemon=True)
+    t.start()
+    datanode = minicluster.status()["daemons"]["datanode"]["pid"]
+    poll(lambda: partial_uploads(minicluster, cache_dir) or not t.is_alive(),
+         timeout=240, interval=0.05)
+    os.kill(datanode, signal.SIGSTOP)
+    try:
+        assert t.is_alive(), outcome
+        assert victim.kill() is True
+        assert t.is_alive()            # the upload is still stuck: kill did not wait for it
+    finally:
+        os.kill(datanode, signal.SIGCONT)
+    t.join(300)
+    assert "app" in outcome, outcome
