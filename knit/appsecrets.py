@@ -148,7 +148,8 @@ def sweep(yarn_api, user=None, unsubmitted_age=UNSUBMITTED_AGE_S):
     from .yarn_api import FINAL_STATES
 
     d = secrets_dir()
-    stored = {p.name[:-len(".secret")]: p for p in d.glob("*.secret")} if d.is_dir() else {}
+    stored = ({p.name[:-len(_SUFFIX)]: p for p in d.glob(f"*{_SUFFIX}")}
+              if d.is_dir() else {})
     if not stored or yarn_api.rm_url in _swept:
         return
     _swept.add(yarn_api.rm_url)

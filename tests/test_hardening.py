@@ -112,15 +112,15 @@ def test_secrets_of_ended_or_never_submitted_apps_are_swept(k, tmp_path, monkeyp
     never = f"application_{ts}_9999"      # created, then its client died before submit
     appsecrets.save(never, "s")
     old = time.time() - 2 * appsecrets.UNSUBMITTED_AGE_S
-    os.utime(appsecrets.secrets_dir() / f"{never}.secret", (old, old))
+    os.utime(appsecrets.path(never), (old, old))
     young = f"application_{ts}_9998"      # maybe still uploading in another process
     appsecrets.save(young, "s")
     other = "application_1000000000000_0001"   # another cluster's
     appsecrets.save(other, "s")
     appsecrets._swept.discard(k.yarn_api.rm_url)
     appsecrets.sweep(k.yarn_api, user=k.conf.user)
-    left = sorted(p.name for p in appsecrets.secrets_dir().glob("*.secret"))
-    assert left == sorted([f"{young}.secret", f"{other}.secret"])
+    left = sorted(p.name for p in appsecrets.secrets_dir().glob("*.pem"))
+    assert left == sorted([appsecrets.path(young).name, appsecrets.path(other).name])
 
 
 # -- Dask ------------------------------------------------------------------------------

@@ -122,7 +122,7 @@ def test_signal_during_upload_submits_nothing(minicluster, client, tmp_path, big
         # No secret kept for an application that never existed.  (After a
         # SIGTERM or SIGKILL Python could not remove it: appsecrets.sweep
         # does later, see test_hardening.)
-        assert list((client.home / "apps").glob("*.secret")) == []
+        assert list((client.home / "apps").glob("*.pem")) == []
 
 
 def wait_started(p):
@@ -138,7 +138,7 @@ def test_signal_after_start_kills_the_application(minicluster, client, mode, sig
     name = f"interrupt-after-{uuid.uuid4().hex[:8]}"
     p = client(None, name, mode)
     app_id = wait_started(p)
-    assert (client.home / "apps" / f"{app_id}.secret").exists()
+    assert (client.home / "apps" / f"{app_id}.pem").exists()
     p.send_signal(sig)
     p.communicate(timeout=180)
     info = poll(lambda: (lambda a: a if a["state"] in ("KILLED", "FAILED", "FINISHED") else None)(
