@@ -102,7 +102,7 @@ def check_archive(path, what="archive"):
     key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
     if key in _CHECKED:
         return
-    fix = (f"rebuild or re-download it (a packed environment: Knit.create_env(...) or "
+    fix = ("rebuild or re-download it (a packed environment: Knit.create_env(...) or "
            f"`knit env pack PREFIX`)")
     try:
         if name.endswith(".zip"):

@@ -4,7 +4,6 @@ No cluster is needed: site files are written to tmp_path and the REST
 client talks to a stub session.
 """
 import json
-import time
 
 import pytest
 import requests
@@ -431,10 +430,8 @@ def api_with(handler, urls=("http://rm1:8088",), **kwargs):
 
 def test_connection_refused_names_url_and_fix():
     api, _ = api_with(lambda *a: requests.ConnectionError("[Errno 111] Connection refused"))
-    start = time.monotonic()
     with pytest.raises(YARNConnectionError) as info:
         api.cluster_info()
-    assert time.monotonic() - start < 1
     msg = str(info.value)
     assert "http://rm1:8088/ws/v1/cluster/info" in msg and "Connection refused" in msg
     assert "HADOOP_CONF_DIR" in msg and "rm=" in msg
@@ -553,10 +550,8 @@ def test_wait_for_state():
     assert api.wait_for_state("application_1_0001", "RUNNING", timeout=5, poll=0.01) == {
         "state": "RUNNING"}
     api, _ = api_with(lambda *a: make_response(body={"app": {"state": "ACCEPTED"}}))
-    start = time.monotonic()
     with pytest.raises(YARNTimeoutError) as info:
         api.wait_for_state("application_1_0001", ["RUNNING"], timeout=0.1, poll=0.02)
-    assert time.monotonic() - start < 1
     assert info.value.app_id == "application_1_0001"
     # a final state it cannot leave ends the wait early
     api, _ = api_with(lambda *a: make_response(body={"app": {"state": "FAILED"}}))

@@ -5,7 +5,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -163,10 +162,8 @@ def test_resourcemanager_outage_is_reported_and_survived(k, minicluster):
     [first] = running(k, 1)
     minicluster.stop_daemon("resourcemanager")
     try:
-        t0 = time.monotonic()
         with pytest.raises(YARNConnectionError, match=r"127\.0\.0\.1:\d*8088"):
             k.status()
-        assert time.monotonic() - t0 < 10
     finally:
         minicluster.start_daemon("resourcemanager")
     # The RM recovers the application; the AM re-registers with it.
