@@ -103,7 +103,7 @@ def check_archive(path, what="archive"):
     if key in _CHECKED:
         return
     fix = ("rebuild or re-download it (a packed environment: Knit.create_env(...) or "
-           f"`knit env pack PREFIX`)")
+           "`knit env pack PREFIX`)")
     try:
         if name.endswith(".zip"):
             size = os.path.getsize(path)
