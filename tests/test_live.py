@@ -158,7 +158,9 @@ def test_killed_application_master_second_attempt_keeps_containers(k):
     assert k.runtime_status() == "RUNNING"
 
 
-def test_resourcemanager_outage_is_reported_and_survived(k, minicluster):
+def test_resourcemanager_outage_is_reported_and_survived(knits, minicluster):
+    # A short retry window: REST calls give up (naming the RM) soon after it.
+    k = knits(rm_retry_timeout=2)
     k.start("sleep 600", num_containers=1)
     [first] = running(k, 1)
     minicluster.stop_daemon("resourcemanager")

@@ -59,11 +59,8 @@ public class Client {
     private static final EnumSet<YarnApplicationState> FINAL_STATES = EnumSet.of(
             YarnApplicationState.FINISHED, YarnApplicationState.FAILED, YarnApplicationState.KILLED);
 
-    private YarnConfiguration conf;
-    private FileSystem fs;
-    private YarnClient yarn;
-    /** Same as yarn but with a bounded wait in killApplication (see start()). */
-    private YarnClient killer;
+    /** One per distinct (configuration overrides, identity) that Python asked for. */
+    private final Map<String, Session> sessions = new ConcurrentHashMap<>();
     /** Application id to the staging root it was submitted with. */
     private final Map<String, String> stagingRoots = new ConcurrentHashMap<>();
     /** Background chores (the staging sweep), one at a time, never blocking the JVM's exit. */
@@ -94,40 +91,56 @@ public class Client {
      */
     void warmUp() {
         try {
-            start();
-            fs.getFileStatus(fs.getHomeDirectory().getParent());
+            Session s = session(defaultKey());
+            s.run(() -> s.fs.getFileStatus(s.fs.getHomeDirectory().getParent()));
         } catch (Exception | LinkageError e) {
             Log.info("warm-up connection failed (reported on first use): " + e);
         }
     }
 
-    /** Connects lazily so that a bad Hadoop configuration is reported to the caller, not at gateway start. */
-    private synchronized void start() throws IOException {
-        if (yarn != null) {
-            return;
+    /**
+     * Opens (or finds) the session for one Knit object: HADOOP_CONF_DIR plus
+     * {@code overrides}, acting as {@code user} (simple authentication), as
+     * the Kerberos ticket cache's principal, or as {@code principal} from
+     * {@code keytab}. Returns {@code key} (to pass to the other calls),
+     * {@code user} (the short name Hadoop acts as) and {@code principal}.
+     */
+    public Map<String, String> connect(Map<String, String> overrides, String user, String principal,
+            String keytab) throws Exception {
+        Map<String, String> o = overrides == null ? Collections.emptyMap() : new HashMap<>(overrides);
+        String key = Session.key(o, user, principal, keytab);
+        Session s;
+        synchronized (sessions) {
+            s = sessions.get(key);
+            if (s == null) {
+                s = Session.open(o, user, principal, keytab);
+                sessions.put(key, s);
+            }
         }
-        YarnConfiguration c = new YarnConfiguration();
-        // submitApplication polls until the RM has saved the application,
-        // every 200 ms by default; the save takes a few milliseconds.
-        c.setLong(YarnConfiguration.YARN_CLIENT_APP_SUBMISSION_POLL_INTERVAL_MS, 20);
-        // newInstance, not get: close() must not close the JVM-wide cached
-        // FileSystem that LogsCLI and Hadoop internals share.
-        FileSystem f = FileSystem.newInstance(c);
-        YarnClient y = YarnClient.createYarnClient();
-        y.init(c);
-        y.start();
-        // YarnClient.killApplication re-sends the kill until the RM reports it
-        // complete and, by default, waits forever. A second client with a
-        // poll timeout keeps kill() bounded without touching submit's waits.
-        YarnConfiguration kc = new YarnConfiguration(c);
-        kc.setLong(YarnConfiguration.YARN_CLIENT_APPLICATION_CLIENT_PROTOCOL_POLL_TIMEOUT_MS, KILL_WAIT_MS);
-        YarnClient k = YarnClient.createYarnClient();
-        k.init(kc);
-        k.start();
-        conf = c;
-        fs = f;
-        yarn = y;
-        killer = k;
+        Map<String, String> out = new HashMap<>();
+        out.put("key", key);
+        out.put("user", s.user());
+        out.put("principal", s.ugi.getUserName());
+        out.put("security", String.valueOf(UserGroupInformation.isSecurityEnabled()));
+        return out;
+    }
+
+    /** The session of HADOOP_CONF_DIR alone, as Hadoop's login user (for calls without a key). */
+    private String defaultKey() throws Exception {
+        return connect(Collections.emptyMap(), null, null, null).get("key");
+    }
+
+    private Session session(String key) {
+        Session s = sessions.get(key);
+        if (s == null) {
+            throw new IllegalStateException("no gateway session " + key + " (call connect first)");
+        }
+        return s;
+    }
+
+    /** The value of a Hadoop property as the session sees it (null if unset). */
+    public String confValue(String key, String name) {
+        return session(key).conf.get(name);
     }
 
     // ------------------------------------------------------------------ submit
@@ -149,7 +162,20 @@ public class Client {
      * Submits one application described by a java.util.Properties text (keys
      * in the knit docs) and returns its application id.
      */
-    public synchronized String submit(String specText) throws IOException, YarnException {
+    public String submit(String specText) throws Exception {
+        return submit(defaultKey(), specText);
+    }
+
+    /** Submits as {@link #submit(String)}, within the session {@code key} (from connect). */
+    public synchronized String submit(String key, String specText) throws Exception {
+        Session s = session(key);
+        return s.run(() -> submit(s, specText));
+    }
+
+    private String submit(Session s, String specText) throws IOException, YarnException {
+        YarnConfiguration conf = s.conf;
+        FileSystem fs = s.fs;
+        YarnClient yarn = s.yarn;
         Spec spec = Spec.parse(specText);
         List<FileEntry> files = checkSpec(spec);
         String secret = spec.required("secret");
@@ -168,7 +194,6 @@ public class Client {
             }
         }
 
-        start();
         Path stagingRoot = fs.makeQualified(new Path(spec.required("staging_root")));
         Path cacheRoot = spec.get("cache_root") != null
                 ? fs.makeQualified(new Path(spec.get("cache_root")))
@@ -222,7 +247,7 @@ public class Client {
 
             ContainerLaunchContext clc = ContainerLaunchContext.newInstance(amResources, amEnv,
                     Collections.singletonList(amCommand(amMemory)), null,
-                    amTokens(secret, up), null);
+                    amTokens(s, spec, secret, up), null);
 
             ctx.setApplicationName(spec.get("name", "knit"));
             if (spec.get("queue") != null) {
@@ -246,10 +271,19 @@ public class Client {
             Log.info("submitted " + appId + " (" + lastUploadReport + ")");
             // Garbage collection of old staging dirs is off the submit path.
             final Path root = stagingRoot;
-            background.execute(() -> sweep(root));
+            background.execute(() -> {
+                try {
+                    s.run(() -> {
+                        sweep(s, root);
+                        return null;
+                    });
+                } catch (Exception e) {
+                    Log.warn("could not clean up " + root, e);
+                }
+            });
             return appId.toString();
         } catch (IOException | YarnException | RuntimeException e) {
-            deleteQuietly(appDir);
+            deleteQuietly(fs, appDir);
             throw e;
         }
     }
@@ -330,7 +364,9 @@ public class Client {
      * The AM's credentials: the secret (the only way it reaches the AM) and,
      * on a Kerberos cluster, HDFS delegation tokens renewable by the RM.
      */
-    private ByteBuffer amTokens(String secret, Uploader up) throws IOException {
+    private static ByteBuffer amTokens(Session s, Spec spec, String secret, Uploader up) throws IOException {
+        YarnConfiguration conf = s.conf;
+        FileSystem fs = s.fs;
         Credentials creds = new Credentials();
         creds.addSecretKey(Launch.SECRET_ALIAS, secret.getBytes(StandardCharsets.UTF_8));
         if (UserGroupInformation.isSecurityEnabled()) {
@@ -342,6 +378,16 @@ public class Client {
             fs.addDelegationTokens(renewer, creds);
             for (FileSystem other : up.remoteFileSystems) {
                 other.addDelegationTokens(renewer, creds);
+            }
+            for (String uri : spec.getList("filesystems")) {
+                // Filesystems the application reads beyond the default one
+                // and its files' (Spark's spark.yarn.access.hadoopFileSystems).
+                new Path(uri).getFileSystem(conf).addDelegationTokens(renewer, creds);
+            }
+            if (s.keytab != null) {
+                // Logged in from a keytab: the AM gets it too, to fetch new
+                // tokens past their max lifetime (see TokenRenewer).
+                TokenRenewer.ship(creds, s.principal, s.keytab);
             }
         }
         DataOutputBuffer dob = new DataOutputBuffer();
@@ -363,7 +409,9 @@ public class Client {
      * killed before it could clean up). Best effort, bounded in time: a
      * submit never fails because of it.
      */
-    private void sweep(Path stagingRoot) {
+    private void sweep(Session s, Path stagingRoot) {
+        FileSystem fs = s.fs;
+        YarnClient yarn = s.yarn;
         long deadline = System.currentTimeMillis() + SWEEP_BUDGET_MS;
         try {
             if (!fs.exists(stagingRoot)) {
@@ -402,9 +450,14 @@ public class Client {
 
     // -------------------------------------------------------------------- kill
 
-    /** Kills an application; see {@link #kill(String, String)}. */
-    public boolean kill(String appId) throws IOException, YarnException {
-        return kill(appId, null);
+    /** Kills an application; see {@link #kill(String, String, String)}. */
+    public boolean kill(String appId) throws Exception {
+        return kill(defaultKey(), appId, null);
+    }
+
+    /** Kills an application; see {@link #kill(String, String, String)}. */
+    public boolean kill(String appId, String stagingRoot) throws Exception {
+        return kill(defaultKey(), appId, stagingRoot);
     }
 
     /**
@@ -413,14 +466,19 @@ public class Client {
      * one it was submitted with from this JVM is used. Returns true when the
      * application ended (killed now, or already finished).
      */
-    public boolean kill(String appId, String stagingRoot) throws IOException, YarnException {
-        start();
+    public boolean kill(String key, String appId, String stagingRoot) throws Exception {
+        Session s = session(key);
+        return s.run(() -> kill(s, appId, stagingRoot));
+    }
+
+    private boolean kill(Session s, String appId, String stagingRoot) throws IOException, YarnException {
+        YarnClient yarn = s.yarn;
         ApplicationId id = ApplicationId.fromString(appId);
         long deadline = System.currentTimeMillis() + KILL_WAIT_MS;
         YarnApplicationState state = yarn.getApplicationReport(id).getYarnApplicationState();
         if (!FINAL_STATES.contains(state)) {
             try {
-                killer.killApplication(id);
+                s.killer.killApplication(id);
             } catch (YarnException e) {
                 if (e instanceof ApplicationNotFoundException) {
                     throw e;
@@ -436,7 +494,7 @@ public class Client {
         boolean ended = FINAL_STATES.contains(state);
         String root = stagingRoot != null ? stagingRoot : stagingRoots.get(appId);
         if (ended && root != null) {
-            deleteQuietly(new Path(fs.makeQualified(new Path(root)), appId));
+            deleteQuietly(s.fs, new Path(s.fs.makeQualified(new Path(root)), appId));
             stagingRoots.remove(appId);
         }
         return ended;
@@ -450,7 +508,17 @@ public class Client {
      * outDir/&lt;host&gt;_&lt;port&gt;/&lt;container id&gt;. Returns outDir.
      */
     public String fetchAggregatedLogs(String appId, String outDir) throws Exception {
-        start();
+        return fetchAggregatedLogs(defaultKey(), appId, outDir);
+    }
+
+    /** As {@link #fetchAggregatedLogs(String, String)}, within the session {@code key}. */
+    public String fetchAggregatedLogs(String key, String appId, String outDir) throws Exception {
+        Session s = session(key);
+        return s.run(() -> fetchAggregatedLogs(s.conf, appId, outDir));
+    }
+
+    private static String fetchAggregatedLogs(YarnConfiguration conf, String appId, String outDir)
+            throws Exception {
         ApplicationId.fromString(appId);   // fail early, with Hadoop's message, on a bad id
         File out = new File(outDir);
         if (!out.isDirectory() && !out.mkdirs()) {
@@ -531,25 +599,17 @@ public class Client {
 
     // ------------------------------------------------------------------- misc
 
-    /** Stops the YarnClients and closes the FileSystem. */
-    public synchronized void close() {
-        if (yarn == null) {
-            return;
-        }
-        try {
-            yarn.stop();
-            killer.stop();
-            fs.close();
-        } catch (Exception e) {
-            Log.warn("error while closing the client", e);
-        } finally {
-            yarn = null;
-            killer = null;
-            fs = null;
+    /** Stops every session's YarnClients and closes their FileSystems. */
+    public void close() {
+        synchronized (sessions) {
+            for (Session s : sessions.values()) {
+                s.close();
+            }
+            sessions.clear();
         }
     }
 
-    private void deleteQuietly(Path dir) {
+    private static void deleteQuietly(FileSystem fs, Path dir) {
         try {
             fs.delete(dir, true);
         } catch (Exception e) {
