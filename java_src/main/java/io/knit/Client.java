@@ -246,7 +246,7 @@ public class Client {
             amEnv.put("JDK_JAVA_OPTIONS", Launch.jdkJavaOptions());
 
             ContainerLaunchContext clc = ContainerLaunchContext.newInstance(amResources, amEnv,
-                    Collections.singletonList(amCommand(amMemory)), null,
+                    Collections.singletonList(amCommand(amMemory, s)), null,
                     amTokens(s, spec, secret, up), null);
 
             ctx.setApplicationName(spec.get("name", "knit"));
@@ -350,13 +350,20 @@ public class Client {
     }
 
     /** The AM command; its heap follows the AM container's size. */
-    private static String amCommand(int amMemoryMb) {
+    private static String amCommand(int amMemoryMb, Session s) {
         int xmx = Math.max(64, (int) (amMemoryMb * 0.75));
         String logDir = ApplicationConstants.LOG_DIR_EXPANSION_VAR;
+        // An AM that logs in from a keytab (TokenRenewer) needs the realm's
+        // krb5.conf. Nodes normally have it in /etc; a client that names its
+        // own (-Djava.security.krb5.conf, as the mini cluster does) passes it
+        // on, used only where that file exists on the AM's node.
+        String krb5 = System.getProperty("java.security.krb5.conf");
+        String krb5Opt = s.keytab != null && krb5 != null && krb5.matches("[A-Za-z0-9_./-]+")
+                ? " $(test -f " + krb5 + " && echo -Djava.security.krb5.conf=" + krb5 + ")" : "";
         // The AM does little computing: the client compiler and serial GC
         // start it sooner and keep its footprint small.
         return Environment.JAVA_HOME.$$() + "/bin/java -Xmx" + xmx + "m -XX:TieredStopAtLevel=1"
-                + " -XX:+UseSerialGC " + ApplicationMaster.class.getName()
+                + " -XX:+UseSerialGC" + krb5Opt + " " + ApplicationMaster.class.getName()
                 + " 1>" + logDir + "/AppMaster.stdout 2>" + logDir + "/AppMaster.stderr";
     }
 

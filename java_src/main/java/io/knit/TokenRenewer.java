@@ -86,7 +86,7 @@ final class TokenRenewer {
         }
         TokenRenewer r = new TokenRenewer(conf, new String(principal, StandardCharsets.UTF_8), file.getPath(),
                 onNewTokens);
-        long delay = delayMs(creds, System.currentTimeMillis());
+        long delay = delayMs(creds, renewIntervalMs(conf), System.currentTimeMillis());
         Log.info("delegation tokens will be renewed from the keytab in " + delay / 1000 + " s");
         r.timer.schedule(r::renew, delay, TimeUnit.MILLISECONDS);
         return r;
@@ -106,7 +106,7 @@ final class TokenRenewer {
             });
             UserGroupInformation.getCurrentUser().addCredentials(fresh);
             onNewTokens.run();
-            next = delayMs(fresh, System.currentTimeMillis());
+            next = delayMs(fresh, renewIntervalMs(conf), System.currentTimeMillis());
             Log.info("obtained " + fresh.numberOfTokens() + " new delegation token(s) from the keytab;"
                     + " next renewal in " + next / 1000 + " s");
         } catch (Exception e) {
@@ -117,8 +117,21 @@ final class TokenRenewer {
         timer.schedule(this::renew, next, TimeUnit.MILLISECONDS);
     }
 
-    /** Time until RENEW_FRACTION of the shortest-lived delegation token's lifetime has passed. */
-    static long delayMs(Credentials creds, long now) {
+    /**
+     * HDFS's renew interval, where the configuration tells it (Hadoop's
+     * default is a day). Once the RM has fetched tokens of its own
+     * (proxy-user-privileges) it stops renewing the originals, which then
+     * die after one interval, well before their max date.
+     */
+    static long renewIntervalMs(Configuration conf) {
+        return conf.getLong("dfs.namenode.delegation.token.renew-interval", TimeUnit.DAYS.toMillis(1));
+    }
+
+    /**
+     * Time until RENEW_FRACTION of the shortest-lived delegation token's
+     * lifetime (its max date, or one renew interval if sooner) has passed.
+     */
+    static long delayMs(Credentials creds, long renewIntervalMs, long now) {
         long best = Long.MAX_VALUE;
         for (Token<?> t : creds.getAllTokens()) {
             TokenIdentifier id;
@@ -129,7 +142,8 @@ final class TokenRenewer {
             }
             if (id instanceof AbstractDelegationTokenIdentifier) {
                 AbstractDelegationTokenIdentifier d = (AbstractDelegationTokenIdentifier) id;
-                long at = d.getIssueDate() + (long) ((d.getMaxDate() - d.getIssueDate()) * RENEW_FRACTION);
+                long life = Math.min(d.getMaxDate() - d.getIssueDate(), renewIntervalMs);
+                long at = d.getIssueDate() + (long) (life * RENEW_FRACTION);
                 best = Math.min(best, at - now);
             }
         }
