@@ -76,6 +76,8 @@ class Knit:
         ``replication_factor``, ``lang``, ``password``, ``gateway_path`` and
         the other fields of :class:`knit.conf.HadoopSettings`.
 
+    Notes
+    -----
     Everything given here (``rm``, ports, ``user``, ``replication_factor``,
     Hadoop properties in ``pars``) steers the REST calls and the gateway
     JVM alike, so both always reach the same ResourceManager as the same
