@@ -105,6 +105,8 @@ def test_application_outlives_its_token_lifetime(secure_knits, secure_env):
         if other:
             break
     assert other, "no container landed on the node without the AM"
+    # It localized and runs: its output shows up live on its node.
+    poll(lambda: f"alive-{other[0]}" in k.logs(file="stdout").get(other[0], ""), timeout=120)
     assert k.kill()
     logs = k.logs(file="stdout", timeout=180)
     assert f"alive-{other[0]}" in logs[other[0]]
