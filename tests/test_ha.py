@@ -31,7 +31,8 @@ def test_application_and_client_ride_out_a_kill_9_of_the_active_rm(ha_knits, ha_
          timeout=180, interval=1)
     new_active = mc.active_rm(timeout=60)
     assert new_active != active
-    assert k.yarn_api.rm_url.endswith(mc.layout.rm_urls[new_active].split("//")[-1])
+    port = mc.layout.rm_urls[new_active].rsplit(":", 1)[1]
+    assert k.yarn_api.rm_url.endswith(f":{port}")     # REST follows the active RM
 
     k.add_containers(1)
     ids = running(k, 2)
