@@ -52,9 +52,25 @@ final class Session {
         this.killer = killer;
     }
 
-    /** A canonical key for the arguments of {@link #open}: equal keys share a Session. */
+    /**
+     * A key for the arguments of {@link #open}: equal keys share a Session. A
+     * digest, because overrides may hold secrets (e.g. an object store's key)
+     * and the key travels to Python and into error messages.
+     */
     static String key(Map<String, String> overrides, String user, String principal, String keytab) {
-        return new TreeMap<>(overrides) + "|user=" + user + "|principal=" + principal + "|keytab=" + keytab;
+        String canonical = new TreeMap<>(overrides) + "|user=" + user + "|principal=" + principal
+                + "|keytab=" + keytab;
+        try {
+            byte[] d = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(canonical.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            StringBuilder sb = new StringBuilder();
+            for (byte b : d) {
+                sb.append(String.format("%02x", b));
+            }
+            return sb.toString();
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /**
