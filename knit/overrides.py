@@ -21,8 +21,10 @@ from .exceptions import KnitValueError
 DEFAULT_RM_RPC_PORT = 8032
 
 # Settings that only knit's checks or the REST side use: nothing for the JVM.
+# A password authenticates knit's HTTP calls only (basic auth through a
+# gateway, or a web UI without anonymous access); Hadoop RPC needs none.
 _PYTHON_ONLY = {"max_memory_mb", "max_vcores", "min_memory_mb", "min_vcores", "lang",
-                "rm_retry_timeout", "user"}
+                "rm_retry_timeout", "user", "password"}
 
 
 def _port_of(address, default):
@@ -60,8 +62,8 @@ def jvm_overrides(kwargs, pars, settings, conf):
     Raises
     ------
     KnitValueError
-        A setting that the JVM cannot follow (a Knox ``gateway_path`` or
-        ``password``: Hadoop RPC does not go through the gateway).
+        A setting that the JVM cannot follow (a Knox ``gateway_path``:
+        Hadoop RPC does not go through the gateway).
 
     Examples
     --------
@@ -74,12 +76,11 @@ def jvm_overrides(kwargs, pars, settings, conf):
     given |= {k for k in (pars or {}) if k in KNIT_NAMES and pars[k] is not None}
     out = {k: str(v) for k, v in (pars or {}).items() if k not in KNIT_NAMES and v is not None}
 
-    for name in ("gateway_path", "password"):
-        if name in given:
-            raise KnitValueError(
-                f"{name}= sends knit's REST calls through a gateway (e.g. Knox), but "
-                f"submitting and killing go over Hadoop RPC, which cannot follow it: "
-                f"run knit where the cluster's RPC ports are reachable and drop {name}=.")
+    if "gateway_path" in given:
+        raise KnitValueError(
+            "gateway_path= sends knit's REST calls through a gateway (e.g. Knox), but "
+            "submitting and killing go over Hadoop RPC, which cannot follow it: "
+            "run knit where the cluster's RPC ports are reachable and drop gateway_path=.")
     if "rm" in given:
         # One RM named explicitly: the JVM must not fail over to the site
         # files' HA pair either.  yarn.resourcemanager.address is what
