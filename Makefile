@@ -20,9 +20,12 @@ setup: $(VENV)/.installed $(JAR)
 	    krb5-kdc krb5-admin-server krb5-user libkrb5-dev)
 
 $(VENV)/.installed: setup.py knit/VERSION
+	@# gssapi (knit[kerberos], used by the tests) builds against the Kerberos headers.
+	command -v krb5-config >/dev/null || (apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q libkrb5-dev)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,kerberos]'
 	touch $@
 
 jar: $(JAR)

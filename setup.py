@@ -24,8 +24,11 @@ setup(
     extras_require={
         "dask": ["dask[distributed]>=2024.1", "bokeh>=3.1"],
         "ipyparallel": ["ipyparallel>=8.6"],
+        # SPNEGO for the REST calls on Kerberized clusters; gssapi builds from
+        # source and needs the Kerberos headers (Debian: libkrb5-dev).
+        "kerberos": ["requests-gssapi>=1.2"],
         # The integrations are tested against these exact releases.
-        "test": ["pytest>=7", "pytest-timeout>=2", "dask[distributed]==2026.8.0",
+        "test": ["pytest>=7", "pytest-timeout>=2", "requests-gssapi>=1.2", "dask[distributed]==2026.8.0",
                  "bokeh==3.9.2", "ipyparallel==9.2.0", "numpy", "sphinx>=7",
                  "conda-package-handling>=2"],
         "docs": ["sphinx>=7", "numpydoc>=1.6"],

@@ -302,6 +302,7 @@ class HadoopSettings:
     lang: str = "C.UTF-8"
     password: str = dataclasses.field(default=None, repr=False)
     security_enabled: bool = False
+    rm_retry_timeout: float = 60.0
 
     @property
     def scheme(self):
@@ -367,6 +368,13 @@ def _to_int(value):
     if isinstance(value, bool):
         raise ValueError("a bool is not a number")
     return int(value)
+
+
+def _to_seconds(value):
+    seconds = float(_to_int(value) if isinstance(value, bool) else value)
+    if not seconds >= 0:
+        raise ValueError("expected a number of seconds, 0 or more")
+    return seconds
 
 
 def _to_bool(value):
@@ -563,6 +571,8 @@ def settings_from(kwargs=None, pars=None, conf=None, environ=None):
         - ``password``: for HTTP basic auth through a gateway.
         - ``security_enabled``: ``hadoop.security.authentication`` is
           ``kerberos``.
+        - ``rm_retry_timeout``: seconds for which REST calls retry while no
+          ResourceManager answers (60).
 
     Raises
     ------
@@ -661,6 +671,7 @@ def settings_from(kwargs=None, pars=None, conf=None, environ=None):
         password=password,
         security_enabled=r.get("security_enabled", None,
                                auth.strip().lower() == "kerberos", _to_bool),
+        rm_retry_timeout=r.get("rm_retry_timeout", None, 60.0, _to_seconds),
     )
 
 

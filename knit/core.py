@@ -8,6 +8,7 @@ Examples
 ...     k.wait_for_completion(60)
 ...     print(k.logs())
 """
+import dataclasses
 import logging
 import os
 import secrets
@@ -19,15 +20,20 @@ from . import appsecrets
 from .am_channel import AMChannel
 from .checks import validate_start
 from .conf import find_conf_dir, read_site_files, settings_from
-from .exceptions import KnitException, KnitValueError, YARNException, YARNTimeoutError
+from .exceptions import (KnitException, KnitValueError, YARNConnectionError, YARNException,
+                         YARNTimeoutError)
 from .env import ENTER_ENV, UNPACK_HOOK, UploadProgress
-from .gateway import JAR, get_gateway
+from .gateway import JAR, JVMSession
+from .overrides import jvm_overrides
+from .web_security import rest_options
 from .logs import read_logs
 from .yarn_api import FINAL_STATES, YARNAPI
 
 logger = logging.getLogger(__name__)
 
 KNIT_HOME = str(JAR.parent)
+# wait_for_completion: first pause, growth per poll, longest pause (seconds).
+WAIT_POLL, WAIT_BACKOFF, WAIT_POLL_MAX = 1.0, 1.2, 5.0
 
 
 class Knit:
@@ -52,10 +58,31 @@ class Knit:
         precedence and above the configuration files.
     classpath : str, optional
         The Hadoop client classpath for the gateway JVM (found by default).
+    principal, keytab : str, optional
+        On a Kerberos cluster, log in as ``principal`` from the ``keytab``
+        file instead of using the ticket cache (``kinit``).  Without
+        either, a ticket is needed; the user is always the principal's
+        short name.  The keytab is also handed to each application's
+        ApplicationMaster (in its YARN credentials, never on a command line
+        or in a log), which fetches new HDFS delegation tokens at 75 % of
+        their lifetime, so applications outlive the tokens' maximum
+        lifetime even where the ResourceManager may not fetch them itself.
+    filesystems : list of str, optional
+        Other filesystems the applications use (``hdfs://other-nn:8020``):
+        on a Kerberos cluster their delegation tokens reach the AM and
+        every container too.  The default filesystem and those of
+        ``hdfs://`` files need no mention.
     **kwargs
         ``rm``, ``rm_port``, ``rm_port_https``, ``user``,
         ``replication_factor``, ``lang``, ``password``, ``gateway_path`` and
         the other fields of :class:`knit.conf.HadoopSettings`.
+
+    Notes
+    -----
+    Everything given here (``rm``, ports, ``user``, ``replication_factor``,
+    Hadoop properties in ``pars``) steers the REST calls and the gateway
+    JVM alike, so both always reach the same ResourceManager as the same
+    user.
 
     Examples
     --------
@@ -63,6 +90,12 @@ class Knit:
     >>> app_id = k.start('echo $CONTAINER_ID', num_containers=2, memory=128)  # doctest: +SKIP
     >>> k.wait_for_completion(timeout=60)                # doctest: +SKIP
     True
+
+    On a Kerberos cluster, from a keytab:
+
+    >>> k = Knit(principal='alice@EXAMPLE.COM', keytab='/home/alice/alice.keytab')  # doctest: +SKIP
+    >>> k.conf.user                                      # doctest: +SKIP
+    'alice'
     """
 
     #: knit 0.2's names for the Java part: the jar in :attr:`KNIT_HOME`.
@@ -70,13 +103,36 @@ class Knit:
     JAVA_APP = "io.knit.Gateway"
 
     def __init__(self, autodetect=True, upload_always=False, hdfs_home=None,
-                 knit_home=KNIT_HOME, hdfs=None, pars=None, classpath=None, **kwargs):
-        conf = {}
+                 knit_home=KNIT_HOME, hdfs=None, pars=None, classpath=None,
+                 principal=None, keytab=None, filesystems=None, **kwargs):
+        conf_dir, conf = None, {}
         if autodetect:
             conf_dir = find_conf_dir()
             conf = read_site_files(conf_dir) if conf_dir else {}
-        self.conf = settings_from(kwargs, pars, conf)
-        self.yarn_api = YARNAPI.from_settings(self.conf)
+        settings = settings_from(kwargs, pars, conf)
+        if bool(principal) != bool(keytab):
+            raise KnitValueError("principal= and keytab= go together: e.g. Knit(principal="
+                                 "'alice@EXAMPLE.COM', keytab='/home/alice/alice.keytab')")
+        self._jvm = JVMSession(jvm_overrides(kwargs, pars, settings, conf),
+                               user=None, principal=principal, keytab=keytab,
+                               classpath=classpath)
+        if settings.security_enabled or keytab:
+            # Kerberos decides who we are: the JVM logs in (or finds no
+            # ticket and says so) before anything else happens, and the
+            # REST side and the HDFS home follow its short name.
+            explicit_user = (kwargs.get("user") or (pars or {}).get("user"))
+            self._jvm.user = explicit_user
+            settings = dataclasses.replace(settings, user=self._jvm.identity["user"])
+        else:
+            self._jvm.user = settings.user
+        if isinstance(filesystems, str) or not all(
+                isinstance(f, str) and "://" in f for f in filesystems or ()):
+            raise KnitValueError(f"filesystems must be a list of URIs, got {filesystems!r}: "
+                                 f"e.g. Knit(filesystems=['hdfs://other-nn:8020'])")
+        self.filesystems = list(filesystems or ())
+        self.conf = settings
+        self.yarn_api = YARNAPI.from_settings(
+            settings, **rest_options(settings, conf_dir, principal, keytab))
         self.upload_always = upload_always
         self.hdfs_home = hdfs_home or f"/user/{self.conf.user}"
         self.knit_home = knit_home
@@ -223,6 +279,8 @@ class Knit:
             # After each submit the JVM removes partial uploads older than this.
             "sweep.tmp_age_ms": int(self.partial_upload_age * 1000),
         }
+        if self.filesystems:
+            spec["filesystems"] = ",".join(self.filesystems)
         if nodes:
             spec["nodes"] = ",".join(nodes)
         if racks:
@@ -260,18 +318,19 @@ class Knit:
             spec[f"file.{i}.path"] = path if "://" in path else os.path.abspath(path)
             spec[f"file.{i}.cache"] = str(cached).lower()
         appsecrets.sweep(self.yarn_api, user=self.conf.user)
-        gw = get_gateway(self.classpath)
+        jvm = self._jvm
+        gw = jvm.gateway
         submit_id = spec["submit_id"] = secrets.token_hex(8)
         local_env = [str(env)] if env and "://" not in str(env) else []
         app_id = None
         try:
             # The id first, and the secret saved under it, so that knit
             # knows the application before it can exist in YARN.
-            app_id = gw.call("createApplication", submit_id)
+            app_id = jvm.call("createApplication", submit_id)
             appsecrets.save(app_id, secret)
             # Progress bars (on a terminal) while the JVM hashes and uploads the archive.
             with UploadProgress(gw.proc.pid, local_env):
-                gw.call_interruptible("submit", _properties(spec),
+                gw.call_interruptible("submit", jvm.key, _properties(spec),
                                       on_interrupt=lambda: gw.call("cancel", submit_id))
             self.app_id, self._secret = app_id, secret
             report = gw.call("uploadReport", submit_id)
@@ -377,15 +436,26 @@ class Knit:
         """Wait up to ``timeout`` seconds for the application to end.
 
         Returns True when it ended (in any final state), False on timeout.
+        The ResourceManager is asked about once a second, less often as
+        the wait goes on (up to every 5 s); REST calls ride out an RM
+        restart or failover (see ``rm_retry_timeout``).
         """
         self._require_app()
         deadline = time.monotonic() + timeout
+        pause = WAIT_POLL
         while True:
-            if self.runtime_status() in FINAL_STATES:
-                return True
+            try:
+                if self.runtime_status() in FINAL_STATES:
+                    return True
+            except YARNConnectionError:
+                # No RM answered within rm_retry_timeout: an outage longer
+                # than that is worth raising, but only once our own time is up.
+                if time.monotonic() >= deadline:
+                    raise
             if time.monotonic() >= deadline:
                 return False
-            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * WAIT_BACKOFF, WAIT_POLL_MAX)
 
     def kill(self):
         """Kill the application; True once YARN reports it ended.
@@ -396,7 +466,7 @@ class Knit:
         if self.app_id is None:
             return False
         app_id = self.app_id
-        killed = bool(get_gateway(self.classpath).call("kill", app_id, self._staging_root))
+        killed = bool(self._jvm.call("kill", app_id, self._staging_root))
         appsecrets.forget(app_id)
         return killed
 
@@ -526,7 +596,7 @@ class Knit:
         {'container_1795501918670_0004_01_000002': 'hello\\n', ...}
         """
         return read_logs(self.yarn_api, self._require_app(), shell=shell, timeout=timeout,
-                         file=file, find_am=self._am, classpath=self.classpath)
+                         file=file, find_am=self._am, jvm=self._jvm)
 
     def print_logs(self, shell=False):
         """Print :meth:`logs`, one section per container."""
@@ -551,7 +621,7 @@ class Knit:
         ['dask.zip', 'knit.jar']
         """
         import json
-        return json.loads(get_gateway(self.classpath).call("cacheEntries", self._cache_root))
+        return json.loads(self._jvm.call("cacheEntries", self._cache_root))
 
     def clean_cache(self, older_than=0):
         """Evict cache files not used (modified or read) for ``older_than``.
@@ -570,8 +640,7 @@ class Knit:
 
         from .utils import parse_duration
         ms = int(parse_duration(older_than) * 1000)
-        return json.loads(get_gateway(self.classpath).call(
-            "cleanCache", self._cache_root, self._staging_root, ms))
+        return json.loads(self._jvm.call("cleanCache", self._cache_root, self._staging_root, ms))
 
     # -- environments ---------------------------------------------------
     @staticmethod

@@ -80,6 +80,37 @@ class YARNTimeoutError(YARNException, TimeoutError):
     """YARN did not answer, or a state was not reached, in time."""
 
 
+class LogAggregationError(YARNException):
+    """YARN reports that an ended application's logs were not, and will not
+    be, aggregated (``FAILED``, ``TIME_OUT``, or ``NOT_START`` for good).
+
+    ``status`` is YARN's ``logAggregationStatus``.
+    """
+
+    _CAUSES = {
+        "FAILED": "at least one NodeManager failed to upload its logs",
+        "TIME_OUT": "the NodeManagers did not report within "
+                    "yarn.log-aggregation-status.time-out.ms",
+        "NOT_START": "no NodeManager ever started uploading them",
+    }
+
+    def __init__(self, app_id, status, **kwargs):
+        super().__init__(
+            f"The logs of {app_id} were not aggregated: YARN reports log aggregation "
+            f"{status} ({self._CAUSES.get(status, 'unknown status')}). On a Kerberos "
+            f"cluster the usual cause is an HDFS delegation token past its maximum "
+            f"lifetime: for long applications pass Knit(principal=..., keytab=...) or "
+            f"have the cluster enable yarn.resourcemanager.proxy-user-privileges.enabled. "
+            f"The NodeManager logs tell more; what was kept may still be read with "
+            f"`yarn logs -applicationId {app_id}`.", app_id=app_id, **kwargs)
+        self.status = status
+
+
+class KerberosError(KnitException, PermissionError):
+    """No usable Kerberos credentials (no ticket, expired ticket, bad keytab),
+    or a user that is not the one Kerberos authenticates."""
+
+
 class ApplicationNotFound(YARNException, LookupError):
     """YARN knows no application with this id."""
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from ._jdk import jdk_java_options
 from ._version import __version__
-from .exceptions import (ApplicationNotFound, GatewayError, HDFSError, KnitException,
-                         KnitValueError)
+from .exceptions import (ApplicationNotFound, GatewayError, HDFSError, KerberosError,
+                         KnitException, KnitValueError)
 
 JAR = Path(__file__).parent / "java" / "knit.jar"
 READY = "KNIT_GATEWAY_READY"
@@ -233,6 +233,7 @@ _JAVA_ERRORS = {
     "java.io.FileNotFoundException": HDFSError,
     "org.apache.hadoop.security.AccessControlException": HDFSError,
     "org.apache.hadoop.hdfs.server.namenode.SafeModeException": HDFSError,
+    "io.knit.Session$LoginException": KerberosError,
 }
 
 
@@ -257,9 +258,82 @@ def _interrupted(exc):
 def _translate(java_class, message, method, args):
     err = _JAVA_ERRORS.get(java_class, GatewayError)
     kwargs = {"java_class": java_class}
-    if err is ApplicationNotFound and args:
-        kwargs["app_id"] = args[0]
+    if err is ApplicationNotFound:
+        app_ids = [a for a in args if isinstance(a, str) and a.startswith("application_")]
+        kwargs["app_id"] = app_ids[0] if app_ids else None
     return err(message, **kwargs)
+
+
+class JVMSession:
+    """One :class:`~knit.Knit`'s view of the gateway: its cluster, its user.
+
+    The gateway JVM is shared by the whole process; a session keeps one
+    Knit's Hadoop properties (``overrides``) and identity apart from every
+    other's.  Calls go to ``Client.<method>(key, *args)``.  If the gateway
+    died and was restarted, the session is opened again on first use.
+
+    Parameters
+    ----------
+    overrides : dict
+        Hadoop properties set over the configuration files
+        (see :func:`knit.overrides.jvm_overrides`).
+    user : str, optional
+        Simple authentication: the user to act as.  Kerberos: if given, it
+        must be the principal's short name.
+    principal, keytab : str, optional
+        Log in from this keytab (a path; its contents never leave the file).
+    classpath : str, optional
+        The Hadoop classpath for a gateway that is not running yet.
+
+    Examples
+    --------
+    >>> s = JVMSession({"dfs.replication": "1"}, user="alice")  # doctest: +SKIP
+    >>> s.identity["user"]                                     # doctest: +SKIP
+    'alice'
+    """
+
+    def __init__(self, overrides=None, user=None, principal=None, keytab=None,
+                 classpath=None):
+        self.overrides = dict(overrides or {})
+        self.user, self.principal, self.keytab = user, principal, keytab
+        self.classpath = classpath
+        self._gateway = None
+        self._identity = None
+        self._lock = threading.Lock()
+
+    def _open(self):
+        with self._lock:
+            gw = get_gateway(self.classpath)
+            if gw is not self._gateway:
+                keytab = os.path.abspath(self.keytab) if self.keytab else None
+                self._identity = dict(gw.call("connect", self.overrides, self.user,
+                                              self.principal, keytab))
+                self._gateway = gw
+            return gw, self._identity
+
+    @property
+    def gateway(self):
+        """The :class:`Gateway` this session lives in (started if needed)."""
+        return self._open()[0]
+
+    @property
+    def identity(self):
+        """``{"user": short name, "principal": full name, "security": "true"/"false"}``."""
+        return {k: v for k, v in self._open()[1].items() if k != "key"}
+
+    @property
+    def key(self):
+        """The session's key in the JVM: the first argument of its calls."""
+        return self._open()[1]["key"]
+
+    def call(self, method, *args):
+        """``Client.<method>(key, *args)`` in the JVM (see :meth:`Gateway.call`)."""
+        gw, identity = self._open()
+        return gw.call(method, identity["key"], *args)
+
+    def conf_value(self, name):
+        """A Hadoop property as this session's JVM configuration has it."""
+        return self.call("confValue", name)
 
 
 def get_gateway(classpath=None):

@@ -13,12 +13,20 @@ import tempfile
 import time
 from pathlib import Path
 
-from .exceptions import KnitException, YARNException, YARNTimeoutError
-from .gateway import get_gateway
+from .exceptions import KnitException, LogAggregationError, YARNException, YARNTimeoutError
+from .gateway import JVMSession
 from .yarn_api import FINAL_STATES
 
-# DISABLED: aggregation is off; TIME_OUT/FAILED: as complete as it will get.
-AGGREGATION_DONE = ("SUCCEEDED", "FAILED", "TIME_OUT", "DISABLED")
+# DISABLED: aggregation is off (logs are read from the NodeManagers' log dirs
+# by `yarn logs`); SUCCEEDED: every node uploaded.
+AGGREGATION_DONE = ("SUCCEEDED", "DISABLED")
+# Final failures: some node could not upload (often an expired HDFS delegation
+# token), or did not within yarn.log-aggregation-status.time-out.ms.
+AGGREGATION_FAILED = ("FAILED", "TIME_OUT")
+# NOT_START after the end means no NodeManager ever reported for the
+# application: the RM keeps it for good (e.g. its tokens expired before the
+# NMs could start uploading).  Right after the end it is only a delay.
+NOT_STARTED_GRACE = 30
 _SECTION = re.compile(r"LogType:(?P<name>[^\n]+)\n.*?LogContents:\n(?P<body>.*?)"
                       r"\nEnd of LogType:(?P=name)", re.S)
 _CONTAINER = re.compile(r"^Container: (container_\S+) on \S+", re.M)
@@ -96,12 +104,14 @@ def parse_log_dump(text):
 
 
 def read_logs(api, app_id, shell=False, timeout=60, file=None, find_am=None,
-              classpath=None):
+              classpath=None, jvm=None):
     """``{container_id: text}`` for ``app_id``; see :meth:`knit.Knit.logs`.
 
     ``api`` is a :class:`knit.yarn_api.YARNAPI`; ``find_am`` (optional)
     returns the application's :class:`knit.am_channel.AMChannel`, which also
-    knows workers that already exited; ``classpath`` is the gateway's.
+    knows workers that already exited; ``jvm`` is the
+    :class:`knit.gateway.JVMSession` that reads aggregated logs (by default
+    one of ``HADOOP_CONF_DIR`` alone, in a gateway with ``classpath``).
     """
     info = api.status(app_id)
     if info["state"] not in FINAL_STATES:
@@ -112,7 +122,8 @@ def read_logs(api, app_id, shell=False, timeout=60, file=None, find_am=None,
         files = _live_logs(api, app_id, find_am)
     else:
         _wait_for_aggregation(api, app_id, timeout)
-        files = _shell_logs(app_id) if shell else _aggregated_logs(classpath, app_id)
+        files = (_shell_logs(app_id) if shell else
+                 _aggregated_logs(jvm or JVMSession(classpath=classpath), app_id))
     if file is not None:
         return {cid: f[file] for cid, f in sorted(files.items()) if file in f}
     return {cid: ContainerLog(f) for cid, f in sorted(files.items())}
@@ -139,23 +150,55 @@ def _live_logs(api, app_id, find_am=None):
     return out
 
 
+def aggregation_verdict(info, now=None):
+    """``'done'``, ``'failed'`` or ``'wait'`` for an ended application's RM dict.
+
+    Examples
+    --------
+    >>> aggregation_verdict({"logAggregationStatus": "SUCCEEDED"})
+    'done'
+    >>> aggregation_verdict({"logAggregationStatus": "NOT_START", "finishedTime": 1000})
+    'failed'
+    >>> aggregation_verdict({"logAggregationStatus": "RUNNING"})
+    'wait'
+    """
+    status = info.get("logAggregationStatus", "DISABLED")
+    if status in AGGREGATION_DONE:
+        return "done"
+    if status in AGGREGATION_FAILED:
+        return "failed"
+    if status == "NOT_START":
+        # finishedTime is the RM's clock in ms; 0 while not finished.
+        finished = int(info.get("finishedTime") or 0) / 1000
+        now = time.time() if now is None else now
+        if finished > 0 and now - finished > NOT_STARTED_GRACE:
+            return "failed"
+    return "wait"
+
+
 def _wait_for_aggregation(api, app_id, timeout):
     deadline = time.monotonic() + timeout
+    pause = 0.25
     while True:
-        status = api.status(app_id).get("logAggregationStatus", "DISABLED")
-        if status in AGGREGATION_DONE:
+        info = api.status(app_id)
+        verdict = aggregation_verdict(info)
+        status = info.get("logAggregationStatus", "DISABLED")
+        if verdict == "done":
             return status
+        if verdict == "failed":
+            raise LogAggregationError(app_id, status)
         if time.monotonic() > deadline:
             raise YARNTimeoutError(
                 f"Log aggregation of {app_id} is still {status} after {timeout} s; "
                 f"try again later, e.g. k.logs(timeout=300).", app_id=app_id)
-        time.sleep(0.25)
+        time.sleep(pause)
+        pause = min(pause * 2, 2.0)
 
 
-def _aggregated_logs(classpath, app_id):
+def _aggregated_logs(jvm, app_id):
     out_dir = tempfile.mkdtemp(prefix="knit-logs-")
     try:
-        get_gateway(classpath).call("fetchAggregatedLogs", app_id, out_dir)
+        jvm.call("fetchAggregatedLogs", app_id, out_dir)
         # LogsCLI -out writes <out>/<node>/<container id>, each like `yarn logs`.
         files = {}
         for path in Path(out_dir).glob("*/container_*"):

@@ -36,6 +36,9 @@ _APP_ID = re.compile(r"^application_\d+_\d+$")
 _ATTEMPT_ID = re.compile(r"^appattempt_\d+_\d+_\d+$")
 _CONTAINER_ID = re.compile(r"^container_(?:e(\d+)_)?(\d+)_(\d+)_(\d+)_(\d+)$")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_UNAVAILABLE = frozenset({502, 503, 504})
+# Requests that may be sent twice: every GET, and the PUT of a kill.
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 
 _FIX = ("Check that YARN is running and that HADOOP_CONF_DIR points at this "
         "cluster's configuration, or pass rm= and rm_port= explicitly.")
@@ -240,6 +243,23 @@ def _reason(exc):
     return text if len(text) < 200 else text[:200] + "..."
 
 
+class _NoActiveRM(Exception):
+    """One pass over the RMs found none that serves; internal to :meth:`YARNAPI._rm`."""
+
+    def __init__(self, tried, all_timed_out, app_id):
+        super().__init__("; ".join(tried))
+        self.tried, self.all_timed_out, self.app_id = tried, all_timed_out, app_id
+
+    def error(self, attempts, retried_for):
+        """The knit error to raise once retrying is over."""
+        during = (f" (retried {attempts} times over {retried_for:.0f} s)"
+                  if attempts > 1 else "")
+        message = (f"Could not reach an active YARN ResourceManager{during}. Tried "
+                   + "; ".join(self.tried) + ". " + _FIX)
+        cls = YARNTimeoutError if self.all_timed_out else YARNConnectionError
+        return cls(message, app_id=self.app_id)
+
+
 # --------------------------------------------------------------------------
 # the client
 # --------------------------------------------------------------------------
@@ -269,6 +289,11 @@ class YARNAPI:
         ``http`` or ``https`` for NodeManager addresses; by default the
         scheme of the first RM URL (YARN applies one ``yarn.http.policy``
         to both).
+    retry_timeout : float
+        Seconds for which an idempotent request (every GET, and the
+        ``PUT`` of a kill) is retried, with backoff, while no ResourceManager
+        answers (a restart, a failover); then the error names every RM
+        tried.  0 tries each RM once.
 
     Examples
     --------
@@ -281,7 +306,7 @@ class YARNAPI:
 
     def __init__(self, rm_urls, rm_port=None, scheme="http", gateway_path="", kerberos=False,
                  username=None, password=None, *, user=None, auth=None, timeout=(3.05, 30),
-                 session=None, nm_scheme=None):
+                 session=None, nm_scheme=None, retry_timeout=60.0):
         if isinstance(rm_urls, str) and "://" not in rm_urls:
             # knit 0.2's YARNAPI(rm, rm_port, scheme=...): a host and a port.
             port = rm_port or (DEFAULT_RM_PORT_HTTPS if scheme == "https" else DEFAULT_RM_PORT)
@@ -292,7 +317,7 @@ class YARNAPI:
         if auth is None and password is not None:
             auth = (user, password)
         elif auth is None and kerberos:
-            auth = _spnego_auth()
+            auth = spnego_auth()
         self.rm_urls = [u.rstrip("/") for u in rm_urls]
         if not self.rm_urls:
             raise KnitValueError("YARNAPI needs at least one ResourceManager URL")
@@ -305,6 +330,7 @@ class YARNAPI:
         self.timeout = timeout
         self.session = session if session is not None else requests.Session()
         self.nm_scheme = nm_scheme or urlsplit(self.rm_urls[0]).scheme
+        self.retry_timeout = float(retry_timeout)
         self._active = 0
 
     @classmethod
@@ -312,8 +338,11 @@ class YARNAPI:
         """Build a client from :class:`knit.conf.HadoopSettings`.
 
         A ``password`` gives basic auth as ``settings.user``; on a Kerberos
-        cluster SPNEGO is used if ``requests_gssapi`` or ``requests_kerberos``
-        is installed.  Other keyword arguments go to the constructor.
+        cluster SPNEGO is used if ``requests_gssapi`` (``knit[kerberos]``)
+        or ``requests_kerberos`` is installed.  SPNEGO answers only a
+        ``401 Negotiate`` challenge, so it is harmless where the web UIs
+        use simple authentication.  Other keyword arguments go to the
+        constructor.
 
         Examples
         --------
@@ -325,9 +354,10 @@ class YARNAPI:
             if settings.password is not None:
                 kwargs["auth"] = (settings.user, settings.password)
             elif settings.security_enabled:
-                kwargs["auth"] = _spnego_auth()
+                kwargs["auth"] = spnego_auth()
         kwargs.setdefault("user", settings.user)
         kwargs.setdefault("nm_scheme", settings.scheme)
+        kwargs.setdefault("retry_timeout", settings.rm_retry_timeout)
         return cls(settings.rm_urls, **kwargs)
 
     @property
@@ -373,14 +403,42 @@ class YARNAPI:
     def _send(self, method, url, params=None, json=None, accept="application/json",
               allow_redirects=False):
         params = dict(params or {})
-        if self.user and self.auth is None:
+        # Hadoop's simple web authentication takes the user from user.name;
+        # SPNEGO (when the RM asks for it) ignores it, so it is always sent
+        # except with basic auth, where the user is in the credentials.
+        if self.user and not isinstance(self.auth, tuple):
             params.setdefault("user.name", self.user)
         return self.session.request(
             method, url, params=params, json=json, headers={"Accept": accept},
             auth=self.auth, timeout=self.timeout, allow_redirects=allow_redirects)
 
     def _rm(self, method, path, params=None, json=None, app_id=None):
-        """Send a request to the active RM and return the parsed JSON body."""
+        """Send a request to the active RM and return the parsed JSON body.
+
+        While no RM answers (connection refused, standby, 503), idempotent
+        requests are tried again with a growing pause (0.5 s doubling up to
+        5 s) for :attr:`retry_timeout` seconds: an RM restart or failover
+        then costs a delay instead of an error.
+        """
+        idempotent = method in _IDEMPOTENT
+        deadline = time.monotonic() + (self.retry_timeout if idempotent else 0)
+        pause, attempts = 0.5, 0
+        while True:
+            attempts += 1
+            try:
+                return self._rm_once(method, path, params, json, app_id)
+            except _NoActiveRM as e:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise e.error(attempts, self.retry_timeout if idempotent else 0) from None
+                if attempts == 1:
+                    logger.info("No ResourceManager answers %s %s; retrying for up to "
+                                "%.0f s", method, path, self.retry_timeout)
+                time.sleep(min(pause, remaining))
+                pause = min(pause * 2, 5.0)
+
+    def _rm_once(self, method, path, params, json, app_id):
+        """One pass over the RMs, the active one first."""
         order = self.rm_urls[self._active:] + self.rm_urls[:self._active]
         tried, timeouts = [], 0
         for base in order:
@@ -397,9 +455,13 @@ class YARNAPI:
                     url = base + path
                     resp = self._send(method, url, params, json)
             except requests.ReadTimeout as e:
-                raise YARNTimeoutError(
-                    f"ResourceManager at {url} accepted the connection but did "
-                    f"not answer within {self._read_timeout} s", app_id=app_id) from e
+                if method not in _IDEMPOTENT:   # it may have been done: never re-send
+                    raise YARNTimeoutError(
+                        f"ResourceManager at {url} accepted the connection but did "
+                        f"not answer within {self._read_timeout} s", app_id=app_id) from e
+                # A starting RM accepts connections seconds before it answers.
+                tried.append(f"{url}: no answer within {self._read_timeout} s")
+                continue
             except requests.Timeout:
                 tried.append(f"{url}: connection timed out")
                 timeouts += 1
@@ -410,13 +472,28 @@ class YARNAPI:
             if _is_standby(resp):
                 tried.append(f"{url}: standby ResourceManager")
                 continue
+            if resp.status_code in _UNAVAILABLE:
+                # An RM (or a proxy in front of it) that is starting or
+                # transitioning; another RM, or a later try, may serve.
+                tried.append(f"{url}: HTTP {resp.status_code}")
+                continue
+            if resp.status_code == 404 and app_id and self._initializing(base):
+                # A restarted RM serves REST before it has recovered its
+                # applications from the state store (haState INITIALIZING):
+                # "not found" then means "not yet".
+                tried.append(f"{url}: ResourceManager still recovering its applications")
+                continue
             self._remember(base)
             return _json_or_raise(resp, method, app_id)
-        message = ("Could not reach an active YARN ResourceManager. Tried "
-                   + "; ".join(tried) + ". " + _FIX)
-        if timeouts == len(order):
-            raise YARNTimeoutError(message, app_id=app_id)
-        raise YARNConnectionError(message, app_id=app_id)
+        raise _NoActiveRM(tried, timeouts == len(order), app_id)
+
+    def _initializing(self, base):
+        """Whether the RM at ``base`` has not become active yet."""
+        try:
+            resp = self._send("GET", base + "/ws/v1/cluster/info")
+            return resp.ok and resp.json()["clusterInfo"].get("haState") == "INITIALIZING"
+        except (requests.RequestException, ValueError, KeyError, TypeError):
+            return False
 
     def _remember(self, base):
         if base not in self.rm_urls:
@@ -944,28 +1021,72 @@ def _error(resp, method, app_id=None):
             f"YARN does not know application {app_id}: {detail}", app_id=app_id,
             java_class=java_class, response=resp)
     hint = ""
-    if resp.status_code in (401, 403):
+    if resp.status_code == 401 and "negotiate" in resp.headers.get(
+            "WWW-Authenticate", "").lower():
+        hint = " " + _spnego_fix()
+    elif resp.status_code in (401, 403):
         hint = (" The ResourceManager refused the request: check the user "
                 "(HADOOP_USER_NAME / user=), the password for a gateway, or "
-                "your Kerberos ticket.")
+                "your Kerberos ticket (kinit).")
     what = f"{exception}: {detail}" if exception else detail
     return YARNException(
         f"{where} failed with HTTP {resp.status_code}: {what}.{hint}",
         response=resp, app_id=app_id, java_class=java_class)
 
 
-def _spnego_auth():
-    """SPNEGO auth for Kerberos clusters, from whichever library is installed."""
-    try:
-        from requests_gssapi import HTTPSPNEGOAuth
-        return HTTPSPNEGOAuth()
-    except ImportError:
-        pass
-    try:
+def _spnego_library():
+    """The name of the installed SPNEGO library, or None."""
+    for module in ("requests_gssapi", "requests_kerberos"):
+        try:
+            __import__(module)
+            return module
+        except ImportError:
+            continue
+    return None
+
+
+def _spnego_fix():
+    """What to do about a ``401 Negotiate`` answer."""
+    if _spnego_library() is None:
+        return ("The server wants Kerberos (SPNEGO) and no SPNEGO library is "
+                "installed: pip install 'knit[kerberos]' (it needs the Kerberos "
+                "headers to build, e.g. apt-get install libkrb5-dev), then kinit.")
+    return ("The server wants Kerberos (SPNEGO) and refused the credentials: get "
+            "a ticket with `kinit <principal>` (check it with `klist`), or pass "
+            "Knit(principal=..., keytab=...).")
+
+
+def spnego_auth(principal=None, keytab=None):
+    """A requests auth object for SPNEGO, or None if no library is installed.
+
+    Parameters
+    ----------
+    principal, keytab : str, optional
+        Log in from this keytab (into a private in-memory credential cache)
+        instead of the user's ticket cache; needs ``requests_gssapi``.
+
+    Examples
+    --------
+    >>> auth = spnego_auth()        # doctest: +SKIP
+    """
+    library = _spnego_library()
+    if library == "requests_gssapi":
+        from requests_gssapi import OPTIONAL, HTTPSPNEGOAuth
+        creds = None
+        if keytab:
+            import gssapi
+            # MIT's credential store extension: the keytab's key, cached in
+            # memory only, so the user's own ticket cache is not touched.
+            name = gssapi.Name(principal, gssapi.NameType.kerberos_principal)
+            creds = gssapi.Credentials(name=name, usage="initiate", store={
+                "client_keytab": keytab, "ccache": f"MEMORY:knit-{id(name)}"})
+        return HTTPSPNEGOAuth(creds=creds, mutual_authentication=OPTIONAL)
+    if library == "requests_kerberos":
+        if keytab:
+            raise KnitValueError("Logging in from a keytab over REST needs "
+                                 "requests_gssapi: pip install 'knit[kerberos]'")
         from requests_kerberos import OPTIONAL, HTTPKerberosAuth
         return HTTPKerberosAuth(mutual_authentication=OPTIONAL)
-    except ImportError:
-        logger.warning("The cluster uses Kerberos but neither requests_gssapi nor "
-                       "requests_kerberos is installed; REST calls will likely "
-                       "be refused (HTTP 401)")
-        return None
+    # No library: fine where the web UIs use simple authentication (the
+    # common case even on Kerberized clusters); a 401 Negotiate names the fix.
+    return None

@@ -424,6 +424,9 @@ class StubSession:
 
 
 def api_with(handler, urls=("http://rm1:8088",), **kwargs):
+    # One pass over the RMs: retrying through outages is tested against a
+    # real RM restart in test_rest_retry.py.
+    kwargs.setdefault("retry_timeout", 0)
     session = StubSession(handler)
     return YARNAPI(list(urls), user="alice", session=session, **kwargs), session
 

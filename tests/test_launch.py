@@ -143,7 +143,8 @@ def test_bad_input_rejected_before_submit(k, kwargs, error, match):
 
 
 def test_unreachable_resourcemanager_fails_fast(minicluster):
-    k = Knit(rm="127.0.0.1", rm_port=1)
+    # REST calls retry for rm_retry_timeout (60 s by default) before failing.
+    k = Knit(rm="127.0.0.1", rm_port=1, rm_retry_timeout=2)
     with pytest.raises(YARNConnectionError, match="127.0.0.1:1"):
         k.start("true")
 

@@ -134,7 +134,8 @@ public final class ApplicationMaster {
     private final StateStore stateStore;
     private final ApplicationAttemptId attemptId;
     private final int maxAttempts;
-    private final ByteBuffer workerTokens;
+    /** Rebuilt when TokenRenewer fetches new delegation tokens. */
+    private volatile ByteBuffer workerTokens;
 
     private AMRMClientAsync<ContainerRequest> amrm;
     private NMClientAsync nm;
@@ -231,6 +232,13 @@ public final class ApplicationMaster {
         maxAttempts = Math.min(spec.getInt("max_attempts", 1),
                 conf.getInt(YarnConfiguration.RM_AM_MAX_ATTEMPTS, YarnConfiguration.DEFAULT_RM_AM_MAX_ATTEMPTS));
         workerTokens = workerTokens();
+        TokenRenewer.startIfShipped(conf, () -> {
+            try {
+                workerTokens = workerTokens();
+            } catch (IOException e) {
+                Log.warn("could not pass the new delegation tokens to the workers", e);
+            }
+        });
 
         // On `yarn application -kill` the NodeManager sends SIGTERM, then
         // SIGKILL 250 ms later: the hook only deletes the staging directory.

@@ -53,7 +53,6 @@ import org.apache.hadoop.yarn.exceptions.YarnException;
 public class Client {
     private static final long KILL_WAIT_MS = 10_000;
     /** Longest wait for the RM to accept a submitted application (YarnClient waits forever by default). */
-    private static final long SUBMIT_WAIT_MS = 60_000;
     /** Longest wait for a cancelled submit to stop (an HDFS write in progress ends within its socket timeout). */
     private static final long CANCEL_WAIT_MS = 90_000;
     private static final long SWEEP_BUDGET_MS = 5_000;
@@ -63,11 +62,8 @@ public class Client {
     private static final EnumSet<YarnApplicationState> FINAL_STATES = EnumSet.of(
             YarnApplicationState.FINISHED, YarnApplicationState.FAILED, YarnApplicationState.KILLED);
 
-    private YarnConfiguration conf;
-    private FileSystem fs;
-    private YarnClient yarn;
-    /** Same as yarn but with a bounded wait in killApplication (see start()). */
-    private YarnClient killer;
+    /** One per distinct (configuration overrides, identity) that Python asked for. */
+    private final Map<String, Session> sessions = new ConcurrentHashMap<>();
     /** Application id to the staging root it was submitted with. */
     private final Map<String, String> stagingRoots = new ConcurrentHashMap<>();
     /** Background chores (the staging sweep), one at a time, never blocking the JVM's exit. */
@@ -100,43 +96,56 @@ public class Client {
      */
     void warmUp() {
         try {
-            start();
-            fs.getFileStatus(fs.getHomeDirectory().getParent());
+            Session s = session(defaultKey());
+            s.run(() -> s.fs.getFileStatus(s.fs.getHomeDirectory().getParent()));
         } catch (Exception | LinkageError e) {
             Log.info("warm-up connection failed (reported on first use): " + e);
         }
     }
 
-    /** Connects lazily so that a bad Hadoop configuration is reported to the caller, not at gateway start. */
-    private synchronized void start() throws IOException {
-        if (yarn != null) {
-            return;
+    /**
+     * Opens (or finds) the session for one Knit object: HADOOP_CONF_DIR plus
+     * {@code overrides}, acting as {@code user} (simple authentication), as
+     * the Kerberos ticket cache's principal, or as {@code principal} from
+     * {@code keytab}. Returns {@code key} (to pass to the other calls),
+     * {@code user} (the short name Hadoop acts as) and {@code principal}.
+     */
+    public Map<String, String> connect(Map<String, String> overrides, String user, String principal,
+            String keytab) throws Exception {
+        Map<String, String> o = overrides == null ? Collections.emptyMap() : new HashMap<>(overrides);
+        String key = Session.key(o, user, principal, keytab);
+        Session s;
+        synchronized (sessions) {
+            s = sessions.get(key);
+            if (s == null) {
+                s = Session.open(o, user, principal, keytab);
+                sessions.put(key, s);
+            }
         }
-        YarnConfiguration c = new YarnConfiguration();
-        // submitApplication polls until the RM has saved the application,
-        // every 200 ms by default; the save takes a few milliseconds.
-        c.setLong(YarnConfiguration.YARN_CLIENT_APP_SUBMISSION_POLL_INTERVAL_MS, 20);
-        // ... and, by default, for ever: a ResourceManager that never confirms
-        // must not hang the caller (nor the cancellation of the submit).
-        c.setLong(YarnConfiguration.YARN_CLIENT_APPLICATION_CLIENT_PROTOCOL_POLL_TIMEOUT_MS, SUBMIT_WAIT_MS);
-        // newInstance, not get: close() must not close the JVM-wide cached
-        // FileSystem that LogsCLI and Hadoop internals share.
-        FileSystem f = FileSystem.newInstance(c);
-        YarnClient y = YarnClient.createYarnClient();
-        y.init(c);
-        y.start();
-        // YarnClient.killApplication re-sends the kill until the RM reports it
-        // complete and, by default, waits forever. A second client with a
-        // poll timeout keeps kill() bounded without touching submit's waits.
-        YarnConfiguration kc = new YarnConfiguration(c);
-        kc.setLong(YarnConfiguration.YARN_CLIENT_APPLICATION_CLIENT_PROTOCOL_POLL_TIMEOUT_MS, KILL_WAIT_MS);
-        YarnClient k = YarnClient.createYarnClient();
-        k.init(kc);
-        k.start();
-        conf = c;
-        fs = f;
-        yarn = y;
-        killer = k;
+        Map<String, String> out = new HashMap<>();
+        out.put("key", key);
+        out.put("user", s.user());
+        out.put("principal", s.ugi.getUserName());
+        out.put("security", String.valueOf(UserGroupInformation.isSecurityEnabled()));
+        return out;
+    }
+
+    /** The session of HADOOP_CONF_DIR alone, as Hadoop's login user (for calls without a key). */
+    private String defaultKey() throws Exception {
+        return connect(Collections.emptyMap(), null, null, null).get("key");
+    }
+
+    private Session session(String key) {
+        Session s = sessions.get(key);
+        if (s == null) {
+            throw new IllegalStateException("no gateway session " + key + " (call connect first)");
+        }
+        return s;
+    }
+
+    /** The value of a Hadoop property as the session sees it (null if unset). */
+    public String confValue(String key, String name) {
+        return session(key).conf.get(name);
     }
 
     // ------------------------------------------------------------------ submit
@@ -160,12 +169,12 @@ public class Client {
      * secret under this id before calling {@link #submit(String)} with
      * {@code submit_id} in the spec.
      */
-    public String createApplication(String submitId) throws IOException, YarnException {
+    public String createApplication(String key, String submitId) throws Exception {
         if (submitId == null || submitId.isEmpty() || submissions.containsKey(submitId)) {
             throw new IllegalArgumentException("a new, non-empty submit id is needed, got '" + submitId + "'");
         }
-        start();
-        Submission sub = new Submission(submitId, yarn.createApplication());
+        Session s = session(key);
+        Submission sub = new Submission(submitId, s.run(() -> s.yarn.createApplication()), s);
         submissions.put(submitId, sub);
         return sub.appId();
     }
@@ -189,7 +198,7 @@ public class Client {
         if (!sub.isSubmitted()) {
             return null;
         }
-        killQuietly(sub.appId());
+        killQuietly(sub.session, sub.appId());
         return sub.appId();
     }
 
@@ -227,7 +236,13 @@ public class Client {
      * <p>Not synchronized: an upload can take minutes, and kill() or another
      * submit from another Python thread must not wait for it.
      */
-    public String submit(String specText) throws IOException, YarnException {
+    public String submit(String specText) throws Exception {
+        return submit(defaultKey(), specText);
+    }
+
+    /** Submits as {@link #submit(String)}, within the session {@code key} (from connect). */
+    public String submit(String key, String specText) throws Exception {
+        Session s = session(key);
         Spec spec = Spec.parse(specText);
         List<FileEntry> files = checkSpec(spec);
         String submitId = spec.get("submit_id");
@@ -239,14 +254,14 @@ public class Client {
                         + "': call createApplication first");
             }
         } else {
-            start();
             submitId = "anonymous-" + System.nanoTime();
-            sub = new Submission(submitId, yarn.createApplication());
+            sub = new Submission(submitId, s.run(() -> s.yarn.createApplication()), s);
             submissions.put(submitId, sub);
         }
         sub.enter();
         try {
-            return submit(spec, files, sub);
+            final Submission run = sub;
+            return s.run(() -> submit(s, spec, files, run));
         } finally {
             sub.exit();
             if (spec.get("submit_id") == null) {
@@ -255,7 +270,11 @@ public class Client {
         }
     }
 
-    private String submit(Spec spec, List<FileEntry> files, Submission sub) throws IOException, YarnException {
+    private String submit(Session s, Spec spec, List<FileEntry> files, Submission sub)
+            throws IOException, YarnException {
+        YarnConfiguration conf = s.conf;
+        FileSystem fs = s.fs;
+        YarnClient yarn = s.yarn;
         String secret = spec.required("secret");
         int amMemory = spec.getInt("am.memory", 512);
         int amVcores = spec.getInt("am.vcores", 1);
@@ -272,7 +291,6 @@ public class Client {
             }
         }
 
-        start();
         Path stagingRoot = fs.makeQualified(new Path(spec.required("staging_root")));
         Path cacheRoot = spec.get("cache_root") != null
                 ? fs.makeQualified(new Path(spec.get("cache_root")))
@@ -325,8 +343,8 @@ public class Client {
             amEnv.put("JDK_JAVA_OPTIONS", Launch.jdkJavaOptions());
 
             ContainerLaunchContext clc = ContainerLaunchContext.newInstance(amResources, amEnv,
-                    Collections.singletonList(amCommand(amMemory)), null,
-                    amTokens(secret, up), null);
+                    Collections.singletonList(amCommand(amMemory, s)), null,
+                    amTokens(s, spec, secret, up), null);
 
             ctx.setApplicationName(spec.get("name", "knit"));
             if (spec.get("queue") != null) {
@@ -350,7 +368,7 @@ public class Client {
             }
             yarn.submitApplication(ctx);
             if (sub.isCancelled()) {
-                killQuietly(appId.toString());
+                killQuietly(s, appId.toString());
                 sub.check();
             }
             lastUploadReport = up.report();
@@ -361,12 +379,19 @@ public class Client {
             final Path root = stagingRoot;
             final long tmpAge = spec.getLong("sweep.tmp_age_ms", ORPHAN_AGE_MS);
             background.execute(() -> {
-                sweep(root);
-                sweepCacheTmp(cacheRoot, tmpAge);
+                try {
+                    s.run(() -> {
+                        sweep(s, root);
+                        sweepCacheTmp(s, cacheRoot, tmpAge);
+                        return null;
+                    });
+                } catch (Exception e) {
+                    Log.warn("could not clean up " + root, e);
+                }
             });
             return appId.toString();
         } catch (IOException | YarnException | RuntimeException e) {
-            deleteQuietly(appDir);
+            deleteQuietly(fs, appDir);
             throw e;
         }
     }
@@ -433,13 +458,20 @@ public class Client {
     }
 
     /** The AM command; its heap follows the AM container's size. */
-    private static String amCommand(int amMemoryMb) {
+    private static String amCommand(int amMemoryMb, Session s) {
         int xmx = Math.max(64, (int) (amMemoryMb * 0.75));
         String logDir = ApplicationConstants.LOG_DIR_EXPANSION_VAR;
+        // An AM that logs in from a keytab (TokenRenewer) needs the realm's
+        // krb5.conf. Nodes normally have it in /etc; a client that names its
+        // own (-Djava.security.krb5.conf, as the mini cluster does) passes it
+        // on, used only where that file exists on the AM's node.
+        String krb5 = System.getProperty("java.security.krb5.conf");
+        String krb5Opt = s.keytab != null && krb5 != null && krb5.matches("[A-Za-z0-9_./-]+")
+                ? " $(test -f " + krb5 + " && echo -Djava.security.krb5.conf=" + krb5 + ")" : "";
         // The AM does little computing: the client compiler and serial GC
         // start it sooner and keep its footprint small.
         return Environment.JAVA_HOME.$$() + "/bin/java -Xmx" + xmx + "m -XX:TieredStopAtLevel=1"
-                + " -XX:+UseSerialGC " + ApplicationMaster.class.getName()
+                + " -XX:+UseSerialGC" + krb5Opt + " " + ApplicationMaster.class.getName()
                 + " 1>" + logDir + "/AppMaster.stdout 2>" + logDir + "/AppMaster.stderr";
     }
 
@@ -447,7 +479,9 @@ public class Client {
      * The AM's credentials: the secret (the only way it reaches the AM) and,
      * on a Kerberos cluster, HDFS delegation tokens renewable by the RM.
      */
-    private ByteBuffer amTokens(String secret, Uploader up) throws IOException {
+    private static ByteBuffer amTokens(Session s, Spec spec, String secret, Uploader up) throws IOException {
+        YarnConfiguration conf = s.conf;
+        FileSystem fs = s.fs;
         Credentials creds = new Credentials();
         creds.addSecretKey(Launch.SECRET_ALIAS, secret.getBytes(StandardCharsets.UTF_8));
         if (UserGroupInformation.isSecurityEnabled()) {
@@ -459,6 +493,16 @@ public class Client {
             fs.addDelegationTokens(renewer, creds);
             for (FileSystem other : up.remoteFileSystems) {
                 other.addDelegationTokens(renewer, creds);
+            }
+            for (String uri : spec.getList("filesystems")) {
+                // Filesystems the application reads beyond the default one
+                // and its files' (Spark's spark.yarn.access.hadoopFileSystems).
+                new Path(uri).getFileSystem(conf).addDelegationTokens(renewer, creds);
+            }
+            if (s.keytab != null) {
+                // Logged in from a keytab: the AM gets it too, to fetch new
+                // tokens past their max lifetime (see TokenRenewer).
+                TokenRenewer.ship(creds, s.principal, s.keytab);
             }
         }
         DataOutputBuffer dob = new DataOutputBuffer();
@@ -480,7 +524,9 @@ public class Client {
      * killed before it could clean up). Best effort, bounded in time: a
      * submit never fails because of it.
      */
-    private void sweep(Path stagingRoot) {
+    private void sweep(Session s, Path stagingRoot) {
+        FileSystem fs = s.fs;
+        YarnClient yarn = s.yarn;
         long deadline = System.currentTimeMillis() + SWEEP_BUDGET_MS;
         try {
             if (!fs.exists(stagingRoot)) {
@@ -522,7 +568,8 @@ public class Client {
      * older than ageMs: what an upload interrupted by a dead JVM leaves.
      * Best effort, bounded in time.
      */
-    private void sweepCacheTmp(Path cacheRoot, long ageMs) {
+    private void sweepCacheTmp(Session s, Path cacheRoot, long ageMs) {
+        FileSystem fs = s.fs;
         long deadline = System.currentTimeMillis() + SWEEP_BUDGET_MS;
         try {
             if (!fs.exists(cacheRoot)) {
@@ -559,8 +606,12 @@ public class Client {
      * size, modified and accessed (ms; HDFS updates access times only with
      * dfs.namenode.accesstime.precision), partial (an interrupted upload).
      */
-    public String cacheEntries(String cacheRoot) throws IOException {
-        start();
+    public String cacheEntries(String key, String cacheRoot) throws Exception {
+        Session s = session(key);
+        return s.run(() -> cacheEntries(s.fs, cacheRoot));
+    }
+
+    private static String cacheEntries(FileSystem fs, String cacheRoot) throws IOException {
         Path root = fs.makeQualified(new Path(cacheRoot));
         List<String> items = new ArrayList<>();
         if (fs.exists(root)) {
@@ -588,11 +639,17 @@ public class Client {
      * names among its resources (its new containers localize them). Empty
      * entry directories go too. Returns the removed paths as a JSON list.
      */
-    public String cleanCache(String cacheRoot, String stagingRoot, long olderThanMs)
+    public String cleanCache(String key, String cacheRoot, String stagingRoot, long olderThanMs)
+            throws Exception {
+        Session s = session(key);
+        return s.run(() -> cleanCache(s, cacheRoot, stagingRoot, olderThanMs));
+    }
+
+    private static String cleanCache(Session s, String cacheRoot, String stagingRoot, long olderThanMs)
             throws IOException, YarnException {
-        start();
+        FileSystem fs = s.fs;
         Path root = fs.makeQualified(new Path(cacheRoot));
-        java.util.Set<String> inUse = cacheInUse(root, fs.makeQualified(new Path(stagingRoot)));
+        java.util.Set<String> inUse = cacheInUse(s, root, fs.makeQualified(new Path(stagingRoot)));
         long cutoff = System.currentTimeMillis() - olderThanMs;
         List<String> removed = new ArrayList<>();
         if (!fs.exists(root)) {
@@ -619,7 +676,10 @@ public class Client {
     }
 
     /** Hashes of cache entries named in the AM specs of applications that have not ended. */
-    private java.util.Set<String> cacheInUse(Path cacheRoot, Path stagingRoot) throws IOException {
+    private static java.util.Set<String> cacheInUse(Session s, Path cacheRoot, Path stagingRoot)
+            throws IOException {
+        FileSystem fs = s.fs;
+        YarnClient yarn = s.yarn;
         java.util.Set<String> hashes = new HashSet<>();
         if (!fs.exists(stagingRoot)) {
             return hashes;
@@ -658,9 +718,14 @@ public class Client {
 
     // -------------------------------------------------------------------- kill
 
-    /** Kills an application; see {@link #kill(String, String)}. */
-    public boolean kill(String appId) throws IOException, YarnException {
-        return kill(appId, null);
+    /** Kills an application; see {@link #kill(String, String, String)}. */
+    public boolean kill(String appId) throws Exception {
+        return kill(defaultKey(), appId, null);
+    }
+
+    /** Kills an application; see {@link #kill(String, String, String)}. */
+    public boolean kill(String appId, String stagingRoot) throws Exception {
+        return kill(defaultKey(), appId, stagingRoot);
     }
 
     /**
@@ -669,14 +734,19 @@ public class Client {
      * one it was submitted with from this JVM is used. Returns true when the
      * application ended (killed now, or already finished).
      */
-    public boolean kill(String appId, String stagingRoot) throws IOException, YarnException {
-        start();
+    public boolean kill(String key, String appId, String stagingRoot) throws Exception {
+        Session s = session(key);
+        return s.run(() -> kill(s, appId, stagingRoot));
+    }
+
+    private boolean kill(Session s, String appId, String stagingRoot) throws IOException, YarnException {
+        YarnClient yarn = s.yarn;
         ApplicationId id = ApplicationId.fromString(appId);
         long deadline = System.currentTimeMillis() + KILL_WAIT_MS;
         YarnApplicationState state = yarn.getApplicationReport(id).getYarnApplicationState();
         if (!FINAL_STATES.contains(state)) {
             try {
-                killer.killApplication(id);
+                s.killer.killApplication(id);
             } catch (YarnException e) {
                 if (e instanceof ApplicationNotFoundException) {
                     throw e;
@@ -690,10 +760,10 @@ public class Client {
             }
         }
         boolean ended = FINAL_STATES.contains(state);
-        submissions.values().removeIf(s -> s.appId().equals(appId));
+        submissions.values().removeIf(sub -> sub.appId().equals(appId));
         String root = stagingRoot != null ? stagingRoot : stagingRoots.get(appId);
         if (ended && root != null) {
-            deleteQuietly(new Path(fs.makeQualified(new Path(root)), appId));
+            deleteQuietly(s.fs, new Path(s.fs.makeQualified(new Path(root)), appId));
             stagingRoots.remove(appId);
         }
         return ended;
@@ -707,7 +777,17 @@ public class Client {
      * outDir/&lt;host&gt;_&lt;port&gt;/&lt;container id&gt;. Returns outDir.
      */
     public String fetchAggregatedLogs(String appId, String outDir) throws Exception {
-        start();
+        return fetchAggregatedLogs(defaultKey(), appId, outDir);
+    }
+
+    /** As {@link #fetchAggregatedLogs(String, String)}, within the session {@code key}. */
+    public String fetchAggregatedLogs(String key, String appId, String outDir) throws Exception {
+        Session s = session(key);
+        return s.run(() -> fetchAggregatedLogs(s.conf, appId, outDir));
+    }
+
+    private static String fetchAggregatedLogs(YarnConfiguration conf, String appId, String outDir)
+            throws Exception {
         ApplicationId.fromString(appId);   // fail early, with Hadoop's message, on a bad id
         File out = new File(outDir);
         if (!out.isDirectory() && !out.mkdirs()) {
@@ -788,33 +868,25 @@ public class Client {
 
     // ------------------------------------------------------------------- misc
 
-    /** Stops the YarnClients and closes the FileSystem. */
-    public synchronized void close() {
-        if (yarn == null) {
-            return;
-        }
-        try {
-            yarn.stop();
-            killer.stop();
-            fs.close();
-        } catch (Exception e) {
-            Log.warn("error while closing the client", e);
-        } finally {
-            yarn = null;
-            killer = null;
-            fs = null;
+    /** Stops every session's YarnClients and closes their FileSystems. */
+    public void close() {
+        synchronized (sessions) {
+            for (Session s : sessions.values()) {
+                s.close();
+            }
+            sessions.clear();
         }
     }
 
-    private void killQuietly(String appId) {
+    private static void killQuietly(Session s, String appId) {
         try {
-            killer.killApplication(ApplicationId.fromString(appId));
+            s.killer.killApplication(ApplicationId.fromString(appId));
         } catch (Exception e) {
             Log.warn("could not kill " + appId, e);
         }
     }
 
-    private void deleteQuietly(Path dir) {
+    private static void deleteQuietly(FileSystem fs, Path dir) {
         try {
             fs.delete(dir, true);
         } catch (Exception e) {

@@ -15,6 +15,8 @@ import org.apache.hadoop.yarn.client.api.YarnClientApplication;
 final class Submission {
     final String id;
     final YarnClientApplication app;
+    /** The cluster and identity it is submitted to (and killed through). */
+    final Session session;
     /** Upload counters, once submitted. */
     volatile String report;
     private volatile boolean cancelled;
@@ -22,9 +24,10 @@ final class Submission {
     /** A submit call is running in the JVM for this submission. */
     private boolean running;
 
-    Submission(String id, YarnClientApplication app) {
+    Submission(String id, YarnClientApplication app, Session session) {
         this.id = id;
         this.app = app;
+        this.session = session;
     }
 
     String appId() {

@@ -1,0 +1,143 @@
+"""knit on a Kerberized cluster: a real MIT KDC, SPNEGO web UIs, HTTPS HDFS.
+
+The session's ``secure_cluster`` (see conftest) gives the OS user a
+principal and a keytab; HDFS delegation tokens live only
+``SECURE_TOKEN_LIFETIME`` seconds, so one test can outlive them.
+"""
+import os
+
+import pytest
+
+from knit.exceptions import KerberosError
+from knit.gateway import shutdown_gateway
+
+from conftest import SECURE_TOKEN_LIFETIME
+from helpers import finished, poll
+
+
+def running(k, n, timeout=120):
+    return poll(lambda: (lambda ids: ids if len(ids) == n else None)(k.get_worker_containers()),
+                timeout=timeout)
+
+
+def short_name(principal):
+    return principal.split("@")[0].split("/")[0]
+
+
+def test_submit_logs_add_kill_as_the_principal(secure_knits, secure_env, monkeypatch):
+    # The OS login and HADOOP_USER_NAME say "nobody"; Kerberos says otherwise.
+    for var in ("USER", "LOGNAME", "HADOOP_USER_NAME"):
+        monkeypatch.setenv(var, "nobody")
+    k = secure_knits()
+    assert k.conf.user == short_name(secure_env.principal) != "nobody"
+    assert k._jvm.identity["principal"] == secure_env.principal
+    assert k.hdfs_home == f"/user/{k.conf.user}"
+    k.start("echo hello-$CONTAINER_ID; sleep 600", num_containers=1)
+    [first] = running(k, 1)
+    assert k.status()["user"] == k.conf.user          # REST over SPNEGO
+    k.add_containers(1)
+    ids = running(k, 2)
+    live = poll(lambda: (lambda logs: logs if len(logs) == 2 else None)(
+        {c: t for c, t in k.logs(file="stdout").items() if "hello" in t}), timeout=60)
+    assert set(live) == set(ids) and first in live
+    assert k.kill()
+    assert k.status()["state"] == "KILLED"
+    # Aggregated, through HDFS with the application's delegation tokens.
+    logs = k.logs(file="stdout", timeout=120)
+    assert all(f"hello-{c}" in logs[c] for c in ids)
+
+
+def test_user_other_than_the_principal_is_refused(secure_env):
+    with pytest.raises(KerberosError, match="user='alice'.*drop user="):
+        from knit import Knit
+        Knit(user="alice")
+
+
+def test_no_ticket_and_no_keytab_says_kinit_before_submitting(secure_env, monkeypatch,
+                                                             tmp_path):
+    from knit import Knit
+    before = len(Knit().yarn_api.applications())
+    shutdown_gateway()
+    monkeypatch.setenv("KRB5CCNAME", f"FILE:{tmp_path}/no-ticket")
+    with pytest.raises(KerberosError, match=r"kinit.*keytab="):
+        Knit()
+    shutdown_gateway()
+    monkeypatch.setenv("KRB5CCNAME", secure_env.env()["KRB5CCNAME"])
+    assert len(Knit().yarn_api.applications()) == before
+
+
+def test_keytab_login_without_a_ticket(secure_knits, secure_env, monkeypatch, tmp_path):
+    shutdown_gateway()
+    # No ticket cache at all: the JVM and the REST calls both log in from the keytab.
+    monkeypatch.setenv("KRB5CCNAME", f"FILE:{tmp_path}/no-ticket")
+    k = secure_knits(principal=secure_env.principal, keytab=str(secure_env.keytab))
+    assert k.conf.user == short_name(secure_env.principal)
+    k.start("echo from-keytab", num_containers=1)
+    assert finished(k)["finalStatus"] == "SUCCEEDED"
+    assert "from-keytab" in k.logs(file="stdout", timeout=120).popitem()[1]
+    assert not os.path.exists(f"{tmp_path}/no-ticket")     # the user's cache untouched
+
+
+def test_application_outlives_its_token_lifetime(secure_knits, secure_env):
+    """Past the HDFS token max lifetime: a container on a node that never ran
+    the application still localizes, and every log is still aggregated.
+
+    The RM re-fetches tokens here (proxy-user-privileges), but a node that
+    joins the application late initializes its log aggregation from the
+    tokens in the container's launch context, i.e. the AM's: without fresh
+    ones from the keytab its aggregation fails with "Token has expired"."""
+    k = secure_knits(principal=secure_env.principal, keytab=str(secure_env.keytab))
+    k.start("echo alive-$CONTAINER_ID; sleep 600", num_containers=0, keep_alive=True)
+    poll(lambda: k.status()["state"] == "RUNNING" and k._am(required=False), timeout=120)
+    am_node = k.status()["amHostHttpAddress"]
+    submitted = k.status()["startedTime"] / 1000
+    # Wait past the tokens' max lifetime (the RM renews and re-fetches them).
+    poll(lambda: k.yarn_api.cluster_info() and _now() > submitted + SECURE_TOKEN_LIFETIME + 15,
+         timeout=SECURE_TOKEN_LIFETIME + 120, interval=5)
+    # Ask for workers one at a time until one runs on the other node.
+    other = None
+    for n in range(1, 5):
+        k.add_containers(1)
+        running(k, n, timeout=120)
+        nodes = {c["containerId"]: c["nodeHttpAddress"]
+                 for c in k.yarn_api.app_containers(k.app_id)}
+        other = [c for c, node in nodes.items() if am_node not in node]
+        if other:
+            break
+    assert other, "no container landed on the node without the AM"
+    # It localized and runs: its output shows up live on its node.
+    poll(lambda: f"alive-{other[0]}" in k.logs(file="stdout").get(other[0], ""), timeout=120)
+    assert k.kill()
+    logs = k.logs(file="stdout", timeout=180)
+    assert f"alive-{other[0]}" in logs[other[0]]
+    am_log = "".join(k.logs(file="AppMaster.stderr").values())
+    assert "new delegation token(s) from the keytab" in am_log
+    assert secure_env.keytab.read_bytes()[:64].decode("latin-1") not in am_log
+
+
+def _now():
+    import time
+    return time.time()
+
+
+def test_truststore_of_ssl_client_xml_trusts_the_clusters_https(secure_env):
+    import requests
+
+    from knit.web_security import truststore_bundle
+    from knit.yarn_api import spnego_auth
+
+    bundle = truststore_bundle(secure_env.env()["HADOOP_CONF_DIR"])
+    assert os.stat(bundle).st_mode & 0o777 == 0o600
+    url = f"{secure_env.layout.namenode_url}/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo"
+    r = requests.get(url, verify=bundle, auth=spnego_auth(), timeout=60)
+    assert r.status_code == 200 and r.json()["beans"]
+    with pytest.raises(requests.exceptions.SSLError):    # the system's CAs do not
+        requests.get(url, timeout=60)
+
+
+def test_rest_without_spnego_names_the_fix(secure_env):
+    from knit.exceptions import YARNException
+    from knit.yarn_api import YARNAPI
+
+    with pytest.raises(YARNException, match=r"HTTP 401.*Kerberos \(SPNEGO\).*kinit"):
+        YARNAPI(secure_env.rm_url, user="root").cluster_info()
