@@ -113,8 +113,8 @@ def test_start_wait_failure_exits_nonzero(knit_cli):
     r = knit_cli("start", "--wait", "--name", knit_cli.name, "echo doomed >&2; exit 7")
     assert r.rc == Exit.APP_FAILED == 3, r
     assert r.app_id.startswith("application_")
-    last = r.err.strip().splitlines()[-1]
-    assert last.startswith(f"{r.app_id} FINISHED, final status FAILED, after ")
+    assert re.search(rf"^{r.app_id} FINISHED, final status FAILED, after \dm\d\ds: ",
+                     r.err, re.M), r
     assert "exit" in r.err and "doomed" in r.err
     assert "Error:" not in r.err                        # the app failed, not knit
     # logs --follow tells the same outcome, with the same exit code.
@@ -488,7 +488,9 @@ def test_empty_keep_alive_application_and_start_options(knit_cli):
     app_id = r.app_id
     info = poll(lambda: (lambda i: i if i["state"] == "RUNNING" else None)(
         json.loads(knit_cli("status", app_id, "--json").out)), timeout=90)
-    assert info["priority"] == 3
+    # Only the AM runs: its 256 MB.  (The priority reaches YARN, which caps it at
+    # yarn.cluster.max-application-priority, 0 on the mini cluster.)
+    assert info["allocatedMB"] == 256 and info["priority"] == 0
     assert containers_in(knit_cli, app_id, "RUNNING") == []
     assert knit_cli("scale", app_id, 1).rc == 0
     [c] = poll(lambda: containers_in(knit_cli, app_id, "RUNNING"), timeout=90)

@@ -171,11 +171,13 @@ def ls(args):
         print("No knit applications" + ("." if args.all else
                                         f" in state {', '.join(states)}."))
         return Exit.OK
-    _table(args, ("APPLICATION", "STATE", "FINAL", "NAME", "USER", "QUEUE", "CONTAINERS",
-                  "STARTED"),
-           [(a["id"], a["state"], a.get("finalStatus", ""), a.get("name", ""),
-             a.get("user", ""), a.get("queue", ""), _workers(a),
-             _when(a.get("startedTime"))) for a in apps], keep=(0, 1, 2, 6, 7))
+    users = ("USER",) if args.all_users else ()
+    _table(args, ("APPLICATION", "STATE", "FINAL", "WORKERS", "STARTED", "NAME", *users,
+                  "QUEUE"),
+           [(a["id"], a["state"], a.get("finalStatus", ""), _workers(a),
+             _when(a.get("startedTime"))[:16], a.get("name", ""),
+             *((a.get("user", ""),) if users else ()), a.get("queue", ""))
+            for a in apps], keep=(0, 1, 2, 3, 4))
     return Exit.OK
 
 

@@ -11,7 +11,7 @@ import shutil
 
 SEP = "  "
 ELLIPSIS = "…"
-MIN_WIDTH = 6
+MIN_WIDTH = 4
 
 
 def terminal_width():
@@ -64,5 +64,8 @@ def fit_table(header, rows, width=None, keep=()):
     lines = []
     for row in table:
         cells = [x if len(x) <= w else x[:w - 1] + ELLIPSIS for x, w in zip(row, widths)]
-        lines.append(SEP.join(x.ljust(w) for x, w in zip(cells, widths)).rstrip())
+        line = SEP.join(x.ljust(w) for x, w in zip(cells, widths)).rstrip()
+        if width is not None and len(line) > width:     # the kept columns alone are wider
+            line = line[:width - 1] + ELLIPSIS
+        lines.append(line)
     return lines
