@@ -234,7 +234,8 @@ def test_running_app_containers_scale_and_kill(knit_cli):
 ])
 def test_unknown_application_is_an_error(knit_cli, argv):
     r = knit_cli(*argv)
-    assert r.rc == 1
+    # Not an id at all is bad usage; an id YARN does not know, an error.
+    assert r.rc == (Exit.USAGE if argv[1] == "not-an-app-id" else Exit.ERROR)
     assert r.err.startswith("Error: ") and "Traceback" not in r.err
     assert argv[1] in r.err
 
