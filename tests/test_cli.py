@@ -252,12 +252,12 @@ def test_unknown_application_is_an_error(knit_cli, argv):
     (["env", "pack", "/nonexistent"], "/nonexistent does not exist"),
 ])
 def test_bad_input_is_a_usage_error_before_submit(knit_cli, argv, match):
-    before = {a["id"] for a in Knit().yarn_api.apps(app_type="KNIT")}
+    before = {a["id"] for a in Knit().yarn_api.applications(app_type="KNIT")}
     r = knit_cli(*argv)
     assert r.rc == Exit.USAGE == 2 and r.err.startswith("Error: ") and match in r.err, r
     assert r.out == ""
     assert "start(" not in r.err                        # phrased for the shell
-    assert {a["id"] for a in Knit().yarn_api.apps(app_type="KNIT")} == before
+    assert {a["id"] for a in Knit().yarn_api.applications(app_type="KNIT")} == before
 
 
 @pytest.mark.parametrize("argv, fix", [
@@ -336,7 +336,10 @@ def test_every_start_parameter_is_a_flag():
     import inspect
     from knit.cli.commands import START_PARAMS
     from knit.cli.parser import CLISpelling
-    params = set(inspect.signature(Knit.start).parameters) - {"self", "cmd", "envvars"}
+    # wait/wait_timeout: how long Python's start() waits for the AM; the CLI's
+    # --wait/--timeout wait for the end instead.
+    params = set(inspect.signature(Knit.start).parameters) - {
+        "self", "cmd", "envvars", "wait", "wait_timeout"}
     assert params == set(START_PARAMS)
     spelling = CLISpelling()
     for name in [*params, "envvars"]:

@@ -182,7 +182,6 @@ def ls(args):
 
 
 def logs(args):
-    from ..logs import read_log_files
     from ..progress import LogFollower, watch
 
     k = _attach(args.app_id)
@@ -193,7 +192,8 @@ def logs(args):
         info = watch(k, timeout=args.timeout, interval=1.0, on_poll=lambda _: follower.poll())
         follower.poll(final=True, timeout=aggregation)
         return _result(info)
-    found = read_log_files(k, args.app_id, timeout=aggregation)
+    # {container id: {file name: text}}
+    found = {cid: log.files for cid, log in k.logs(timeout=aggregation).items()}
     if args.container:
         if args.container not in found:
             raise KnitException(f"No logs of {args.container} in {args.app_id}; its "
@@ -208,6 +208,7 @@ def logs(args):
                 f"are: {', '.join(names) or 'none'}.  E.g. --file {(names or ['stdout'])[0]}",
                 app_id=args.app_id)
     from ..logs import format_files
+
     for cid, files in sorted(found.items()):
         text = files[args.file] if args.file else format_files(files)
         print(f"===== {cid} =====")
