@@ -386,8 +386,11 @@ def test_env_ls_and_start_by_env_name(knit_cli, tmp_path, monkeypatch):
     envs.mkdir()
     with zipfile.ZipFile(envs / "tiny.zip", "w") as zf:
         zf.writestr("bin/python", "#!/bin/sh\necho tiny-python\n")
-    r = knit_cli("env", "ls")
+    r = knit_cli("env", "ls", "--wide")
     assert r.rc == 0 and "tiny" in r.out and str(envs / "tiny.zip") in r.out
+    r = knit_cli("env", "ls")                           # fits 80 columns; the name stays
+    assert all(len(line) <= 80 for line in r.out.splitlines())
+    assert r.out.rstrip().endswith("/envs/tiny.zip")
     [entry] = json.loads(knit_cli("env", "ls", "--json").out)
     assert entry["name"] == "tiny" and entry["size"] == (envs / "tiny.zip").stat().st_size
 

@@ -55,9 +55,9 @@ def _duration(ms):
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
-def _table(args, header, rows, keep=(0,)):
+def _table(args, header, rows, keep=(0,), left=()):
     width = None if getattr(args, "wide", False) else terminal_width()
-    for line in fit_table(header, rows, width=width, keep=keep):
+    for line in fit_table(header, rows, width=width, keep=keep, left=left):
         print(line)
 
 
@@ -350,7 +350,7 @@ def env_ls(args):
     else:
         _table(args, ("NAME", "SIZE", "MODIFIED", "PATH"),
                [(e["name"], _size(e["size"]), e["modified"], e["path"]) for e in envs],
-               keep=(1, 2))
+               keep=(1, 2), left=(3,))
     return Exit.OK
 
 

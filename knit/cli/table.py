@@ -23,7 +23,13 @@ def _cell(value):
     return " ".join(str("" if value is None else value).split())
 
 
-def fit_table(header, rows, width=None, keep=()):
+def _shorten(value, width, left=False):
+    if len(value) <= width:
+        return value
+    return ELLIPSIS + value[len(value) - width + 1:] if left else value[:width - 1] + ELLIPSIS
+
+
+def fit_table(header, rows, width=None, keep=(), left=()):
     """The lines of a table, shortened to ``width`` columns.
 
     Parameters
@@ -35,6 +41,8 @@ def fit_table(header, rows, width=None, keep=()):
         The most characters a line may have; None: no limit (``--wide``).
     keep : sequence of int
         Columns never shortened (ids that must stay whole to be used).
+    left : sequence of int
+        Columns shortened at their start (paths: the file name stays).
 
     Returns
     -------
@@ -44,6 +52,8 @@ def fit_table(header, rows, width=None, keep=()):
     --------
     >>> fit_table(("A", "B"), [("1", "two")])
     ['A  B', '1  two']
+    >>> fit_table(("N", "PATH"), [("x", "/home/me/.knit/envs/x.zip")], width=15, left=(1,))
+    ['N  PATH', 'x  …/envs/x.zip']
     """
     table = [[_cell(x) for x in row] for row in [header, *rows]]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
@@ -63,7 +73,7 @@ def fit_table(header, rows, width=None, keep=()):
             over -= cut
     lines = []
     for row in table:
-        cells = [x if len(x) <= w else x[:w - 1] + ELLIPSIS for x, w in zip(row, widths)]
+        cells = [_shorten(x, w, i in left) for i, (x, w) in enumerate(zip(row, widths))]
         line = SEP.join(x.ljust(w) for x, w in zip(cells, widths)).rstrip()
         if width is not None and len(line) > width:     # the kept columns alone are wider
             line = line[:width - 1] + ELLIPSIS
