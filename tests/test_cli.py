@@ -590,3 +590,56 @@ def test_python_start_takes_an_environment_name(k, tmp_path, monkeypatch):
     from knit.exceptions import KnitValueError
     with pytest.raises(KnitValueError, match="knit env create nosuchenv"):
         k.start("true", env="nosuchenv")
+
+
+def _on_pty(argv, columns=60, timeout=120):
+    """Run ``knit argv`` on a pseudo-terminal ``columns`` wide; (exit code, output)."""
+    import pty
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:                                       # the child: knit on a terminal
+        os.environ["PYTHONPATH"] = str(REPO)
+        os.environ.pop("COLUMNS", None)
+        # pytest's environment says COLUMNS=80: the terminal's own size must win.
+        script = f'unset COLUMNS LINES; stty cols {columns} rows 24; exec "$@"'
+        os.execv("/bin/sh", ["sh", "-c", script, "sh", sys.executable, "-m", "knit", *argv])
+    out, deadline = b"", time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if select.select([fd], [], [], 1)[0]:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+    finally:
+        os.close(fd)
+        _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+
+def test_tables_fit_a_real_terminal(knit_cli):
+    r = knit_cli("start", "--name", knit_cli.name + "-" + "w" * 300, "sleep 600")
+    assert r.rc == 0, r
+    rc, text = _on_pty(["ls"], columns=70)
+    assert rc == 0, text
+    lines = [x for x in text.replace("\r", "").splitlines() if x]
+    assert any(r.app_id in x for x in lines), text
+    assert max(len(x) for x in lines) <= 70, text
+
+
+def test_docstring_examples_of_the_cli():
+    import doctest
+
+    import knit.cli.commands
+    import knit.cli.exitcodes
+    import knit.cli.parser
+    import knit.cli.table
+    import knit.exceptions
+    for module in (knit.cli.commands, knit.cli.exitcodes, knit.cli.parser, knit.cli.table,
+                   knit.exceptions):
+        result = doctest.testmod(module)
+        assert result.failed == 0 and result.attempted > 0, module.__name__
