@@ -81,7 +81,8 @@ class KnitException(Exception):
         def sub(m):
             if m.group(1):
                 return spelling.param(m.group(1))
-            return spelling.call(self.function, self.fix)
+            # Without a fix, "{fix}" is some text the message quotes.
+            return spelling.call(self.function, self.fix) if self.fix else m.group(0)
         return _TOKEN.sub(sub, self.template)
 
 
