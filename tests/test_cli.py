@@ -296,7 +296,7 @@ def test_help_with_examples(argv, capsys):
             assert f"\n  {int(code):<4} " in out, code  # the exit codes, all of them
 
 
-@pytest.mark.parametrize("action", ["start", "stop", "status", "env"])
+@pytest.mark.parametrize("action", ["start", "stop", "status", "env", "kinit"])
 def test_minicluster_subcommands_have_descriptions(action, capsys):
     assert main(["minicluster", action, "--help"]) == 0
     out = capsys.readouterr().out
