@@ -136,6 +136,11 @@ def test_every_snippet_runs_or_says_why_not():
     assert len(ALL) > 30
     for path, line, lang, code, reason in ALL:
         assert reason is None or len(reason) > 15, f"{path.name}:{line}: give a reason"
+        # A block that would stop the tests' cluster, or start another one
+        # elsewhere, must say why it is not run.
+        if reason is None and lang == "console":
+            assert not re.search(r"minicluster (stop|start .*--)", code), (
+                f"{path.name}:{line} would stop or start a cluster: mark it not-runnable")
 
 
 def _console_script(code):
