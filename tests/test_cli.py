@@ -247,7 +247,7 @@ def test_unknown_application_is_an_error(knit_cli, argv):
     (["start", "--env", "no-such-env", "true"], "knit env create no-such-env"),
     (["start", "--files", "/no/such/file", "true"], "does not exist"),
     (["start", "-n", "0", "true"], "--keep-alive"),
-    (["start", "-e", "A=x\"y", "true"], "--env-var"),
+    (["start", "-e", "1A=x", "true"], "--env-var name '1A'"),
     (["scale", UNKNOWN, "-1"], "0 or more"),
     (["env", "pack", "/nonexistent"], "/nonexistent does not exist"),
 ])
