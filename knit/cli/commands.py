@@ -108,9 +108,12 @@ def start(args):
     cmd = args.cmd[0] if len(args.cmd) == 1 else shlex.join(args.cmd)
     kwargs = {name: getattr(args, name) for name in START_PARAMS}
     k = _knit()
-    app_id = k.start(cmd, envvars=_env_vars(args.envvars), **kwargs)
+    # The id first, then the waiting: an application that fails at once is
+    # still named, and with --wait its failure is an outcome (exit 3).
+    app_id = k.start(cmd, envvars=_env_vars(args.envvars), wait=False, **kwargs)
     print(app_id, flush=True)
     if not (args.wait or args.follow):
+        k.wait_for_am()            # return once `knit containers/scale` can reach it
         return Exit.OK
     with StatusLine() as line:
         follower = (LogFollower(k, write=lambda text, f: line.write(text, f))
