@@ -41,6 +41,11 @@ cluster-stop:
 # knit's main job: a command on 3 YARN containers of the local cluster.
 demo: cluster
 	eval "$$($(PY) -m knit minicluster env)" && $(PY) examples/hello_yarn.py
+	@echo
+	@echo "To use the knit command and the cluster from your shell:"
+	@echo '  export PATH="$(abspath $(VENV))/bin:$$PATH"    # knit itself'
+	@echo '  eval "$$(knit minicluster env)"                # hadoop, hdfs, yarn and HADOOP_CONF_DIR'
+	@echo '  knit start -n 3 --wait "echo hello from \$$CONTAINER_ID"'
 
 test: setup
 	$(PY) -m pytest tests

@@ -17,6 +17,8 @@ setup(
     package_data={"knit": ["VERSION", "java/knit.jar"],
                   "knit.minicluster": ["hadoop-pom.xml"]},
     install_requires=["py4j==0.10.9.9", "requests>=2.25", "lxml>=4.6", "tqdm>=4.60",
+                      # shell completion of the knit command
+                      "argcomplete>=3",
                       # environments: uv for venvs, py-rattler where no conda exists
                       "uv>=0.4", "py-rattler>=0.20",
                       # the per-application TLS certificate of the AM control channel

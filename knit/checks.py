@@ -13,19 +13,19 @@ from .exceptions import KnitTypeError, KnitValueError
 
 def _positive_int(name, value, minimum=1):
     if not isinstance(value, int) or isinstance(value, bool):
-        hint = f"{name}={int(value)}" if isinstance(value, str) and value.isdigit() else f"{name}=1"
-        raise KnitTypeError(f"{name} must be an int, got {value!r} "
-                            f"({type(value).__name__}); e.g. start(..., {hint})")
+        hint = int(value) if isinstance(value, str) and value.isdigit() else max(minimum, 1)
+        raise KnitTypeError(f"{{p:{name}}} must be an int, got {value!r} "
+                            f"({type(value).__name__}); e.g. {{fix}}", fix={name: hint})
     if value < minimum:
-        raise KnitValueError(f"{name} must be at least {minimum}, got {value}")
+        raise KnitValueError(f"{{p:{name}}} must be at least {minimum}, got {value}")
 
 
 def _path_list(name, value):
     if isinstance(value, (str, bytes, os.PathLike)):
         parts = [p for p in str(value).split(",") if p]
         raise KnitTypeError(
-            f"{name} must be a list of paths, not a single string: "
-            f"start(..., {name}={parts!r})")
+            f"{{p:{name}}} must be a list of paths, not a single string: {{fix}}",
+            fix={name: parts})
     if not isinstance(value, (list, tuple)):
         raise KnitTypeError(f"{name} must be a list of paths, got {type(value).__name__}")
     out = []
@@ -132,8 +132,8 @@ def _name_list(name, value):
         return
     if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(
             isinstance(v, str) and v and "," not in v for v in value):
-        raise KnitTypeError(f"{name} must be a list of names, e.g. start(..., {name}="
-                            f"{[v for v in str(value).split(',') if v]!r}), got {value!r}")
+        raise KnitTypeError(f"{{p:{name}}} must be a list of names, e.g. {{fix}}, got "
+                            f"{value!r}", fix={name: [v for v in str(value).split(",") if v]})
 
 
 def validate_start(knit, *, cmd, num_containers, virtual_cores, memory, files, envvars,
@@ -167,7 +167,7 @@ def validate_start(knit, *, cmd, num_containers, virtual_cores, memory, files, e
         # hold) arrives as given.
         if not key.isascii() or not key.replace("_", "a").isalnum() or key[0].isdigit():
             raise KnitValueError(
-                f"envvars name {key!r} is not a shell variable name (letters, digits "
+                f"{{p:envvars}} name {key!r} is not a shell variable name (letters, digits "
                 f"and _, not starting with a digit): e.g. envvars={{'MY_VAR': '1'}}")
         if "\0" in value:
             raise KnitValueError(
@@ -186,7 +186,8 @@ def validate_start(knit, *, cmd, num_containers, virtual_cores, memory, files, e
                              f"into the container by base name, so rename one.")
     if env is not None:
         if not isinstance(env, (str, os.PathLike)):
-            raise KnitTypeError(f"env must be the path of a packed environment, got {env!r}")
+            raise KnitTypeError(f"{{p:env}} must be the path or name of a packed "
+                                f"environment, got {env!r}")
         _check_local(os.fspath(env), "environment archive")
         check_archive(env, "environment archive")
     if checks:
@@ -197,26 +198,27 @@ def _check_cluster(knit, n, vcores, memory, queue, am_memory, am_vcores):
     conf, api = knit.conf, knit.yarn_api
     if memory > conf.max_memory_mb:
         raise KnitValueError(
-            f"memory={memory} MB is above the largest container the scheduler allows "
+            f"{{p:memory}}={memory} MB is above the largest container the scheduler allows "
             f"({conf.max_memory_mb} MB, yarn.scheduler.maximum-allocation-mb); "
-            f"use start(..., memory={conf.max_memory_mb}) or less.")
+            f"use {{fix}} or less.", fix={"memory": conf.max_memory_mb})
     if am_memory > conf.max_memory_mb:
         raise KnitValueError(
-            f"am_memory={am_memory} MB is above the largest container the scheduler allows "
-            f"({conf.max_memory_mb} MB); use start(..., am_memory={conf.max_memory_mb}) or less.")
+            f"{{p:am_memory}}={am_memory} MB is above the largest container the scheduler "
+            f"allows ({conf.max_memory_mb} MB); use {{fix}} or less.",
+            fix={"am_memory": conf.max_memory_mb})
     if am_vcores > conf.max_vcores:
         raise KnitValueError(
-            f"am_vcores={am_vcores} is above the scheduler's maximum ({conf.max_vcores}); "
-            f"use start(..., am_vcores=1).")
+            f"{{p:am_vcores}}={am_vcores} is above the scheduler's maximum "
+            f"({conf.max_vcores}); use {{fix}}.", fix={"am_vcores": 1})
     if vcores > conf.max_vcores:
         raise KnitValueError(
-            f"virtual_cores={vcores} is above the scheduler's maximum "
+            f"{{p:virtual_cores}}={vcores} is above the scheduler's maximum "
             f"({conf.max_vcores}, yarn.scheduler.maximum-allocation-vcores); "
-            f"use start(..., virtual_cores={conf.max_vcores}) or less.")
+            f"use {{fix}} or less.", fix={"virtual_cores": conf.max_vcores})
     if not api.queue_exists(queue):
         known = ", ".join(sorted(api.queue_names()))
-        raise KnitValueError(f"queue {queue!r} does not exist; the cluster's queues are: "
-                             f"{known}. E.g. start(..., queue='default')")
+        raise KnitValueError(f"{{p:queue}} {queue!r} does not exist; the cluster's queues "
+                             f"are: {known}. E.g. {{fix}}", fix={"queue": "default"})
     m = api.cluster_metrics()
     # YARN rounds every request up to a multiple of the minimum allocation.
     step = max(conf.min_memory_mb, 1)
@@ -229,10 +231,10 @@ def _check_cluster(knit, n, vcores, memory, queue, am_memory, am_vcores):
         raise KnitValueError(
             f"{n} containers of {memory} MB plus the ApplicationMaster need {need_mb} MB, "
             f"but the whole cluster has {total_mb} MB; at most {fit} such containers "
-            f"could ever run: start(..., num_containers={fit}).")
+            f"could ever run: {{fix}}.", fix={"num_containers": fit})
     if total_vc and need_vc > total_vc:
         fit = max(0, (total_vc - am_vcores) // vcores)
         raise KnitValueError(
             f"{n} containers of {vcores} vcores plus the ApplicationMaster need {need_vc} "
             f"vcores, but the whole cluster has {total_vc}; "
-            f"use start(..., num_containers={fit}) or fewer vcores.")
+            f"use {{fix}} or fewer vcores.", fix={"num_containers": fit})

@@ -22,7 +22,7 @@ from .checks import validate_start
 from .conf import find_conf_dir, read_site_files, settings_from
 from .exceptions import (KnitException, KnitValueError, YARNConnectionError, YARNException,
                          YARNTimeoutError)
-from .env import ENTER_ENV, UNPACK_HOOK, UploadProgress
+from .env import ENTER_ENV, UNPACK_HOOK, UploadProgress, resolve_env
 from .gateway import JAR, JVMSession
 from .overrides import jvm_overrides
 from .web_security import rest_options
@@ -200,8 +200,9 @@ class Knit:
         checks : bool
             Check resources, queue and cluster capacity before submitting.
         env : str, optional
-            A packed environment (local zip/tar.gz or ``hdfs://``), e.g.
-            from :meth:`create_env`.  It is cached in HDFS by content hash.
+            A packed environment: a local zip/tar.gz, an ``hdfs://`` URI, or
+            the name of one in ``$KNIT_HOME/envs`` (from :meth:`create_env`
+            or ``knit env create``).  It is cached in HDFS by content hash.
         max_restarts : int
             Times a failed container is replaced (-1: always).
         max_attempts : int
@@ -259,6 +260,8 @@ class Knit:
                 f"This Knit already runs {self.app_id}; a Knit follows one application. "
                 f"Start the second one with another Knit() (Knit().start(...)), or "
                 f"k.kill() the first.", app_id=self.app_id)
+        if isinstance(env, (str, os.PathLike)):
+            env = resolve_env(os.fspath(env))
         validate_start(self, cmd=cmd, num_containers=num_containers,
                        virtual_cores=virtual_cores, memory=memory, files=files,
                        envvars=envvars, app_name=app_name, queue=queue, env=env,

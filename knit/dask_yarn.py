@@ -469,33 +469,21 @@ class DaskYARNCluster(SpecCluster):
 
     def _repr_html_(self, cluster_status=None):
         """Jupyter's view: workers, the YARN application and its containers."""
-        from .display import cluster_html, container_log_url
+        from .display import plural, service_html
 
         info = self.scheduler_info or {}
         workers = len(info.get("workers", {}))
-        rows = [("Scheduler", self.scheduler_address),
-                ("Dashboard", (self.dashboard_link, self.dashboard_link) if self.dashboard_link
+        dashboard = self.dashboard_link
+        rows = [("Scheduler", f"{self.scheduler_address} (in this process)"),
+                ("Dashboard", (dashboard, dashboard) if dashboard
                  else "not available (install bokeh)"),
                 ("Workers connected", f"{workers} of {len(self.worker_spec)} wanted"),
-                ("Worker container", f"{self._app.memory_mb} MB, {self._app.vcores} vcores")]
-        links, containers, state = [], None, "NOT STARTED"
-        if self.application_id:
-            app_page = f"{self.knit.yarn_api.rm_url}/cluster/app/{self.application_id}"
-            rows.append(("YARN application", (self.application_id, app_page)))
-            links.append(("Application in the ResourceManager UI", app_page))
-            try:
-                state = self.knit.runtime_status()
-                containers = [dict(c, log_url=container_log_url(self.knit, c.get("node_http"),
-                                                                c.get("id")))
-                              for c in self.knit._worker_containers()]
-            except KnitException as e:
-                state = "UNKNOWN"
-                rows.append(("YARN error", str(e)))
-        if self.yarn_error is not None:
-            rows.append(("Error", str(self.yarn_error)))
-        return cluster_html("DaskYARNCluster", state=state, rows=rows, containers=containers,
-                            links=links, progress=(workers, len(self.worker_spec)),
-                            progress_label="workers connected")
+                ("Worker container", f"{self._app.memory_mb} MB, "
+                                     f"{plural(self._app.vcores, 'vcore')}")]
+        links = [("Dask dashboard", dashboard)] if dashboard else []
+        return service_html("DaskYARNCluster", self.knit, rows=rows, links=links,
+                            progress=(workers, len(self.worker_spec)),
+                            progress_label="workers connected", error=self.yarn_error)
 
 
 #: Container states of the AM's report that mean "this container is over".

@@ -19,11 +19,13 @@ from urllib.parse import urlsplit
 from .exceptions import KnitException
 from .progress import am_containers
 
+# Colours tell the outcome: green succeeded, red failed, grey killed, blue
+# still running, orange waiting for YARN.
+_GREEN, _RED, _GREY, _BLUE, _ORANGE = "#2e7d32", "#c62828", "#616161", "#1565c0", "#ef6c00"
 _STATE_COLOURS = {
-    "RUNNING": "#2e7d32", "SUCCEEDED": "#2e7d32", "FINISHED": "#1565c0",
-    "ACCEPTED": "#ef6c00", "SUBMITTED": "#ef6c00", "NEW": "#ef6c00",
-    "NEW_SAVING": "#ef6c00", "REQUESTED": "#ef6c00", "ALLOCATED": "#ef6c00",
-    "FAILED": "#c62828", "KILLED": "#6d4c41", "RELEASED": "#6d4c41",
+    "SUCCEEDED": _GREEN, "FAILED": _RED, "KILLED": _GREY, "RELEASED": _GREY,
+    "RUNNING": _BLUE, "ACCEPTED": _ORANGE, "SUBMITTED": _ORANGE, "NEW": _ORANGE,
+    "NEW_SAVING": _ORANGE, "REQUESTED": _ORANGE, "ALLOCATED": _ORANGE,
 }
 _CELL = "padding:2px 10px 2px 0;text-align:left;vertical-align:top"
 
@@ -39,8 +41,38 @@ def _link(text, url):
     return f'<a href="{_e(url)}" target="_blank" rel="noopener">{_e(text)}</a>'
 
 
+def outcome(state, final_status=None):
+    """The badge of an application: its outcome once it ended, else its state.
+
+    YARN's ``state`` FINISHED says only that the application ran to its end;
+    ``finalStatus`` says whether it SUCCEEDED or FAILED, so an ended
+    application is shown by its final status.
+
+    Examples
+    --------
+    >>> outcome("FINISHED", "FAILED")
+    'FAILED'
+    >>> outcome("FINISHED", "SUCCEEDED"), outcome("RUNNING", "UNDEFINED")
+    ('SUCCEEDED', 'RUNNING')
+    """
+    if state in ("FINISHED", "FAILED", "KILLED") and final_status not in (None, "", "UNDEFINED"):
+        return final_status
+    return state
+
+
+def plural(n, word):
+    """``1 vcore``, ``2 vcores``.
+
+    Examples
+    --------
+    >>> plural(1, "vcore"), plural(4, "vcore")
+    ('1 vcore', '4 vcores')
+    """
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def _badge(state):
-    colour = _STATE_COLOURS.get(str(state).upper(), "#616161")
+    colour = _STATE_COLOURS.get(str(state).upper(), "#757575")
     return (f'<span class="knit-state" style="background:{colour};color:white;'
             f'border-radius:3px;padding:1px 6px;font-size:0.85em">{_e(state)}</span>')
 
@@ -158,14 +190,16 @@ def container_log_url(knit, node_http, container_id):
     return f"{base.rstrip('/')}/node/containerlogs/{container_id}/{knit.conf.user}"
 
 
-def app_html(knit):
-    """Render a :class:`knit.Knit`'s application as HTML (what Jupyter shows).
+def application_view(knit):
+    """What the views show of a knit application, as :func:`cluster_html` arguments.
 
-    Shows the YARN state and final status, running / wanted containers, the
-    containers the ApplicationMaster knows (id, state, node, exit status,
-    each linked to its logs) while the application runs, and links to the
-    application's page in the ResourceManager UI and to the AM's logs.
-    Errors reaching YARN are shown on the page instead of raised.
+    One place for the look of every view of a YARN application
+    (:class:`knit.Knit`, :class:`knit.dask_yarn.DaskYARNCluster`,
+    :class:`knit.ipyparallel.IPyParallelCluster`): the badge from the
+    outcome, the state rows, the containers the ApplicationMaster knows
+    (each linked to its logs) while it runs, and links to the application's
+    page in the ResourceManager UI and to the ApplicationMaster's logs.
+    Errors reaching YARN are shown instead of raised.
 
     Parameters
     ----------
@@ -173,28 +207,31 @@ def app_html(knit):
 
     Returns
     -------
-    str
+    dict
+        ``state``, ``rows``, ``containers``, ``links``, ``progress`` and
+        ``note`` for :func:`cluster_html`.
 
     Examples
     --------
-    >>> k = Knit()                                       # doctest: +SKIP
-    >>> k.start('sleep 60', num_containers=2)            # doctest: +SKIP
-    >>> k                                                # in Jupyter: the HTML view  # doctest: +SKIP
+    >>> view = application_view(k)                       # doctest: +SKIP
+    >>> view["state"]                                    # doctest: +SKIP
+    'SUCCEEDED'
     """
     rm = knit.yarn_api.rm_url
-    rm_links = [("ResourceManager UI", f"{rm}/cluster")]
     if knit.app_id is None:
-        return cluster_html("Knit", state="NONE", rows=[("ResourceManager", (rm, rm))],
-                            note="No application yet: call start() or attach(app_id).",
-                            links=rm_links)
+        return dict(state="NOT STARTED", rows=[("ResourceManager", (rm, rm))],
+                    containers=None, progress=None,
+                    links=[("ResourceManager UI", f"{rm}/cluster")],
+                    note="No application yet: call start() or attach(app_id).")
     app_id = knit.app_id
     app_page = f"{rm}/cluster/app/{app_id}"
     links = [("Application in the ResourceManager UI", app_page)]
     try:
         info = knit.status()
     except KnitException as e:
-        return cluster_html(f"Knit application {app_id}", state="UNKNOWN",
-                            note=f"Cannot get the application's status: {e}", links=links)
+        return dict(state="UNKNOWN", rows=[("Application", (app_id, app_page))],
+                    containers=None, progress=None, links=links,
+                    note=f"Cannot get the application's status: {e}")
     state = info.get("state", "UNKNOWN")
     rows = [("Application", (app_id, app_page)), ("Name", info.get("name")),
             ("State", state), ("Final status", info.get("finalStatus")),
@@ -220,5 +257,53 @@ def app_html(knit):
                 f"logs.")
     else:
         note = "Waiting for YARN to start the ApplicationMaster."
-    return cluster_html(f"Knit application {app_id}", state=state, rows=rows,
-                        containers=containers, links=links, progress=progress, note=note)
+    return dict(state=outcome(state, info.get("finalStatus")), rows=rows,
+                containers=containers, links=links, progress=progress, note=note)
+
+
+def app_html(knit):
+    """Render a :class:`knit.Knit`'s application as HTML (what Jupyter shows).
+
+    See :func:`application_view` for what it shows.
+
+    Parameters
+    ----------
+    knit : knit.Knit
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> k = Knit()                                       # doctest: +SKIP
+    >>> k.start('sleep 60', num_containers=2)            # doctest: +SKIP
+    >>> k                                                # in Jupyter: the HTML view  # doctest: +SKIP
+    """
+    title = f"Knit application {knit.app_id}" if knit.app_id else "Knit"
+    return cluster_html(title, **application_view(knit))
+
+
+def service_html(title, knit, rows=(), links=(), progress=None, progress_label="workers",
+                 error=None):
+    """The view of a service on YARN (a Dask cluster, an IPython Parallel cluster).
+
+    Its own ``rows`` (scheduler, workers, ...) come first, then the YARN
+    application's (see :func:`application_view`); its ``links`` (a
+    dashboard, say) before the application's.
+
+    Examples
+    --------
+    >>> page = service_html("DaskYARNCluster", k, rows=[("Workers", "2 of 2")])  # doctest: +SKIP
+    """
+    view = application_view(knit)
+    if knit.app_id is None:
+        view.update(note="The YARN application starts with the first worker.")
+    view["rows"] = [*rows, *([("Error", str(error))] if error is not None else []),
+                    *view["rows"]]
+    view["links"] = [*links, *view["links"]]
+    if progress is not None:
+        view["progress"] = progress
+    if error is not None and view["state"] in ("RUNNING", "NOT STARTED", "UNKNOWN"):
+        view["state"] = "FAILED"
+    return cluster_html(title, progress_label=progress_label, **view)

@@ -13,6 +13,26 @@ Examples
 ...     isinstance(e, KnitException)
 True
 """
+import re
+
+# In a message template, "{p:memory}" names a parameter and "{fix}" stands for
+# the corrected call; each front end spells them its own way (see render()).
+_TOKEN = re.compile(r"\{p:(\w+)\}|\{fix\}")
+
+
+class PythonSpelling:
+    """How messages name parameters and calls in Python: ``memory``,
+    ``start(..., memory=4096)``.  The ``knit`` command has its own
+    (``--memory``, ``knit start -m 4096 ...``)."""
+
+    @staticmethod
+    def param(name):
+        return name
+
+    @staticmethod
+    def call(function, fix):
+        args = ", ".join(f"{k}={v!r}" for k, v in fix.items())
+        return f"{function}(..., {args})"
 
 
 class KnitException(Exception):
@@ -26,12 +46,44 @@ class KnitException(Exception):
         The YARN application the error concerns.
     java_class : str, optional
         The Java exception class behind the error, if any.
+    fix : dict, optional
+        The corrected arguments, e.g. ``{"memory": 4096}``; the message
+        shows them where it says ``{fix}``.
+    function : str
+        The function ``fix`` is for (``start`` by default).
+
+    Examples
+    --------
+    >>> e = KnitValueError("{p:memory}=9999 is too much; use {fix}", fix={"memory": 4096})
+    >>> str(e)
+    'memory=9999 is too much; use start(..., memory=4096)'
+    >>> e.param
+    'memory'
     """
 
-    def __init__(self, message, app_id=None, java_class=None):
-        super().__init__(message)
+    def __init__(self, message, app_id=None, java_class=None, fix=None, function="start"):
+        self.template = message
+        self.fix = dict(fix or {})
+        self.function = function
+        super().__init__(self.render())
         self.app_id = app_id
         self.java_class = java_class
+
+    @property
+    def param(self):
+        """The first parameter the message names, or None."""
+        m = re.search(r"\{p:(\w+)\}", self.template)
+        return m.group(1) if m else (next(iter(self.fix), None))
+
+    def render(self, spelling=PythonSpelling):
+        """The message, with parameters and the fix spelled by ``spelling``
+        (an object with ``param(name)`` and ``call(function, fix)``)."""
+        def sub(m):
+            if m.group(1):
+                return spelling.param(m.group(1))
+            # Without a fix, "{fix}" is some text the message quotes.
+            return spelling.call(self.function, self.fix) if self.fix else m.group(0)
+        return _TOKEN.sub(sub, self.template)
 
 
 # The first knit's name for the root; kept so ``except KnitError`` works too.

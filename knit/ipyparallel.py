@@ -152,6 +152,35 @@ class IPyParallelCluster:
             _teardown(self.knit, self.controller, self._tmp)
         self._tmp = None
 
+    def _engines(self):
+        """Engines registered with the controller, or None if it cannot be asked."""
+        if self.controller is None or self.controller.poll() is not None:
+            return None
+        try:
+            rc = self.client(timeout=5)
+        except Exception:          # controller not ready, or ipyparallel missing
+            return None
+        try:
+            return len(rc.ids)
+        finally:
+            rc.close()
+
+    def _repr_html_(self):
+        """Jupyter's view: the controller, engines, the YARN application."""
+        from .display import plural, service_html
+
+        running = self.controller is not None and self.controller.poll() is None
+        engines = self._engines()
+        rows = [("Controller", f"{self.ip}, in this process's machine "
+                               f"({'running' if running else 'not running'})"),
+                ("Engines registered", f"{'?' if engines is None else engines} of "
+                                       f"{self.n_engines} wanted"),
+                ("Engine container", f"{self.memory} MB, {plural(self.vcores, 'vcore')}"),
+                ("Profile directory", str(self.profile_dir))]
+        return service_html("IPyParallelCluster", self.knit, rows=rows,
+                            progress=(engines or 0, self.n_engines),
+                            progress_label="engines registered")
+
     def __enter__(self):
         try:
             self.start()

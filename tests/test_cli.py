@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from knit import Knit
-from knit.cli import main
+from knit.cli import Exit, main
 from knit.progress import StatusLine, container_counts, status_line
 from knit.yarn_api import ACTIVE_STATES
 
@@ -109,11 +110,25 @@ def test_start_wait_success_then_status_ls_logs(knit_cli, tmp_path):
 
 
 def test_start_wait_failure_exits_nonzero(knit_cli):
-    r = knit_cli("start", "--wait", "--name", knit_cli.name, "echo doomed >&2; exit 3")
-    assert r.rc == 1, r
+    r = knit_cli("start", "--wait", "--name", knit_cli.name, "echo doomed >&2; exit 7")
+    assert r.rc == Exit.APP_FAILED == 3, r
     assert r.app_id.startswith("application_")
-    assert "FAILED" in r.err and "exit" in r.err and "doomed" in r.err
+    assert re.search(rf"^{r.app_id} FINISHED, final status FAILED, after \dm\d\ds: ",
+                     r.err, re.M), r
+    assert "exit" in r.err and "doomed" in r.err
     assert "Error:" not in r.err                        # the app failed, not knit
+    # logs --follow tells the same outcome, with the same exit code.
+    f = knit_cli("logs", r.app_id, "--follow", "--file", "stderr")
+    assert f.rc == Exit.APP_FAILED, f
+    assert "doomed" in f.err and "final status FAILED" in f.err
+
+
+def test_start_wait_success_prints_a_final_state_line(knit_cli):
+    r = knit_cli("start", "--name", knit_cli.name, "--wait", "true")
+    assert r.rc == 0, r
+    assert r.out.strip() == r.app_id                    # stdout: just the id
+    assert r.err.strip().splitlines()[-1].startswith(
+        f"{r.app_id} FINISHED, final status SUCCEEDED, after ")
 
 
 def test_start_follow_streams_stdout_and_stderr(knit_cli):
@@ -131,6 +146,7 @@ def test_logs_follow_until_the_end(knit_cli):
     assert r.rc == 0
     r = knit_cli("logs", r.app_id, "--follow", "--file", "stdout", "--timeout", 120)
     assert r.rc == 0, r
+    assert "final status SUCCEEDED" in r.err
     ticks = re.findall(r"\| (tick \d)$", r.out, re.M)
     assert ticks == ["tick 1", "tick 2", "tick 3", "tick 4"]   # each once, in order
 
@@ -162,6 +178,9 @@ def test_wait_shows_live_progress_on_a_terminal(knit_cli):
     assert os.waitstatus_to_exitcode(status) == 0, text
     assert "RUNNING: requested " in text
     assert "allocated 0, running 2, finished 0" in text
+    # The live line is gone; the final state line stays.
+    assert re.search(r"application_\d+_\d+ FINISHED, final status SUCCEEDED, after "
+                     r"\dm\d\ds\r?\n", text), text
 
 
 # ---------------------------------------------------------------------------
@@ -171,7 +190,8 @@ def test_wait_shows_live_progress_on_a_terminal(knit_cli):
 def test_running_app_containers_scale_and_kill(knit_cli):
     r = knit_cli("start", "--wait", "--timeout", 2, "--name", knit_cli.name,
                  "echo up-$CONTAINER_ID; sleep 600")
-    assert r.rc == 1 and "Error:" in r.err and "keeps running" in r.err, r
+    assert r.rc == Exit.TIMEOUT == 124, r
+    assert "Error:" in r.err and "keeps running" in r.err, r
     app_id = r.app_id
 
     [c] = poll(lambda: containers_in(knit_cli, app_id, "RUNNING"), timeout=90)
@@ -214,7 +234,8 @@ def test_running_app_containers_scale_and_kill(knit_cli):
 ])
 def test_unknown_application_is_an_error(knit_cli, argv):
     r = knit_cli(*argv)
-    assert r.rc == 1
+    # Not an id at all is bad usage; an id YARN does not know, an error.
+    assert r.rc == (Exit.USAGE if argv[1] == "not-an-app-id" else Exit.ERROR)
     assert r.err.startswith("Error: ") and "Traceback" not in r.err
     assert argv[1] in r.err
 
@@ -225,12 +246,38 @@ def test_unknown_application_is_an_error(knit_cli, argv):
     (["start", "--env-var", "NOEQUALS", "true"], "KEY=VALUE"),
     (["start", "--env", "no-such-env", "true"], "knit env create no-such-env"),
     (["start", "--files", "/no/such/file", "true"], "does not exist"),
+    (["start", "-n", "0", "true"], "--keep-alive"),
+    (["start", "-e", "1A=x", "true"], "--env-var name '1A'"),
     (["scale", UNKNOWN, "-1"], "0 or more"),
+    (["env", "pack", "/nonexistent"], "/nonexistent does not exist"),
 ])
-def test_bad_input_is_an_error_before_submit(knit_cli, argv, match):
+def test_bad_input_is_a_usage_error_before_submit(knit_cli, argv, match):
+    before = {a["id"] for a in Knit().yarn_api.applications(app_type="KNIT")}
     r = knit_cli(*argv)
-    assert r.rc == 1 and r.err.startswith("Error: ") and match in r.err, r
+    assert r.rc == Exit.USAGE == 2 and r.err.startswith("Error: ") and match in r.err, r
     assert r.out == ""
+    assert "start(" not in r.err                        # phrased for the shell
+    assert {a["id"] for a in Knit().yarn_api.applications(app_type="KNIT")} == before
+
+
+@pytest.mark.parametrize("argv, fix", [
+    (["start", "-m", "100000", "true"], "--memory=100000 MB is above"),
+    (["start", "-m", "100000", "true"], "use -m 4096 or less"),
+    (["start", "-q", "nope", "true"], "--queue 'nope' does not exist"),
+    (["start", "-q", "nope", "true"], "E.g. -q default"),
+    (["start", "--am-memory", "100000", "true"], "use --am-memory 4096 or less"),
+    (["start", "-n", "100", "-m", "2048", "true"], "containers could ever run: -n "),
+    (["start", "-n", "0", "true"], "knit start --keep-alive -n 0 CMD"),
+])
+def test_errors_name_flags_not_python_calls(knit_cli, argv, fix):
+    r = knit_cli(*argv)
+    assert fix in r.err, r
+
+
+def test_python_errors_still_name_python_calls(minicluster):
+    from knit.exceptions import KnitValueError
+    with pytest.raises(KnitValueError, match=r"use start\(\.\.\., memory=4096\) or less"):
+        Knit().start("true", memory=100000)
 
 
 COMMANDS = [[], ["start"], ["status"], ["ls"], ["logs"], ["kill"], ["containers"],
@@ -240,11 +287,76 @@ COMMANDS = [[], ["start"], ["status"], ["ls"], ["logs"], ["kill"], ["containers"
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a) or "knit")
 def test_help_with_examples(argv, capsys):
-    with pytest.raises(SystemExit) as e:
-        main(argv + ["--help"])
-    assert e.value.code == 0
+    assert main(argv + ["--help"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: knit") and "examples:\n  knit " in out
+    assert "\n\n" in out.split("usage:", 1)[1]          # a description after the usage
+    if not argv:
+        for code in Exit:
+            assert f"\n  {int(code):<4} " in out, code  # the exit codes, all of them
+
+
+@pytest.mark.parametrize("action", ["start", "stop", "status", "env", "kinit"])
+def test_minicluster_subcommands_have_descriptions(action, capsys):
+    assert main(["minicluster", action, "--help"]) == 0
+    out = capsys.readouterr().out
+    description = out.split("\n\n")[1]
+    assert not description.startswith(("options:", "positional")), out
+
+
+def test_usage_errors_exit_2(capsys):
+    assert main(["start"]) == Exit.USAGE                # CMD missing
+    assert "the following arguments are required: CMD" in capsys.readouterr().err
+    assert main(["start", "-n", "two", "true"]) == Exit.USAGE
+    assert main(["bogus"]) == Exit.USAGE
+
+
+def test_version(capsys):
+    from knit import __version__
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"knit {__version__}"
+
+
+def test_options_and_positionals_in_any_order():
+    from knit.cli import build_parser
+    p = build_parser()
+    a = p.parse_args(["env", "create", "NAME", "--backend", "conda", "python=3.11", "six"])
+    assert (a.name, a.backend, a.packages) == ("NAME", "conda", ["python=3.11", "six"])
+    a = p.parse_args(["start", "hostname", "-n", "2", "--wait", "-m", "256"])
+    assert (a.cmd, a.num_containers, a.wait, a.memory) == (["hostname"], 2, True, 256)
+    a = p.parse_args(["logs", "--follow", "application_1_0001", "--file", "stdout"])
+    assert (a.app_id, a.follow, a.file) == ("application_1_0001", True, "stdout")
+    a = p.parse_args(["start", "-n", "2", "--", "sh", "-c", "echo $X"])
+    assert (a.cmd, a.num_containers) == (["sh", "-c", "echo $X"], 2)
+    a = p.parse_args(["kill", "application_1_0001", "application_1_0002"])
+    assert a.app_id == ["application_1_0001", "application_1_0002"]
+
+
+def test_every_start_parameter_is_a_flag():
+    import inspect
+    from knit.cli.commands import START_PARAMS
+    from knit.cli.parser import CLISpelling
+    # wait/wait_timeout: how long Python's start() waits for the AM; the CLI's
+    # --wait/--timeout wait for the end instead.  detach: an application of
+    # `knit start` always outlives the command (detach=True, the default).
+    params = set(inspect.signature(Knit.start).parameters) - {
+        "self", "cmd", "envvars", "wait", "wait_timeout", "detach"}
+    assert params == set(START_PARAMS)
+    spelling = CLISpelling()
+    for name in [*params, "envvars"]:
+        assert spelling.param(name).startswith("--"), name
+
+
+def test_table_fits_the_terminal():
+    from knit.cli.table import fit_table
+    rows = [("application_1_0001", "RUNNING", "x" * 20000, "alice"),
+            ("application_1_0002", "FINISHED", "short", "bob\nby")]
+    lines = fit_table(("ID", "STATE", "NAME", "USER"), rows, width=60, keep=(0, 1))
+    assert all(len(line) <= 60 for line in lines), lines
+    assert "application_1_0001" in lines[1] and "…" in lines[1]
+    assert lines[2].split()[-2:] == ["bob", "by"]        # newlines do not break rows
+    wide = fit_table(("ID", "STATE", "NAME", "USER"), rows, width=None)
+    assert "x" * 20000 in wide[1]
 
 
 def test_console_script_in_a_subprocess(minicluster):
@@ -275,8 +387,11 @@ def test_env_ls_and_start_by_env_name(knit_cli, tmp_path, monkeypatch):
     envs.mkdir()
     with zipfile.ZipFile(envs / "tiny.zip", "w") as zf:
         zf.writestr("bin/python", "#!/bin/sh\necho tiny-python\n")
-    r = knit_cli("env", "ls")
+    r = knit_cli("env", "ls", "--wide")
     assert r.rc == 0 and "tiny" in r.out and str(envs / "tiny.zip") in r.out
+    r = knit_cli("env", "ls")                           # fits 80 columns; the name stays
+    assert all(len(line) <= 80 for line in r.out.splitlines())
+    assert r.out.rstrip().endswith("/envs/tiny.zip")
     [entry] = json.loads(knit_cli("env", "ls", "--json").out)
     assert entry["name"] == "tiny" and entry["size"] == (envs / "tiny.zip").stat().st_size
 
@@ -354,3 +469,178 @@ def test_status_line_on_a_terminal_only():
         line.update(status_line("RUNNING", counts))
     assert piped.getvalue() == ""
 
+
+
+# ---------------------------------------------------------------------------
+# issue 17: yarn and Unix habits
+# ---------------------------------------------------------------------------
+
+def _subprocess_env():
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+
+
+def _shell(script, timeout=180):
+    """Run ``script`` in bash with ``knit`` meaning this checkout's CLI."""
+    knit = f"{shlex.quote(sys.executable)} -m knit"
+    return subprocess.run(["bash", "-c", f"knit() {{ {knit} \"$@\"; }}\n{script}"],
+                          env=_subprocess_env(), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_empty_keep_alive_application_and_start_options(knit_cli):
+    r = knit_cli("start", "--keep-alive", "-n", 0, "--name", knit_cli.name,
+                 "--priority", 3, "--max-attempts", 2, "--am-memory", 256, "--am-vcores", 1,
+                 "sleep 600")
+    assert r.rc == 0, r
+    app_id = r.app_id
+    info = poll(lambda: (lambda i: i if i["state"] == "RUNNING" else None)(
+        json.loads(knit_cli("status", app_id, "--json").out)), timeout=90)
+    # Only the AM runs: its 256 MB.  (The priority reaches YARN, which caps it at
+    # yarn.cluster.max-application-priority, 0 on the mini cluster.)
+    assert info["allocatedMB"] == 256 and info["priority"] == 0
+    assert containers_in(knit_cli, app_id, "RUNNING") == []
+    assert knit_cli("scale", app_id, 1).rc == 0
+    [c] = poll(lambda: containers_in(knit_cli, app_id, "RUNNING"), timeout=90)
+    assert knit_cli("scale", app_id, 0).rc == 0          # back to empty: it stays up
+    poll(lambda: containers_in(knit_cli, app_id, "RUNNING") == [], timeout=60)
+    assert json.loads(knit_cli("status", app_id, "--json").out)["state"] == "RUNNING"
+
+
+def test_kill_several_applications(knit_cli):
+    ids = [knit_cli("start", "--name", knit_cli.name, "sleep 600").app_id for _ in range(2)]
+    r = knit_cli("kill", *ids)
+    assert r.rc == 0, r
+    for app_id in ids:
+        assert f"{app_id} is KILLED." in r.out
+    r = knit_cli("kill", ids[0], UNKNOWN)                # one unknown: the others still go
+    assert r.rc == Exit.ERROR and UNKNOWN in r.err and f"{ids[0]} is KILLED." in r.out
+
+
+def test_logs_of_a_file_that_does_not_exist(knit_cli):
+    r = knit_cli("start", "--wait", "--name", knit_cli.name, "echo hi")
+    assert r.rc == 0, r
+    r = knit_cli("logs", r.app_id, "--file", "nosuchfile", "--timeout", 120)
+    assert r.rc == Exit.ERROR, r
+    assert "'nosuchfile'" in r.err and "stdout" in r.err and "stderr" in r.err
+    assert "AppMaster.stdout" in r.err and r.out == ""
+
+
+def test_ls_shortens_long_names_to_the_terminal(knit_cli, monkeypatch):
+    long_name = knit_cli.name + "-" + "n" * 20000
+    r = knit_cli("start", "--name", long_name, "sleep 600")
+    assert r.rc == 0, r
+    app_id = r.app_id
+    try:
+        monkeypatch.setenv("COLUMNS", "100")
+        r = knit_cli("ls")
+        [row] = [line for line in r.out.splitlines() if app_id in line]
+        assert len(row) <= 100 and "…" in row, row
+        assert max(len(line) for line in r.out.splitlines()) <= 100
+        r = knit_cli("ls", "--wide")
+        assert long_name in r.out
+        r = knit_cli("ls", "--json")
+        assert long_name in [a["name"] for a in json.loads(r.out)]
+    finally:
+        Knit().attach(app_id).kill()
+
+
+def test_closed_pipes_are_quiet(knit_cli):
+    r = knit_cli("start", "--name", knit_cli.name,
+                 "for i in $(seq 1 200); do echo line $i; sleep 0.05; done; sleep 600")
+    assert r.rc == 0, r
+    app_id = r.app_id
+    p = _shell("knit ls --all | head -1; echo rc=${PIPESTATUS[0]}")
+    assert p.stdout.splitlines()[0].startswith("APPLICATION"), p
+    assert "rc=0" in p.stdout or "rc=141" in p.stdout, p
+    assert "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr, p.stderr
+    # --follow of an application that would run for 10 minutes: head's exit ends it.
+    p = _shell(f"knit logs {app_id} --follow --file stdout | head -3; "
+               f"echo rc=${{PIPESTATUS[0]}}")
+    lines = p.stdout.splitlines()
+    assert lines[:3] == [f"{c} | line {i}" for c, i in
+                         zip([lines[0].split(" | ")[0]] * 3, (1, 2, 3))], p
+    assert lines[3] == f"rc={int(Exit.CLOSED_PIPE)}", p
+    assert p.stderr == "", p.stderr
+
+
+def test_shell_completion(minicluster, tmp_path):
+    out = tmp_path / "completions"
+    env = dict(_subprocess_env(), _ARGCOMPLETE="1", _ARGCOMPLETE_STDOUT_FILENAME=str(out),
+               COMP_LINE="knit st", COMP_POINT="7", _ARGCOMPLETE_IFS="\n")
+    p = subprocess.run([sys.executable, "-m", "knit"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert set(out.read_text().split()) == {"start", "status"}
+    env.update(COMP_LINE="knit start --am-", COMP_POINT="16")
+    subprocess.run([sys.executable, "-m", "knit"], env=env, timeout=60, check=True)
+    assert set(out.read_text().split()) == {"--am-memory", "--am-vcores"}
+
+
+def test_python_start_takes_an_environment_name(k, tmp_path, monkeypatch):
+    monkeypatch.setenv("KNIT_HOME", str(tmp_path))
+    (tmp_path / "envs").mkdir()
+    with zipfile.ZipFile(tmp_path / "envs" / "tinyenv.zip", "w") as zf:
+        info = zipfile.ZipInfo("bin/python")
+        info.external_attr = 0o755 << 16
+        zf.writestr(info, "#!/bin/sh\necho tiny-python\n")
+    k.start("$PYTHON_BIN", env="tinyenv")
+    assert k.wait_for_completion(120)
+    assert k.status()["finalStatus"] == "SUCCEEDED"
+    assert "tiny-python" in "".join(k.logs(file="stdout").values())
+    from knit.exceptions import KnitValueError
+    with pytest.raises(KnitValueError, match="knit env create nosuchenv"):
+        k.start("true", env="nosuchenv")
+
+
+def _on_pty(argv, columns=60, timeout=120):
+    """Run ``knit argv`` on a pseudo-terminal ``columns`` wide; (exit code, output)."""
+    import pty
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:                                       # the child: knit on a terminal
+        os.environ["PYTHONPATH"] = str(REPO)
+        os.environ.pop("COLUMNS", None)
+        # pytest's environment says COLUMNS=80: the terminal's own size must win.
+        script = f'unset COLUMNS LINES; stty cols {columns} rows 24; exec "$@"'
+        os.execv("/bin/sh", ["sh", "-c", script, "sh", sys.executable, "-m", "knit", *argv])
+    out, deadline = b"", time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if select.select([fd], [], [], 1)[0]:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+    finally:
+        os.close(fd)
+        _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+
+def test_tables_fit_a_real_terminal(knit_cli):
+    r = knit_cli("start", "--name", knit_cli.name + "-" + "w" * 300, "sleep 600")
+    assert r.rc == 0, r
+    rc, text = _on_pty(["ls"], columns=70)
+    assert rc == 0, text
+    lines = [x for x in text.replace("\r", "").splitlines() if x]
+    assert any(r.app_id in x for x in lines), text
+    assert max(len(x) for x in lines) <= 70, text
+
+
+def test_docstring_examples_of_the_cli():
+    import doctest
+
+    import knit.cli.commands
+    import knit.cli.exitcodes
+    import knit.cli.parser
+    import knit.cli.table
+    import knit.exceptions
+    for module in (knit.cli.commands, knit.cli.exitcodes, knit.cli.parser, knit.cli.table,
+                   knit.exceptions):
+        result = doctest.testmod(module)
+        assert result.failed == 0 and result.attempted > 0, module.__name__

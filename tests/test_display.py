@@ -89,18 +89,43 @@ def test_running_application_in_a_browser(k):
     assert any("containerlogs" in h and h.endswith("_000001/" + k.conf.user)
                for h in hrefs)                            # the AM's logs
 
+    assert badge_colour(dom) == "#1565c0"                  # blue: still running
+
     k.kill()
     dom = render(k._repr_html_(), "knit-app-killed")
     text = shown_text(dom)
     assert f"Knit application {app_id} KILLED" in text
     assert f"knit logs {app_id}" in text
     assert not dom.xpath('//table[@class="knit-containers"]')
+    assert badge_colour(dom) == "#616161"                  # grey: killed
+
+
+def badge_colour(dom):
+    [badge] = dom.xpath("//h4/span[@class='knit-state']")
+    style = dict(p.split(":", 1) for p in badge.get("style").split(";") if p)
+    return style["background"]
+
+
+@needs_chromium
+@pytest.mark.parametrize("cmd, badge, colour", [
+    ("exit 3", "FAILED", "#c62828"), ("true", "SUCCEEDED", "#2e7d32")])
+def test_ended_application_shows_its_outcome(k, cmd, badge, colour):
+    app_id = k.start(cmd)
+    assert k.wait_for_completion(120)
+    dom = render(k._repr_html_(), f"knit-app-{badge.lower()}")
+    text = shown_text(dom)
+    assert f"Knit application {app_id} {badge}" in text      # the badge: the outcome
+    assert "State FINISHED" in text and f"Final status {badge}" in text
+    [shown] = dom.xpath("//h4/span[@class='knit-state']")
+    assert shown.text_content() == badge and f"background:{colour}" in shown.get("style")
+    assert "FINISHED" not in shown.text_content()
+    assert any("containerlogs" in h for h in dom.xpath("//a/@href"))   # the AM's logs
 
 
 def test_no_application_yet(minicluster):
     k = Knit()
     page = app_html(k)
-    assert "No application yet" in page and f'href="{k.yarn_api.rm_url}/cluster"' in page
+    assert "NOT STARTED" in page and "No application yet" in page and f'href="{k.yarn_api.rm_url}/cluster"' in page
 
 
 def test_unknown_application_shows_the_error(minicluster):
@@ -156,3 +181,52 @@ def test_docstring_examples():
     for module in (knit.display, knit.progress):
         result = doctest.testmod(module)
         assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+@needs_chromium
+def test_dask_and_ipyparallel_views_look_like_knits(minicluster):
+    pytest.importorskip("distributed")
+    pytest.importorskip("ipyparallel")
+    from distributed import Client
+
+    from knit.dask_yarn import DaskYARNCluster
+    from knit.ipyparallel import IPyParallelCluster
+
+    with DaskYARNCluster(n_workers=1, worker_memory="512 MiB", app_name=NASTY) as cluster:
+        with Client(cluster) as client:
+            client.wait_for_workers(1, timeout=180)
+        dom = render(cluster._repr_html_(), "dask-cluster")
+        text = shown_text(dom)
+        assert "DaskYARNCluster RUNNING" in text and "1 / 1 workers connected" in text
+        assert "512 MB, 1 vcore" in text and "1 vcores" not in text
+        assert "(in this process)" in text
+        assert NASTY in text and not dom.xpath('//*[@id="injected"]')
+        hrefs = dom.xpath("//a/@href")
+        assert cluster.dashboard_link in hrefs
+        app_id = cluster.application_id
+        assert any(h.endswith(f"/cluster/app/{app_id}") for h in hrefs)
+        assert any("containerlogs" in h and "_000001/" in h for h in hrefs)   # AM logs
+        assert dom.xpath('//table[@class="knit-containers"]//td[text()="yarn-0"]')
+    dom = render(cluster._repr_html_(), "dask-cluster-closed")
+    [badge] = dom.xpath("//h4/span[@class='knit-state']")
+    assert badge.text_content() == "KILLED"
+
+    with IPyParallelCluster(n_engines=1, memory=256) as ipp:
+        ipp.wait_for_engines(1, timeout=180)
+        dom = render(ipp._repr_html_(), "ipyparallel-cluster")
+        text = shown_text(dom)
+        assert "IPyParallelCluster RUNNING" in text and "1 / 1 engines registered" in text
+        assert "256 MB, 1 vcore" in text
+        hrefs = dom.xpath("//a/@href")
+        assert any(h.endswith(f"/cluster/app/{ipp.knit.app_id}") for h in hrefs)
+        assert any("containerlogs" in h and "_000001/" in h for h in hrefs)
+        # Same layout as the Knit view: summary, containers, links.
+        for cls in ("knit-summary", "knit-containers", "knit-links", "knit-progress"):
+            assert dom.xpath(f'//*[@class="{cls}"]'), cls
+
+
+def test_not_started_service_view(minicluster):
+    from knit.display import service_html
+    page = service_html("IPyParallelCluster", Knit(), rows=[("Engines", "0 of 2")],
+                        progress=(0, 2), progress_label="engines registered")
+    assert "NOT STARTED" in page and "0 / 2 engines registered" in page

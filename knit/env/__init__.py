@@ -20,7 +20,7 @@ from .create import CondaCreator, create_env
 from .pack import UNPACK, pack_env
 from .progress import UploadProgress
 from .spec import EnvSpec
-from .store import envs_root
+from .store import envs_root, resolve_env
 from ..utils import zip_path       # knit 0.2 had it here
 
 #: Shell line that fixes an unpacked environment's paths; ``Knit.start``
@@ -38,5 +38,5 @@ ENTER_ENV = ('if [ ! -d "$CONDA_PREFIX/bin" ] && [ "$(ls -A "$CONDA_PREFIX" | wc
              'CONDA_PREFIX=${d%/}; PYTHON_BIN=$CONDA_PREFIX/bin/python; '
              'export CONDA_PREFIX PYTHON_BIN; fi; done; fi')
 
-__all__ = ["create_env", "CondaCreator", "pack_env", "EnvSpec", "envs_root",
+__all__ = ["create_env", "CondaCreator", "pack_env", "EnvSpec", "envs_root", "resolve_env",
            "UploadProgress", "UNPACK", "UNPACK_HOOK", "ENTER_ENV", "zip_path"]

@@ -41,6 +41,34 @@ def envs_root():
     return Path(base) / "envs"
 
 
+def resolve_env(value):
+    """The archive for ``env=``: a path or URI as given, else the packed
+    environment of that name in :func:`envs_root`.
+
+    Raises a :class:`~knit.exceptions.KnitValueError` when ``value`` is
+    neither an existing path nor a packed environment's name.
+
+    Examples
+    --------
+    >>> resolve_env("hdfs:///envs/analysis.zip")
+    'hdfs:///envs/analysis.zip'
+    >>> resolve_env(None) is None
+    True
+    """
+    from ..exceptions import KnitValueError
+
+    if value is None or "://" in str(value) or os.path.exists(value):
+        return value
+    for suffix in (".zip", ".tar.gz"):
+        candidate = envs_root() / f"{value}{suffix}"
+        if candidate.exists():
+            return str(candidate)
+    raise KnitValueError(
+        f"{{p:env}} {str(value)!r} is neither an archive nor an environment in "
+        f"{envs_root()}; create it with `knit env create {value} PACKAGE...` (or "
+        f"create_env({str(value)!r}, packages=[...])), or give the archive's path.")
+
+
 class EnvStore:
     """The environments in one directory.
 
