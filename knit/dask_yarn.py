@@ -21,6 +21,7 @@ import logging
 import re
 import shlex
 import sys
+import weakref
 from urllib.parse import urlsplit
 
 from dask.utils import parse_bytes
@@ -291,28 +292,31 @@ class DaskYARNCluster(SpecCluster):
         await super()._start()
         # The command needs the scheduler's address, known only now.
         self._app.command = self._app.command.format(scheduler=self.scheduler.address)
-        self._watch = asyncio.ensure_future(self._watch_application())
+        # The watcher holds the cluster only weakly, so that a cluster nobody
+        # refers to any more is collected (and its application torn down).
+        self._watch = asyncio.ensure_future(_watch_application(weakref.ref(self)))
 
-    async def _watch_application(self):
-        """Fail loudly, instead of hanging, when the YARN application dies;
-        re-request workers whose container ended while they are wanted."""
-        while self.status.name not in ("closing", "closed"):
-            await asyncio.sleep(2)
-            app_id = self.knit.app_id
-            if app_id is None or self._app.error is not None:
-                continue
-            try:
-                st = await self._app._run(self.knit.status)
-                if st["state"] not in FINAL_STATES:
-                    await self._app._run(self._replace_ended_workers)
-                    continue
-            except KnitException:
-                continue
-            await self._fail(KnitException(
-                f"YARN application {app_id} of this Dask cluster ended "
-                f"{st['state']}/{st.get('finalStatus')}: {st.get('diagnostics')}",
-                app_id=app_id))
-            return
+    async def _check_application(self):
+        """One look at the YARN application: fail loudly, instead of hanging,
+        when it died; re-request workers whose container ended while they are
+        wanted.  True once there is nothing more to watch."""
+        if self.status.name in ("closing", "closed"):
+            return True
+        app_id = self.knit.app_id
+        if app_id is None or self._app.error is not None:
+            return False
+        try:
+            st = await self._app._run(self.knit.status)
+            if st["state"] not in FINAL_STATES:
+                await self._app._run(self._replace_ended_workers)
+                return False
+        except KnitException:
+            return False
+        await self._fail(KnitException(
+            f"YARN application {app_id} of this Dask cluster ended "
+            f"{st['state']}/{st.get('finalStatus')}: {st.get('diagnostics')}",
+            app_id=app_id))
+        return True
 
     def _replace_ended_workers(self):
         """Runs in a thread: ask again for wanted workers that have no live
@@ -484,6 +488,17 @@ class DaskYARNCluster(SpecCluster):
         return service_html("DaskYARNCluster", self.knit, rows=rows, links=links,
                             progress=(workers, len(self.worker_spec)),
                             progress_label="workers connected", error=self.yarn_error)
+
+
+async def _watch_application(cluster_ref, every=2):
+    """Call ``_check_application`` of the cluster behind ``cluster_ref`` (a
+    weak reference) every ``every`` seconds, until it is done or collected."""
+    while True:
+        await asyncio.sleep(every)
+        cluster = cluster_ref()
+        if cluster is None or await cluster._check_application():
+            return
+        del cluster                 # no strong reference while sleeping
 
 
 #: Container states of the AM's report that mean "this container is over".

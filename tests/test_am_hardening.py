@@ -40,7 +40,7 @@ def test_absurd_requests_are_refused_and_the_application_keeps_its_containers(k,
         with pytest.raises(KnitValueError, match=r"could hold at most \d+ .*Ask for"):
             k.add_containers(10_000_000, **kwargs)
     # `knit scale` takes the same path and fails the same way.
-    assert cli.main(["scale", k.app_id, "10000000"]) == 1
+    assert cli.main(["scale", k.app_id, "10000000"]) == 2        # bad input (exit codes: docs/cli)
     assert "could hold at most" in capsys.readouterr().err
     state = k._am().containers()
     assert state["target"] == 2 and state["pending"] == 0

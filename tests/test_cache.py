@@ -35,7 +35,7 @@ def test_cache_ls_and_clean_keep_what_running_apps_need(k, tmp_path, capsys):
 
 
 def test_cache_clean_rejects_a_bad_duration(minicluster, capsys):
-    assert main(["cache", "clean", "--older-than=-3d"]) == 1
+    assert main(["cache", "clean", "--older-than=-3d"]) == 2     # bad input
     assert "duration" in capsys.readouterr().err
 
 
