@@ -129,6 +129,9 @@ def find_interpreter(request, tool, uv=None, python=None):
 def _uv_env():
     env = dict(os.environ, UV_PYTHON_DOWNLOADS="never")
     env.pop("VIRTUAL_ENV", None)         # uv would install there instead
+    # uv trusts its own bundled roots unless told otherwise; behind a
+    # company's TLS proxy only the system store (which pip uses) has its CA.
+    env.setdefault("UV_NATIVE_TLS", "1")
     return env
 
 
