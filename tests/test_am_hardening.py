@@ -208,22 +208,22 @@ def test_second_attempt_keeps_tags_target_and_removals(k):
     assert first not in tagged
     # Only containers the RM itself knows to be running pass to the next attempt.
     poll(lambda: sum(c["containerState"] == "RUNNING"
-                     for c in k.yarn_api.app_containers(k.app_id)) == 3, timeout=60)
+                     for c in k.yarn_api.app_containers(k.app_id)) == 3, timeout=120)
     attempt_one = k.status()["amRPCAddress"]
     _kill_am(k)
     # While no AM runs, one tagged worker dies: the new attempt must bring
     # the tag's count back to 2 from the saved target.
     victim_pid = poll(lambda: [p for p in pids_running(marker)
-                               if tagged[0] in os.readlink(f"/proc/{p}/cwd")], timeout=30)[0]
+                               if tagged[0] in os.readlink(f"/proc/{p}/cwd")], timeout=90)[0]
     os.kill(victim_pid, signal.SIGKILL)
-    poll(lambda: len(k.yarn_api.app_attempts(k.app_id)) == 2, timeout=120)
-    poll(lambda: k.status().get("amRPCAddress") not in (None, attempt_one), timeout=60)
+    poll(lambda: len(k.yarn_api.app_attempts(k.app_id)) == 2, timeout=180)
+    poll(lambda: k.status().get("amRPCAddress") not in (None, attempt_one), timeout=120)
 
     def settled():
         st = k._am().containers()
         live = [c for c in st["containers"] if c["state"] == "RUNNING"]
         return len(live) == 2 and st["pending"] == 0 and st
-    st = poll(settled, timeout=120)
+    st = poll(settled, timeout=180)
     live = [c for c in st["containers"] if c["state"] == "RUNNING"]
     assert {c["tag"] for c in live} == {"worker-a"}
     assert tagged[1] in {c["id"] for c in live}            # adopted
