@@ -51,7 +51,7 @@ def test_second_start_on_one_knit_is_refused(k):
 
 def test_cli_checks_timeout_before_submitting(minicluster, capsys):
     name = f"cli-timeout-{uuid.uuid4().hex[:8]}"
-    assert main(["start", "--timeout", "-5", "--wait", "--name", name, "sleep 1"]) == 1
+    assert main(["start", "--timeout", "-5", "--wait", "--name", name, "sleep 1"]) == 2  # usage
     assert "--timeout must be a positive" in capsys.readouterr().err
     assert apps_named(Knit(), name) == []
 
