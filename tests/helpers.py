@@ -130,3 +130,11 @@ def make_conda_channel(root):
                    depends=["knit-greeting >=1"])
     asyncio.run(index_fs(root, write_zst=False, write_shards=False, force=True))
     return root
+
+
+def default_sigint():
+    """``preexec_fn`` for clients that the tests interrupt: a shell without job
+    control (CI run in the background) starts its children with SIGINT
+    ignored, and Python then never raises KeyboardInterrupt."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -19,7 +19,7 @@ from knit.dask_yarn import DaskYARNCluster
 from knit.exceptions import KnitException, KnitValueError
 from knit.ipyparallel import IPyParallelCluster
 
-from helpers import poll
+from helpers import default_sigint, poll
 
 FINAL = ("FINISHED", "FAILED", "KILLED")
 
@@ -181,7 +181,8 @@ CLUSTER_SCRIPT = textwrap.dedent("""
 def test_unclosed_cluster_is_torn_down(minicluster, tmp_path, kind, how):
     script = tmp_path / "cluster.py"
     script.write_text(CLUSTER_SCRIPT)
-    p = subprocess.Popen([sys.executable, str(script), kind, how], stdout=subprocess.PIPE,
+    p = subprocess.Popen([sys.executable, str(script), kind, how], preexec_fn=default_sigint,
+                         stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     api = Knit().yarn_api
     app_id = None

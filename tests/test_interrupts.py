@@ -17,7 +17,7 @@ import pytest
 
 from knit import Knit
 
-from helpers import hdfs_list, poll, sha256_file
+from helpers import default_sigint, hdfs_list, poll, sha256_file
 
 CLIENT = textwrap.dedent("""
     import sys, time
@@ -60,6 +60,7 @@ def client(minicluster, tmp_path):
 
     def run(env, name, mode):
         p = subprocess.Popen([sys.executable, str(script), str(env or "-"), name, mode],
+                             preexec_fn=default_sigint,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=dict(os.environ, KNIT_HOME=str(home)))
         started.append((p, name))
