@@ -667,6 +667,10 @@ class Knit:
         return self
 
     def __exit__(self, *exc):
+        self._kill_if_running()
+
+    def _kill_if_running(self):
+        """Kill the application unless there is none or it already ended."""
         if self.app_id and self.runtime_status() not in FINAL_STATES:
             self.kill()
 

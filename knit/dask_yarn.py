@@ -427,8 +427,7 @@ class DaskYARNCluster(SpecCluster):
         """Stop every worker and end the YARN application (knit 0.2); the
         scheduler stays until :meth:`close`."""
         self.scale(0)
-        if self.knit.app_id and self.knit.runtime_status() not in FINAL_STATES:
-            self.knit.kill()
+        self.knit._kill_if_running()
 
     @property
     def worker_containers(self):
@@ -507,8 +506,7 @@ _ENDED = frozenset({"SUCCEEDED", "FAILED", "KILLED", "RELEASED"})
 
 def _kill_application(knit):
     """The teardown of a cluster nobody closed (see :mod:`knit.lifecycle`)."""
-    if knit.app_id and knit.runtime_status() not in FINAL_STATES:
-        knit.kill()
+    knit._kill_if_running()
 
 
 def _last_lines(knit, containers, n=15):

@@ -199,8 +199,7 @@ def _teardown(knit, controller, tmp):
     Module level, not a method: :func:`knit.lifecycle.tie` must not keep the
     cluster alive."""
     try:
-        if knit.app_id and knit.runtime_status() not in FINAL_STATES:
-            knit.kill()
+        knit._kill_if_running()
     finally:
         if controller is not None and controller.poll() is None:
             controller.terminate()
