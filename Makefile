@@ -48,7 +48,7 @@ demo: cluster
 	@echo '  knit start -n 3 --wait "echo hello from \$$CONTAINER_ID"'
 
 test: setup
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --durations=25
 
 # Benchmarks: knit beside skein and DistributedShell (results in benchmarks/results/).
 # The peers get a virtualenv of their own, so their pins never touch knit's.
