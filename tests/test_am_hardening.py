@@ -219,11 +219,18 @@ def test_second_attempt_keeps_tags_target_and_removals(k):
     poll(lambda: len(k.yarn_api.app_attempts(k.app_id)) == 2, timeout=180)
     poll(lambda: k.status().get("amRPCAddress") not in (None, attempt_one), timeout=120)
 
+    seen = []
+
     def settled():
         st = k._am().containers()
+        seen[:] = [st]
         live = [c for c in st["containers"] if c["state"] == "RUNNING"]
         return len(live) == 2 and st["pending"] == 0 and st
-    st = poll(settled, timeout=180)
+    try:
+        st = poll(settled, timeout=180)
+    except AssertionError:
+        am_log = "".join(k.logs(file="AppMaster.stderr").values())
+        raise AssertionError(f"not settled; the AM's last view: {seen}\n{am_log[-6000:]}")
     live = [c for c in st["containers"] if c["state"] == "RUNNING"]
     assert {c["tag"] for c in live} == {"worker-a"}
     assert tagged[1] in {c["id"] for c in live}            # adopted

@@ -175,7 +175,7 @@ def test_interrupted_py4j_call_is_recognised(minicluster, tmp_path):
         print("VERSION", gw.call("version"), flush=True)
     """))
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         timeout=120)
+                         timeout=120, preexec_fn=default_sigint)
     assert "RECOGNISED True" in out.stdout, (out.stdout, out.stderr)
     assert "VERSION" in out.stdout, out.stderr
 
