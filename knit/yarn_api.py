@@ -423,9 +423,14 @@ class YARNAPI:
         # except with basic auth, where the user is in the credentials.
         if self.user and not isinstance(self.auth, tuple):
             params.setdefault("user.name", self.user)
+        # requests lets $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE override a
+        # session's verify= unless each request names it: the cluster's
+        # truststore (ssl-client.xml) must win over the system's bundle.
+        verify = None if self.session.verify is True else self.session.verify
         return self.session.request(
             method, url, params=params, json=json, headers={"Accept": accept},
-            auth=self.auth, timeout=self.timeout, allow_redirects=allow_redirects)
+            auth=self.auth, timeout=self.timeout, allow_redirects=allow_redirects,
+            verify=verify)
 
     def _rm(self, method, path, params=None, json=None, app_id=None):
         """Send a request to the active RM and return the parsed JSON body.

@@ -6,7 +6,9 @@ one at the end, the secure and HA ones right after the last test that uses
 them (so that they do not slow the rest of the run down):
 
 * ``minicluster``: the plain cluster (``$KNIT_MINICLUSTER_DIR`` or
-  ``~/.knit/minicluster``); the whole session runs in its environment.
+  ``~/.knit/minicluster``); the whole session runs in its environment.  It
+  declares GPUs and a non-exclusive node label (``PLACEMENT``) for
+  test_placement.py; unlabeled requests still use both nodes.
 * ``secure_cluster``: Kerberos, HTTPS HDFS, SPNEGO; state in ``<plain
   state dir>-secure``, ports at the plain cluster's offset + 2000.
 * ``ha_cluster``: ZooKeeper and two ResourceManagers; ``<plain>-ha``,
@@ -35,6 +37,10 @@ FINAL = ("FINISHED", "FAILED", "KILLED")
 #: HDFS delegation tokens of the session's secure cluster live this long at
 #: most (renewed every half of it), so a test can outlive them in minutes.
 SECURE_TOKEN_LIFETIME = int(os.environ.get("KNIT_TEST_TOKEN_LIFETIME", "120"))
+#: What the session's plain cluster declares for placement tests: yarn.io/gpu
+#: per NodeManager, and a non-exclusive label on nm2 (other requests still
+#: run there when it has room, so no test loses a node).
+PLACEMENT = {"gpus": 2, "node_labels": "nm2=fast"}
 
 
 def _env_int(name):
@@ -97,7 +103,7 @@ def _apply_env(monkeypatch, mc):
 
 @pytest.fixture(scope="session")
 def minicluster():
-    mc = MiniCluster()
+    mc = MiniCluster(**PLACEMENT)
     mc.start()
     started_here = mc.started_here
     saved = {k: os.environ.get(k) for k in ("HADOOP_CONF_DIR", "PATH")}
