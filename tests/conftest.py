@@ -9,7 +9,7 @@ them (so that they do not slow the rest of the run down):
   ``~/.knit/minicluster``); the whole session runs in its environment.  It
   declares GPUs and a non-exclusive node label (``PLACEMENT``) for
   test_placement.py; unlabeled requests still use both nodes.
-* ``secure_cluster``: Kerberos, HTTPS HDFS, SPNEGO; state in ``<plain
+* ``secure_cluster``: Kerberos, HTTPS-only HDFS and YARN, SPNEGO; state in ``<plain
   state dir>-secure``, ports at the plain cluster's offset + 2000.
 * ``ha_cluster``: ZooKeeper and two ResourceManagers; ``<plain>-ha``,
   offset + 4000.
@@ -131,7 +131,8 @@ def secure_cluster():
 
     Useful attributes: ``mc.env()`` (client environment: ``HADOOP_CONF_DIR``,
     ``PATH``, ``KRB5_CONFIG``, ``KRB5CCNAME``, ``JDK_JAVA_OPTIONS``),
-    ``mc.rm_url`` (SPNEGO, plain HTTP), ``mc.layout.namenode_url`` (HTTPS),
+    ``mc.rm_url`` (SPNEGO over HTTPS: ``yarn.http.policy=HTTPS_ONLY``),
+    ``mc.layout.namenode_url`` (HTTPS),
     ``mc.ca_file`` (PEM for ``requests``' ``verify``), ``mc.truststore``
     (JKS; ``ssl-client.xml`` in the conf dir names it), ``mc.kdc.krb5_conf``,
     ``mc.stop_daemon(name)`` / ``mc.start_daemon(name)``.

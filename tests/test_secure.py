@@ -4,6 +4,7 @@ The session's ``secure_cluster`` (see conftest) gives the OS user a
 principal and a keytab; HDFS delegation tokens live only
 ``SECURE_TOKEN_LIFETIME`` seconds, so one test can outlive them.
 """
+import json
 import os
 
 import pytest
@@ -167,9 +168,14 @@ def test_yarn_rest_is_https_only_and_knit_uses_https(secure_knits, secure_env, c
     r = requests.get(f"https://127.0.0.1:{nm_http}/ws/v1/node/info",
                      verify=str(secure_env.ca_file), timeout=30)
     assert r.status_code == 401           # SPNEGO, as the RM
-    # The knit command reads the same configuration.
+    # The knit command reads the same configuration, and the mini cluster's
+    # own readiness probes speak HTTPS.
     assert main(["ls", "--all"]) == 0
     capsys.readouterr()
+    assert main(["minicluster", "status", "--json", "--root", str(secure_env.layout.root)]) == 0
+    st = json.loads(capsys.readouterr().out)
+    assert st["healthy"] and st["running_nodes"] == 2
+    assert st["rm_url"] == f"https://127.0.0.1:{port}"
 
 
 def test_untrusted_certificate_names_ssl_client_xml_at_once(secure_env, monkeypatch,

@@ -389,7 +389,8 @@ def build_parser():
                        help="Hadoop release of the daemons, from Maven Central (default "
                             "3.4.2; tested: 3.2.4, 3.3.6, 3.4.2, 3.5.0)")
     start.add_argument("--secure", action="store_true", default=None,
-                       help="Kerberos (a KDC of its own), HTTPS for HDFS, SPNEGO web UIs")
+                       help="Kerberos (a KDC of its own), SPNEGO web UIs, HTTPS only for HDFS and "
+                            "YARN")
     start.add_argument("--ha", action="store_true", default=None,
                        help="ZooKeeper and two ResourceManagers with automatic failover")
     start.add_argument("--plain", action="store_true",

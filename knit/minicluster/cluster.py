@@ -71,8 +71,8 @@ class MiniCluster:
     secure : bool, optional
         Kerberos with a KDC of the cluster's own (realm ``KNIT.TEST``),
         keytabs for every daemon and for the OS user
-        (``<root>/keytabs/<user>.keytab``), SASL data transfer and HTTPS for
-        HDFS, SPNEGO on every web UI.  Clients need :meth:`env` and a ticket
+        (``<root>/keytabs/<user>.keytab``), SASL data transfer, SPNEGO and
+        HTTPS only on every web UI (HDFS's and YARN's).  Clients need :meth:`env` and a ticket
         (:meth:`kinit`).
     ha : bool, optional
         ZooKeeper and two ResourceManagers (``resourcemanager1``/``rm1``,
