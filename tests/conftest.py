@@ -7,8 +7,8 @@ them (so that they do not slow the rest of the run down):
 
 * ``minicluster``: the plain cluster (``$KNIT_MINICLUSTER_DIR`` or
   ``~/.knit/minicluster``); the whole session runs in its environment.  It
-  declares GPUs and a non-exclusive node label (``PLACEMENT``) for
-  test_placement.py; unlabeled requests still use both nodes.
+  declares GPUs and a non-exclusive node label (``PLACEMENT``), which
+  test_placement.py puts on nm2 while it runs.
 * ``secure_cluster``: Kerberos, HTTPS-only HDFS and YARN, SPNEGO; state in ``<plain
   state dir>-secure``, ports at the plain cluster's offset + 2000.
 * ``ha_cluster``: ZooKeeper and two ResourceManagers; ``<plain>-ha``,
@@ -38,9 +38,11 @@ FINAL = ("FINISHED", "FAILED", "KILLED")
 #: most (renewed every half of it), so a test can outlive them in minutes.
 SECURE_TOKEN_LIFETIME = int(os.environ.get("KNIT_TEST_TOKEN_LIFETIME", "120"))
 #: What the session's plain cluster declares for placement tests: yarn.io/gpu
-#: per NodeManager, and a non-exclusive label on nm2 (other requests still
-#: run there when it has room, so no test loses a node).
-PLACEMENT = {"gpus": 2, "node_labels": "nm2=fast"}
+#: per NodeManager, and a non-exclusive node label on no node.  A labeled
+#: node gets unlabeled containers only once the other node is full, so
+#: tests that need both nodes would lose one: test_placement puts the label
+#: on nm2 for its own tests only (MiniCluster.label_nodes).
+PLACEMENT = {"gpus": 2, "node_labels": "fast"}
 
 
 def _env_int(name):
@@ -106,6 +108,9 @@ def minicluster():
     mc = MiniCluster(**PLACEMENT)
     mc.start()
     started_here = mc.started_here
+    if not started_here:
+        # A run that was cut short may have left a node labeled.
+        mc.label_nodes()
     saved = {k: os.environ.get(k) for k in ("HADOOP_CONF_DIR", "PATH")}
     # Tests play a user who ran `eval "$(knit minicluster env)"`.
     os.environ.update(mc.env())

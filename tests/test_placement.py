@@ -1,9 +1,10 @@
 """GPUs and node labels on the real mini cluster.
 
 The session's plain cluster declares ``PLACEMENT["gpus"]`` ``yarn.io/gpu`` on
-each NodeManager and puts the non-exclusive label ``fast`` on nm2 (see
-conftest): YARN schedules declared resources without a device behind them,
-so requests for them are granted, or refused, for real.
+each NodeManager and the non-exclusive label ``fast`` (see conftest), which
+the ``fast_nm2`` fixture puts on nm2 for the tests that need it: YARN
+schedules declared resources without a device behind them, so requests for
+them are granted, or refused, for real.
 """
 import os
 import re
@@ -20,7 +21,16 @@ from conftest import PLACEMENT
 from helpers import poll
 
 GPU = "yarn.io/gpu"
-LABEL = parse_node_labels(PLACEMENT["node_labels"])["nm2"]
+[LABEL] = parse_node_labels(PLACEMENT["node_labels"])[0]
+
+
+@pytest.fixture(scope="module")
+def fast_nm2(minicluster):
+    """nm2 carries LABEL for this module's tests; no node does afterwards
+    (a labeled node takes unlabeled containers only when the other is full)."""
+    minicluster.label_nodes({"nm2": LABEL})
+    yield minicluster
+    minicluster.label_nodes()
 
 
 def nm_ports(minicluster, name):
@@ -28,6 +38,7 @@ def nm_ports(minicluster, name):
     return minicluster.layout.ports.nodemanagers[int(name[-1]) - 1]
 
 
+@pytest.mark.usefixtures("fast_nm2")
 def test_the_cluster_declares_gpus_and_a_non_exclusive_label(k, minicluster):
     nodes = k.yarn_api.nodes(states="RUNNING")
     assert len(nodes) == 2
@@ -44,6 +55,7 @@ def test_the_cluster_declares_gpus_and_a_non_exclusive_label(k, minicluster):
     check_resource_types(k.yarn_api, {GPU: PLACEMENT["gpus"], "memory-mb": 128})
 
 
+@pytest.mark.usefixtures("fast_nm2")
 def test_node_label_puts_every_container_on_the_labeled_node(k, minicluster):
     k.start("sleep 600", num_containers=3, node_label=LABEL)
     nm2_http = nm_ports(minicluster, "nm2")[2]
@@ -92,6 +104,7 @@ def test_a_queue_without_a_share_of_the_label_is_named():
     assert _label_refusal({"nodeLabels": ["fast"]}, "fast") is None
 
 
+@pytest.mark.usefixtures("fast_nm2")
 def test_distributedshell_is_granted_gpus_on_the_labeled_node(minicluster):
     ds = distributedshell_jar()
     if ds is None:

@@ -91,8 +91,10 @@ class MiniCluster:
         ``yarn.io/gpu`` declared on each NodeManager (no device behind them:
         YARN counts what the node declares); 0 declares no such type.
     node_labels : str, optional
-        Non-exclusive node labels, ``"nm2=fast"`` (``NM=LABEL`` pairs, comma
-        separated); both queues may use every label.
+        Non-exclusive node labels: ``"nm2=fast"`` adds ``fast`` to the
+        cluster and puts it on nm2, a bare ``"fast"`` only adds it (see
+        :meth:`label_nodes`); comma separated.  Both queues may use every
+        label.
     progress : callable, optional
         Receives one-line progress messages; by default they go to stderr
         when it is a terminal, and nowhere otherwise.
@@ -605,26 +607,58 @@ class MiniCluster:
         The labels' store (``yarn.node-labels.fs-store.root-dir``) keeps
         them across an RM restart.
         """
-        labels = self.options.labels
+        labels = self.options.label_names
         if not labels:
             return
-        base = self.layout.rm_url + "/ws/v1/cluster"
         body = "".join(
             f"<nodeLabelInfo><name>{name}</name><exclusivity>false</exclusivity></nodeLabelInfo>"
-            for name in sorted(set(labels.values())))
-        self._post(f"{base}/add-node-labels", data=f"<nodeLabelsInfo>{body}</nodeLabelsInfo>")
+            for name in labels)
+        self._post(f"{self.layout.rm_url}/ws/v1/cluster/add-node-labels",
+                   data=f"<nodeLabelsInfo>{body}</nodeLabelsInfo>")
+        self.label_nodes()
+
+    def label_nodes(self, labels=None):
+        """Put node labels on NodeManagers, or take them off, while the
+        cluster runs (YARN applies it at once; running containers stay).
+
+        Parameters
+        ----------
+        labels : dict, optional
+            ``{NodeManager name: label}``; None or ``""`` as a label takes a
+            node's label off.  The labels must be the cluster's own
+            (``node_labels``).  By default every NodeManager gets back the
+            label ``node_labels`` gave it at start, or none.
+
+        Examples
+        --------
+        >>> mc = MiniCluster(node_labels="fast").start()     # doctest: +SKIP
+        >>> mc.label_nodes({"nm2": "fast"})                  # doctest: +SKIP
+        >>> mc.label_nodes()                                 # doctest: +SKIP
+        """
+        if labels is None:
+            labels = {nm: self.options.labels.get(nm) for nm in config.NODEMANAGERS}
+        unknown = {nm: label for nm, label in labels.items() if nm not in config.NODEMANAGERS
+                   or (label and label not in self.options.label_names)}
+        if unknown:
+            raise MiniClusterError(
+                f"Cannot label {unknown}: the NodeManagers are "
+                f"{', '.join(config.NODEMANAGERS)} and the cluster's labels "
+                f"{', '.join(self.options.label_names) or '(none)'}; start it with "
+                f"node_labels='fast' (--node-labels fast) to have one.")
         # A label goes on the node id the RM knows, which is the NM's host
         # name as resolved (localhost) with its RPC port, not its address.
+        base = self.layout.rm_url + "/ws/v1/cluster"
         nodes = (self._get_json(f"{base}/nodes") or {}).get("nodes") or {}
         ids = {node["id"].rpartition(":")[2]: node["id"] for node in nodes.get("node") or []}
-        for i, nm in enumerate(config.NODEMANAGERS):
-            if nm in labels:
-                node_id = ids.get(str(self.layout.ports.nodemanagers[i][0]))
-                if node_id is None:
-                    raise MiniClusterError(f"{nm} is not among the RM's nodes "
-                                           f"({', '.join(ids.values())}); see its log.")
-                self._post(f"{base}/nodes/{node_id}/replace-labels",
-                           params={"labels": labels[nm]})
+        for nm, label in labels.items():
+            node_id = ids.get(str(self.layout.ports.nodemanagers[
+                config.NODEMANAGERS.index(nm)][0]))
+            if node_id is None:
+                raise MiniClusterError(f"{nm} is not among the RM's nodes "
+                                       f"({', '.join(ids.values()) or 'none'}); see its log.")
+            # Without labels= the node's labels are replaced by none.
+            self._post(f"{base}/nodes/{node_id}/replace-labels",
+                       params={"labels": label} if label else None)
 
     def _post(self, url, params=None, data=None):
         headers = {"Content-Type": "application/xml", "Accept": "application/json"}

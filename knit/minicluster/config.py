@@ -150,7 +150,8 @@ class Options:
         not declared at all).  YARN counts them like memory; no device is
         behind them.
     node_labels : str, optional
-        Node labels of NodeManagers, ``"nm2=fast"`` or ``"nm1=slow,nm2=fast"``
+        The cluster's node labels, and those put on NodeManagers at start:
+        ``"nm2=fast"``, ``"fast"`` (on no node yet), ``"nm1=slow,nm2=fast"``
         (see :func:`parse_node_labels`); every label is non-exclusive and
         every queue may use it.
 
@@ -178,14 +179,20 @@ class Options:
         else:
             # One spelling in cluster.json, so that "nm2=fast" asked for
             # again matches the running cluster.
-            labels = parse_node_labels(self.node_labels)
-            object.__setattr__(self, "node_labels",
-                               ",".join(f"{nm}={label}" for nm, label in labels.items()))
+            labels, on_nodes = parse_node_labels(self.node_labels)
+            spelled = [f"{nm}={label}" for nm, label in on_nodes.items()]
+            spelled += [label for label in labels if label not in on_nodes.values()]
+            object.__setattr__(self, "node_labels", ",".join(spelled))
+
+    @property
+    def label_names(self):
+        """Every node label of the cluster (sorted)."""
+        return parse_node_labels(self.node_labels)[0]
 
     @property
     def labels(self):
-        """``{NodeManager name: label}`` of :attr:`node_labels`."""
-        return parse_node_labels(self.node_labels)
+        """``{NodeManager name: label}``: the labels put on nodes at start."""
+        return parse_node_labels(self.node_labels)[1]
 
     @property
     def web_scheme(self):
@@ -237,35 +244,43 @@ class Options:
 
 
 def parse_node_labels(text):
-    """``{NodeManager name: label}`` from ``"nm2=fast"`` / ``"nm1=slow,nm2=fast"``.
+    """``(labels, {NodeManager: label})`` from ``"nm2=fast"``, ``"fast"`` or
+    ``"nm1=slow,nm2=fast,spare"``.
 
-    A label is what YARN accepts: letters, digits, ``-`` and ``_``, starting
-    with a letter or digit; one label per NodeManager (YARN allows no more).
+    ``NM=LABEL`` adds the label to the cluster and puts it on that
+    NodeManager; a bare ``LABEL`` only adds it to the cluster (for
+    :meth:`~knit.minicluster.MiniCluster.label_nodes` later).  A label is
+    what YARN accepts: letters, digits, ``-`` and ``_``, starting with a
+    letter or digit; one label per NodeManager (YARN allows no more).
 
     Examples
     --------
     >>> parse_node_labels("nm2=fast")
-    {'nm2': 'fast'}
+    (['fast'], {'nm2': 'fast'})
+    >>> parse_node_labels("fast")
+    (['fast'], {})
     >>> parse_node_labels("nm3=x")
     Traceback (most recent call last):
     ...
     ValueError: node label 'nm3=x': the NodeManagers are nm1, nm2; e.g. nm2=fast
     """
-    out = {}
+    labels, on_nodes = set(), {}
     for item in filter(None, (t.strip() for t in (text or "").split(","))):
-        nm, _, label = item.partition("=")
+        nm, _, label = item.rpartition("=")
         nm, label = nm.strip(), label.strip()
-        if nm not in NODEMANAGERS:
+        if nm and nm not in NODEMANAGERS:
             raise ValueError(f"node label {item!r}: the NodeManagers are "
                              f"{', '.join(NODEMANAGERS)}; e.g. nm2=fast")
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", label):
             raise ValueError(f"node label {item!r}: a label is letters, digits, '-' and "
                              f"'_', starting with a letter or digit; e.g. nm2=fast")
-        if nm in out:
+        if nm in on_nodes:
             raise ValueError(f"node label {item!r}: {nm} has a label already (YARN allows "
                              f"one per node)")
-        out[nm] = label
-    return dict(sorted(out.items()))
+        labels.add(label)
+        if nm:
+            on_nodes[nm] = label
+    return sorted(labels), dict(sorted(on_nodes.items()))
 
 
 def rm_daemons(options):
@@ -644,7 +659,7 @@ def capacity_scheduler(options):
     30
     """
     props = dict(CAPACITY_SCHEDULER)
-    labels = sorted(set(options.labels.values()))
+    labels = options.label_names
     if labels:
         props["yarn.scheduler.capacity.root.accessible-node-labels"] = ",".join(labels)
         for queue in ("default", "batch"):
