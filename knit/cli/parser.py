@@ -409,8 +409,9 @@ def build_parser():
                        help="declare N yarn.io/gpu on each NodeManager (no device behind "
                             "them: YARN schedules what a node declares; 0: none)")
     start.add_argument("--node-labels", metavar="NM=LABEL[,...]", default=None,
-                       help="non-exclusive node labels, e.g. nm2=fast (NodeManagers nm1, "
-                            "nm2; both queues may use every label; '' removes them)")
+                       help="non-exclusive node labels: nm2=fast puts fast on nm2, a bare "
+                            "LABEL adds it on no node (NodeManagers nm1, nm2; both queues "
+                            "may use every label; '' removes them)")
     mc_command("stop", "stop every daemon and container process",
                "Stop the cluster's daemons and every process its containers left; "
                "the state directory stays, for the next start.")
