@@ -128,3 +128,14 @@ def test_distributedshell_is_granted_gpus_on_the_labeled_node(minicluster):
                      r"LogType:stdout\n[^*]*?LogContents:\ngpu-ok", logs)
     assert len(ran) == 2, logs[-3000:]
     assert all(node.endswith(f"_{nm2_rpc}") for _, node in ran)
+
+
+def test_the_knit_command_refuses_an_unknown_label_in_its_own_spelling(k, capsys):
+    from knit.cli import main
+
+    before = len(k.yarn_api.applications())
+    assert main(["start", "--node-label", "nosuch", "--", "sleep", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"no node label 'nosuch'; its node labels are: {LABEL}" in err
+    assert f"e.g. --node-label {LABEL}" in err
+    assert len(k.yarn_api.applications()) == before
