@@ -138,7 +138,7 @@ def _name_list(name, value):
 
 def validate_start(knit, *, cmd, num_containers, virtual_cores, memory, files, envvars,
                    app_name, queue, env, max_restarts, max_attempts, am_memory, am_vcores,
-                   checks, nodes=None, racks=None):
+                   checks, nodes=None, racks=None, node_label=None):
     """Raise a :class:`~knit.exceptions.KnitException` for bad ``start`` input.
 
     Types and local files are always checked; with ``checks=True`` the
@@ -175,6 +175,8 @@ def validate_start(knit, *, cmd, num_containers, virtual_cores, memory, files, e
                 f"variable can hold: remove it, or pass the data in a file (files=[...])")
     _name_list("nodes", nodes)
     _name_list("racks", racks)
+    if node_label is not None and not isinstance(node_label, str):
+        raise KnitTypeError(f"{{p:node_label}} must be a string, got {node_label!r}")
     paths = _path_list("files", files)
     for p in paths:
         _check_local(p, "file")
@@ -192,6 +194,7 @@ def validate_start(knit, *, cmd, num_containers, virtual_cores, memory, files, e
         check_archive(env, "environment archive")
     if checks:
         _check_cluster(knit, num_containers, virtual_cores, memory, queue, am_memory, am_vcores)
+        check_node_label(knit.yarn_api, node_label, queue)
 
 
 def _check_cluster(knit, n, vcores, memory, queue, am_memory, am_vcores):
@@ -238,3 +241,158 @@ def _check_cluster(knit, n, vcores, memory, queue, am_memory, am_vcores):
             f"{n} containers of {vcores} vcores plus the ApplicationMaster need {need_vc} "
             f"vcores, but the whole cluster has {total_vc}; "
             f"use {{fix}} or fewer vcores.", fix={"num_containers": fit})
+
+
+# -- placement: resource types and node labels (pure REST reads) ------------
+
+def _declared_resources(api):
+    """``{resource type: the most one node has}`` over the cluster's nodes,
+    in the order YARN lists them (memory-mb, vcores, then declared types)."""
+    nodes = api.nodes(states="RUNNING") or api.nodes()
+    most = {}
+    for node in nodes:
+        infos = ((node.get("totalResource") or {}).get("resourceInformations") or {})
+        infos = infos.get("resourceInformation") or []
+        if isinstance(infos, dict):
+            infos = [infos]
+        if not infos:
+            # Hadoop 2 lists memory and vcores only.
+            infos = [{"name": "memory-mb", "value": node.get("availMemoryMB", 0)
+                      + node.get("usedMemoryMB", 0)},
+                     {"name": "vcores", "value": node.get("availableVirtualCores", 0)
+                      + node.get("usedVirtualCores", 0)}]
+        for info in infos:
+            name, value = info.get("name"), int(info.get("value") or 0)
+            if name:
+                most[name] = max(most.get(name, 0), value)
+    return most
+
+
+def check_resource_types(api, wanted):
+    """Refuse resource requests the cluster can never grant, before submitting.
+
+    Parameters
+    ----------
+    api : knit.yarn_api.YARNAPI
+        The cluster's REST client (``Knit().yarn_api``).
+    wanted : dict
+        ``{resource type: amount per container}``, YARN's names
+        (``{"yarn.io/gpu": 2}``; ``memory-mb`` and ``vcores`` too).
+
+    Raises
+    ------
+    KnitValueError
+        A type the cluster does not declare (the message lists those it
+        does), or an amount no single node has.
+
+    Examples
+    --------
+    >>> check_resource_types(k.yarn_api, {"yarn.io/gpu": 1})     # doctest: +SKIP
+    >>> check_resource_types(k.yarn_api, {"yarn.io/fpga": 1})    # doctest: +SKIP
+    Traceback (most recent call last):
+    ...
+    KnitValueError: The cluster declares no resource type 'yarn.io/fpga'; the cluster declares: memory-mb, vcores, yarn.io/gpu. ...
+    """
+    if not isinstance(wanted, dict):
+        raise KnitTypeError(f"resources must be a dict of resource type to amount, e.g. "
+                            f"{{'yarn.io/gpu': 1}}, got {wanted!r}")
+    wanted = {name: amount for name, amount in wanted.items() if amount}
+    if not wanted:
+        return
+    for name, amount in wanted.items():
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+            raise KnitTypeError(f"the amount of {name!r} must be a whole number of at "
+                                f"least 0, got {amount!r}")
+    declared = _declared_resources(api)
+    listing = ", ".join(declared) or "nothing (no NodeManager is registered)"
+    for name, amount in wanted.items():
+        if name not in declared:
+            raise KnitValueError(
+                f"The cluster declares no resource type {name!r}; the cluster declares: "
+                f"{listing}. Ask for one of those, or have the cluster's administrator "
+                f"declare it (yarn.resource-types in resource-types.xml and "
+                f"yarn.nodemanager.resource-type.{name} in each node's "
+                f"node-resources.xml; the mini cluster: `knit minicluster start --gpus N`).")
+        if amount > declared[name]:
+            raise KnitValueError(
+                f"No node of the cluster has {amount} {name}: the most one node has is "
+                f"{declared[name]}, and a container runs on one node. Ask for "
+                f"{declared[name]} or fewer per container.")
+
+
+def check_node_label(api, label, queue=None):
+    """Refuse a node label the cluster does not have, or ``queue`` may not use.
+
+    Without this check YARN accepts the request and the containers wait
+    for a node that never comes.
+
+    Parameters
+    ----------
+    api : knit.yarn_api.YARNAPI
+        The cluster's REST client (``Knit().yarn_api``).
+    label : str
+        A node label (YARN's label expressions are one label; ``""`` or
+        None is the default partition, always fine).
+    queue : str, optional
+        The queue that will ask for it.
+
+    Raises
+    ------
+    KnitValueError
+        The cluster has no such label (the message lists those it has), or
+        the queue has no access to it or no capacity on it.
+
+    Examples
+    --------
+    >>> check_node_label(k.yarn_api, "fast", queue="default")    # doctest: +SKIP
+    >>> check_node_label(k.yarn_api, "nosuch")                   # doctest: +SKIP
+    Traceback (most recent call last):
+    ...
+    KnitValueError: The cluster has no node label 'nosuch'; its node labels are: fast. ...
+    """
+    if not label:
+        return
+    if not isinstance(label, str):
+        raise KnitTypeError(f"{{p:node_label}} must be a string, got {label!r}")
+    labels = api.node_labels()
+    if label not in labels:
+        known = ", ".join(sorted(labels))
+        if known:
+            raise KnitValueError(
+                f"The cluster has no node label {label!r}; its node labels are: {known}. "
+                f"Use one of them, e.g. {{fix}}", fix={"node_label": sorted(labels)[0]})
+        raise KnitValueError(
+            f"The cluster has no node label {label!r}: it has no node labels at all "
+            f"(yarn.node-labels.enabled, `yarn rmadmin -addToClusterNodeLabels`; the mini "
+            f"cluster: `knit minicluster start --node-labels nm2=fast`). Drop node_label.")
+    if queue is None:
+        return
+    info = api.queue(queue)
+    if info is None:
+        return          # the queue check (queue_exists) reports it
+    why = _label_refusal(info, label)
+    if why:
+        others = [q for q in api.queue_names()
+                  if q != queue and not _label_refusal(api.queue(q) or {}, label)]
+        instead = (f"Use a queue that may, e.g. {{fix}}, or ask" if others else "Ask")
+        raise KnitValueError(
+            f"Queue {queue!r} {why} node label {label!r}: a queue needs it listed in "
+            f"yarn.scheduler.capacity.<queue>.accessible-node-labels and "
+            f"accessible-node-labels.{label}.capacity above 0. {instead} the cluster's "
+            f"administrator to give {queue!r} a share of {label!r}.",
+            fix={"queue": others[0], "node_label": label} if others else None)
+
+
+def _label_refusal(queue_info, label):
+    """Why a queue (a scheduler queue dict) cannot run containers on ``label``,
+    or None when it can."""
+    accessible = queue_info.get("nodeLabels") or []
+    if isinstance(accessible, str):
+        accessible = [accessible]
+    if "*" not in accessible and label not in accessible:
+        return "may not use"
+    parts = (queue_info.get("capacities") or {}).get("queueCapacitiesByPartition") or []
+    for part in (parts if isinstance(parts, list) else [parts]):
+        if part.get("partitionName") == label and not float(part.get("maxCapacity") or 0):
+            return "has no capacity on"
+    return None

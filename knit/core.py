@@ -267,7 +267,7 @@ class Knit:
                        envvars=envvars, app_name=app_name, queue=queue, env=env,
                        max_restarts=max_restarts, max_attempts=max_attempts,
                        am_memory=am_memory, am_vcores=am_vcores, checks=checks,
-                       nodes=nodes, racks=racks)
+                       nodes=nodes, racks=racks, node_label=node_label)
         secret = appsecrets.new_secret()
         spec = {
             "name": app_name, "queue": queue, "priority": priority,

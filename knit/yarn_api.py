@@ -228,12 +228,27 @@ def _base_of(location, path):
     return f"{parts.scheme}://{parts.netloc}{prefix}"
 
 
+def _untrusted(url, exc, app_id=None):
+    """The error for a TLS handshake that failed (an untrusted certificate,
+    a host name it does not cover): retrying cannot help, so it is raised
+    at once, naming where knit takes its trust from."""
+    text = str(exc)
+    m = re.search(r"certificate verify failed: ([^(')\]]+)|hostname '[^']*' doesn't match[^')]*",
+                  text)
+    cause = (m.group(1) or m.group(0)).strip() if m else text[:200]
+    return YARNConnectionError(
+        f"TLS with {url} failed ({cause}): this machine does not trust the certificate "
+        f"the cluster's web server presents. knit trusts the truststore that "
+        f"ssl.client.truststore.location names in ssl-client.xml of HADOOP_CONF_DIR (as "
+        f"Hadoop clients do), else the system's CA certificates. Fix: copy the cluster's "
+        f"ssl-client.xml and the truststore it names into your HADOOP_CONF_DIR (for the "
+        f"mini cluster: eval \"$(knit minicluster env)\"), or add the cluster's CA to the "
+        f"system's certificates.", app_id=app_id)
+
+
 def _reason(exc):
     """A one-line cause of a requests exception ("Connection refused", ...)."""
     text = str(exc)
-    if isinstance(exc, requests.exceptions.SSLError):
-        return ("TLS error (for a private CA, pass session= a requests.Session "
-                f"whose verify= is the CA bundle): {text[:150]}")
     for marker in ("Connection refused", "Name or service not known",
                    "nodename nor servname", "Temporary failure in name resolution",
                    "No route to host", "Network is unreachable", "timed out",
@@ -408,9 +423,14 @@ class YARNAPI:
         # except with basic auth, where the user is in the credentials.
         if self.user and not isinstance(self.auth, tuple):
             params.setdefault("user.name", self.user)
+        # requests lets $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE override a
+        # session's verify= unless each request names it: the cluster's
+        # truststore (ssl-client.xml) must win over the system's bundle.
+        verify = None if self.session.verify is True else self.session.verify
         return self.session.request(
             method, url, params=params, json=json, headers={"Accept": accept},
-            auth=self.auth, timeout=self.timeout, allow_redirects=allow_redirects)
+            auth=self.auth, timeout=self.timeout, allow_redirects=allow_redirects,
+            verify=verify)
 
     def _rm(self, method, path, params=None, json=None, app_id=None):
         """Send a request to the active RM and return the parsed JSON body.
@@ -466,6 +486,8 @@ class YARNAPI:
                 tried.append(f"{url}: connection timed out")
                 timeouts += 1
                 continue
+            except requests.exceptions.SSLError as e:
+                raise _untrusted(url, e, app_id) from None
             except requests.RequestException as e:
                 tried.append(f"{url}: {_reason(e)}")
                 continue
@@ -515,6 +537,8 @@ class YARNAPI:
         except requests.Timeout as e:
             raise YARNTimeoutError(
                 f"NodeManager at {url} did not answer within {self._read_timeout} s") from e
+        except requests.exceptions.SSLError as e:
+            raise _untrusted(url, e) from None
         except requests.RequestException as e:
             raise YARNConnectionError(
                 f"Could not reach the NodeManager at {url}: {_reason(e)}. The "
@@ -563,6 +587,23 @@ class YARNAPI:
         body = _get(self._rm("GET", "/ws/v1/cluster/nodes", params), "nodes") or {}
         return _as_list(body.get("node"))
 
+    def node_labels(self):
+        """The cluster's node labels: ``{name: exclusive}`` (empty when the
+        cluster has none, or node labels are not enabled).
+
+        Examples
+        --------
+        >>> api.node_labels()  # doctest: +SKIP
+        {'fast': False}
+        """
+        body = self._rm("GET", "/ws/v1/cluster/get-node-labels") or {}
+        infos = _as_list(body.get("nodeLabelInfo"))
+        if not infos and body.get("nodeLabels"):
+            # Hadoop 2.7 listed names only.
+            return {name: True for name in _as_list(body["nodeLabels"])}
+        return {i["name"]: str(i.get("exclusivity", "true")).lower() == "true"
+                for i in infos if isinstance(i, dict) and i.get("name")}
+
     def scheduler(self):
         """The ``schedulerInfo`` dict (its ``type`` names the scheduler).
 
@@ -586,6 +627,28 @@ class YARNAPI:
         ['default']
         """
         return [name for name, _ in _leaf_queues(self.scheduler())]
+
+    def queue(self, name):
+        """The scheduler's dict of the queue ``name`` (short name or full
+        path), or None.  A capacity scheduler queue lists the node labels it
+        may use in ``nodeLabels`` (``["*"]``: all) and its share of each in
+        ``capacities.queueCapacitiesByPartition``.
+
+        Examples
+        --------
+        >>> api.queue("default")["nodeLabels"]  # doctest: +SKIP
+        ['fast']
+        """
+        info = self.scheduler()
+        stack = [info.get("rootQueue", info)]
+        while stack:
+            queue = stack.pop()
+            path = queue.get("queuePath") or queue.get("queueName")
+            if name in (queue.get("queueName"), path, f"root.{queue.get('queueName')}") \
+                    and not _children(queue):
+                return queue
+            stack.extend(_children(queue))
+        return None
 
     def queue_exists(self, name):
         """Whether ``name`` is a leaf queue, by short name or full path.

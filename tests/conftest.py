@@ -6,8 +6,10 @@ one at the end, the secure and HA ones right after the last test that uses
 them (so that they do not slow the rest of the run down):
 
 * ``minicluster``: the plain cluster (``$KNIT_MINICLUSTER_DIR`` or
-  ``~/.knit/minicluster``); the whole session runs in its environment.
-* ``secure_cluster``: Kerberos, HTTPS HDFS, SPNEGO; state in ``<plain
+  ``~/.knit/minicluster``); the whole session runs in its environment.  It
+  declares GPUs and a non-exclusive node label (``PLACEMENT``), which
+  test_placement.py puts on nm2 while it runs.
+* ``secure_cluster``: Kerberos, HTTPS-only HDFS and YARN, SPNEGO; state in ``<plain
   state dir>-secure``, ports at the plain cluster's offset + 2000.
 * ``ha_cluster``: ZooKeeper and two ResourceManagers; ``<plain>-ha``,
   offset + 4000.
@@ -35,6 +37,12 @@ FINAL = ("FINISHED", "FAILED", "KILLED")
 #: HDFS delegation tokens of the session's secure cluster live this long at
 #: most (renewed every half of it), so a test can outlive them in minutes.
 SECURE_TOKEN_LIFETIME = int(os.environ.get("KNIT_TEST_TOKEN_LIFETIME", "120"))
+#: What the session's plain cluster declares for placement tests: yarn.io/gpu
+#: per NodeManager, and a non-exclusive node label on no node.  A labeled
+#: node gets unlabeled containers only once the other node is full, so
+#: tests that need both nodes would lose one: test_placement puts the label
+#: on nm2 for its own tests only (MiniCluster.label_nodes).
+PLACEMENT = {"gpus": 2, "node_labels": "fast"}
 
 
 def _env_int(name):
@@ -97,9 +105,12 @@ def _apply_env(monkeypatch, mc):
 
 @pytest.fixture(scope="session")
 def minicluster():
-    mc = MiniCluster()
+    mc = MiniCluster(**PLACEMENT)
     mc.start()
     started_here = mc.started_here
+    if not started_here:
+        # A run that was cut short may have left a node labeled.
+        mc.label_nodes()
     saved = {k: os.environ.get(k) for k in ("HADOOP_CONF_DIR", "PATH")}
     # Tests play a user who ran `eval "$(knit minicluster env)"`.
     os.environ.update(mc.env())
@@ -125,7 +136,8 @@ def secure_cluster():
 
     Useful attributes: ``mc.env()`` (client environment: ``HADOOP_CONF_DIR``,
     ``PATH``, ``KRB5_CONFIG``, ``KRB5CCNAME``, ``JDK_JAVA_OPTIONS``),
-    ``mc.rm_url`` (SPNEGO, plain HTTP), ``mc.layout.namenode_url`` (HTTPS),
+    ``mc.rm_url`` (SPNEGO over HTTPS: ``yarn.http.policy=HTTPS_ONLY``),
+    ``mc.layout.namenode_url`` (HTTPS),
     ``mc.ca_file`` (PEM for ``requests``' ``verify``), ``mc.truststore``
     (JKS; ``ssl-client.xml`` in the conf dir names it), ``mc.kdc.krb5_conf``,
     ``mc.stop_daemon(name)`` / ``mc.start_daemon(name)``.

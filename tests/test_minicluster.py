@@ -178,9 +178,12 @@ def test_secure_hdfs_needs_a_ticket_from_the_user_keytab(secure_cluster, tmp_pat
     assert f"/user/{getpass.getuser()}" in listed.stdout
 
 
-def test_secure_web_uis_want_spnego_and_hdfs_speaks_https(secure_cluster):
-    # Without a Kerberos ticket the web UIs answer 401 Negotiate ...
-    r = requests.get(f"{secure_cluster.rm_url}/ws/v1/cluster/info", timeout=30)
+def test_secure_web_uis_want_spnego_and_speak_https(secure_cluster):
+    # Without a Kerberos ticket the web UIs answer 401 Negotiate (YARN's
+    # over HTTPS only, as HDFS's) ...
+    assert secure_cluster.rm_url.startswith("https://")
+    r = requests.get(f"{secure_cluster.rm_url}/ws/v1/cluster/info",
+                     verify=str(secure_cluster.ca_file), timeout=30)
     assert r.status_code == 401 and "Negotiate" in r.headers.get("WWW-Authenticate", "")
     nn = secure_cluster.layout.namenode_url
     assert nn.startswith("https://")

@@ -4,9 +4,11 @@ The session's ``secure_cluster`` (see conftest) gives the OS user a
 principal and a keytab; HDFS delegation tokens live only
 ``SECURE_TOKEN_LIFETIME`` seconds, so one test can outlive them.
 """
+import json
 import os
 
 import pytest
+import requests
 
 from knit.exceptions import KerberosError
 from knit.gateway import shutdown_gateway
@@ -139,5 +141,67 @@ def test_rest_without_spnego_names_the_fix(secure_env):
     from knit.exceptions import YARNException
     from knit.yarn_api import YARNAPI
 
+    session = requests.Session()
+    session.verify = str(secure_env.ca_file)
     with pytest.raises(YARNException, match=r"HTTP 401.*Kerberos \(SPNEGO\).*kinit"):
-        YARNAPI(secure_env.rm_url, user="root").cluster_info()
+        YARNAPI(secure_env.rm_url, user="root", session=session).cluster_info()
+
+
+# -- YARN over HTTPS only (yarn.http.policy=HTTPS_ONLY) ----------------------
+
+def test_yarn_rest_is_https_only_and_knit_uses_https(secure_knits, secure_env, capsys):
+    from knit.cli import main
+
+    k = secure_knits()
+    port = secure_env.layout.ports.rm_http
+    # From yarn.resourcemanager.webapp.https.address, under HTTPS_ONLY.
+    assert k.yarn_api.rm_urls == [f"https://127.0.0.1:{port}"]
+    assert k.yarn_api.nm_scheme == "https"
+    assert all(n["nodeHTTPAddress"] for n in k.yarn_api.nodes())
+    # The port speaks TLS only: plain HTTP gets no answer at all.
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/ws/v1/cluster/info", timeout=30)
+    # NodeManagers too: their REST API answers over TLS with the cluster's CA.
+    nm_http = secure_env.layout.ports.nodemanagers[0][2]
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(f"http://127.0.0.1:{nm_http}/ws/v1/node/info", timeout=30)
+    r = requests.get(f"https://127.0.0.1:{nm_http}/ws/v1/node/info",
+                     verify=str(secure_env.ca_file), timeout=30)
+    assert r.status_code == 401           # SPNEGO, as the RM
+    # The knit command reads the same configuration, and the mini cluster's
+    # own readiness probes speak HTTPS.
+    assert main(["ls", "--all"]) == 0
+    capsys.readouterr()
+    assert main(["minicluster", "status", "--json", "--root", str(secure_env.layout.root)]) == 0
+    st = json.loads(capsys.readouterr().out)
+    assert st["healthy"] and st["running_nodes"] == 2
+    assert st["rm_url"] == f"https://127.0.0.1:{port}"
+
+
+def test_untrusted_certificate_names_ssl_client_xml_at_once(secure_env, monkeypatch,
+                                                           tmp_path):
+    import shutil
+    import time
+
+    from knit.exceptions import YARNConnectionError
+    from knit.minicluster.config import write_site
+    from knit.yarn_api import YARNAPI
+    from knit.web_security import rest_options
+    from knit.conf import HadoopSettings
+
+    conf = tmp_path / "conf"
+    shutil.copytree(secure_env.env()["HADOOP_CONF_DIR"], conf)
+    # A truststore of CAs that never signed the cluster's certificate.
+    write_site(conf / "ssl-client.xml", {"ssl.client.truststore.location": requests.certs.where(),
+                                         "ssl.client.truststore.type": "pem"})
+    settings = HadoopSettings(rm="127.0.0.1", rm_port_https=secure_env.layout.ports.rm_http,
+                              http_policy="HTTPS_ONLY", security_enabled=True)
+    api = YARNAPI.from_settings(settings, **rest_options(settings, str(conf)))
+    assert api.rm_url.startswith("https://")
+    t0 = time.monotonic()
+    with pytest.raises(YARNConnectionError,
+                       match=r"does not trust the certificate.*ssl\.client\.truststore\."
+                             r"location.*ssl-client\.xml"):
+        api.cluster_info()
+    # Not retried like an RM that is down (retry_timeout is 60 s).
+    assert time.monotonic() - t0 < api.retry_timeout

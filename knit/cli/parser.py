@@ -129,6 +129,8 @@ examples:
   # two ResourceManagers with automatic failover; another Hadoop release:
   knit minicluster start --ha --root ~/.knit/mc-ha --port-offset 4000
   knit minicluster start --hadoop-version 3.3.6 --root ~/.knit/mc-336 --port-offset 6000
+  # 2 yarn.io/gpu per node, and the label "fast" on nm2:
+  knit minicluster start --gpus 2 --node-labels nm2=fast
 """
 
 
@@ -387,7 +389,8 @@ def build_parser():
                        help="Hadoop release of the daemons, from Maven Central (default "
                             "3.4.2; tested: 3.2.4, 3.3.6, 3.4.2, 3.5.0)")
     start.add_argument("--secure", action="store_true", default=None,
-                       help="Kerberos (a KDC of its own), HTTPS for HDFS, SPNEGO web UIs")
+                       help="Kerberos (a KDC of its own), SPNEGO web UIs, HTTPS only for HDFS and "
+                            "YARN")
     start.add_argument("--ha", action="store_true", default=None,
                        help="ZooKeeper and two ResourceManagers with automatic failover")
     start.add_argument("--plain", action="store_true",
@@ -402,6 +405,13 @@ def build_parser():
                        help="(--secure) the KDC's port (default 7088 + offset)")
     start.add_argument("--zk-port", type=int, default=None,
                        help="(--ha) ZooKeeper's port (default 7181 + offset)")
+    start.add_argument("--gpus", type=int, metavar="N", default=None,
+                       help="declare N yarn.io/gpu on each NodeManager (no device behind "
+                            "them: YARN schedules what a node declares; 0: none)")
+    start.add_argument("--node-labels", metavar="NM=LABEL[,...]", default=None,
+                       help="non-exclusive node labels: nm2=fast puts fast on nm2, a bare "
+                            "LABEL adds it on no node (NodeManagers nm1, nm2; both queues "
+                            "may use every label; '' removes them)")
     mc_command("stop", "stop every daemon and container process",
                "Stop the cluster's daemons and every process its containers left; "
                "the state directory stays, for the next start.")

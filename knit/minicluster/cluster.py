@@ -71,8 +71,8 @@ class MiniCluster:
     secure : bool, optional
         Kerberos with a KDC of the cluster's own (realm ``KNIT.TEST``),
         keytabs for every daemon and for the OS user
-        (``<root>/keytabs/<user>.keytab``), SASL data transfer and HTTPS for
-        HDFS, SPNEGO on every web UI.  Clients need :meth:`env` and a ticket
+        (``<root>/keytabs/<user>.keytab``), SASL data transfer, SPNEGO and
+        HTTPS only on every web UI (HDFS's and YARN's).  Clients need :meth:`env` and a ticket
         (:meth:`kinit`).
     ha : bool, optional
         ZooKeeper and two ResourceManagers (``resourcemanager1``/``rm1``,
@@ -87,6 +87,14 @@ class MiniCluster:
     kdc_port, zk_port : int, optional
         Ports of the KDC (secure) and ZooKeeper (HA); by default 7088 and
         7181 plus ``port_offset``.
+    gpus : int, optional
+        ``yarn.io/gpu`` declared on each NodeManager (no device behind them:
+        YARN counts what the node declares); 0 declares no such type.
+    node_labels : str, optional
+        Non-exclusive node labels: ``"nm2=fast"`` adds ``fast`` to the
+        cluster and puts it on nm2, a bare ``"fast"`` only adds it (see
+        :meth:`label_nodes`); comma separated.  Both queues may use every
+        label.
     progress : callable, optional
         Receives one-line progress messages; by default they go to stderr
         when it is a terminal, and nowhere otherwise.
@@ -104,13 +112,18 @@ class MiniCluster:
 
     def __init__(self, root=None, hadoop_version=None, port_offset=None, secure=None,
                  ha=None, token_lifetime=None, ticket_lifetime=None, kdc_port=None,
-                 zk_port=None, progress=None):
+                 zk_port=None, gpus=None, node_labels=None, progress=None):
         root = Path(root) if root else config.default_state_dir()
         self.saved_options = config.Options.load(root)
-        self.options = self.saved_options.updated(
-            hadoop_version=hadoop_version, port_offset=port_offset, secure=secure, ha=ha,
-            token_lifetime=token_lifetime, ticket_lifetime=ticket_lifetime,
-            kdc_port=kdc_port, zk_port=zk_port)
+        try:
+            self.options = self.saved_options.updated(
+                hadoop_version=hadoop_version, port_offset=port_offset, secure=secure, ha=ha,
+                token_lifetime=token_lifetime, ticket_lifetime=ticket_lifetime,
+                kdc_port=kdc_port, zk_port=zk_port, gpus=gpus, node_labels=node_labels)
+        except ValueError as e:
+            raise MiniClusterError(f"{e} (MiniCluster(gpus=..., node_labels=...), "
+                                   f"`knit minicluster start --gpus N --node-labels nm2=fast`)"
+                                   ) from None
         self.layout = config.Layout(root, ports=self.options.ports(), options=self.options)
         self.kdc = Kdc(root, self.layout.ports.kdc, self.layout.logs,
                        ticket_lifetime=self.options.ticket_lifetime)
@@ -297,6 +310,7 @@ class MiniCluster:
             # A fresh cluster starts with no applications; only an RM restarted
             # while the cluster runs (restart_daemon) recovers them.
             shutil.rmtree(self.layout.data / "rmstore", ignore_errors=True)
+            shutil.rmtree(self.layout.data / "node-labels", ignore_errors=True)
             self.progress(f"Starting {self.options.describe()}: "
                           f"{', '.join(n for n in self.daemons if n not in procs)} ...")
             for name in self.daemons:
@@ -304,6 +318,7 @@ class MiniCluster:
                     procs[name] = self._spawn(name, lib, java_home)
             self._save_pids({name: p.pid for name, p in procs.items()})
             self._wait_ready(procs, timeout)
+            self._apply_node_labels()
             self._prepare_hdfs()
         except BaseException:
             self.stop()
@@ -583,6 +598,79 @@ class MiniCluster:
                     f"{self.layout.logs}")
             time.sleep(0.5)
 
+    def _apply_node_labels(self):
+        """Add the cluster's node labels to the RM and put them on their nodes.
+
+        YARN has no configuration key for a cluster's labels (``rmadmin
+        -addToClusterNodeLabels`` and ``-replaceLabelsOnNode`` set them);
+        the RM's REST API does the same without starting two more JVMs.
+        The labels' store (``yarn.node-labels.fs-store.root-dir``) keeps
+        them across an RM restart.
+        """
+        labels = self.options.label_names
+        if not labels:
+            return
+        body = "".join(
+            f"<nodeLabelInfo><name>{name}</name><exclusivity>false</exclusivity></nodeLabelInfo>"
+            for name in labels)
+        self._post(f"{self.layout.rm_url}/ws/v1/cluster/add-node-labels",
+                   data=f"<nodeLabelsInfo>{body}</nodeLabelsInfo>")
+        self.label_nodes()
+
+    def label_nodes(self, labels=None):
+        """Put node labels on NodeManagers, or take them off, while the
+        cluster runs (YARN applies it at once; running containers stay).
+
+        Parameters
+        ----------
+        labels : dict, optional
+            ``{NodeManager name: label}``; None or ``""`` as a label takes a
+            node's label off.  The labels must be the cluster's own
+            (``node_labels``).  By default every NodeManager gets back the
+            label ``node_labels`` gave it at start, or none.
+
+        Examples
+        --------
+        >>> mc = MiniCluster(node_labels="fast").start()     # doctest: +SKIP
+        >>> mc.label_nodes({"nm2": "fast"})                  # doctest: +SKIP
+        >>> mc.label_nodes()                                 # doctest: +SKIP
+        """
+        if labels is None:
+            labels = {nm: self.options.labels.get(nm) for nm in config.NODEMANAGERS}
+        unknown = {nm: label for nm, label in labels.items() if nm not in config.NODEMANAGERS
+                   or (label and label not in self.options.label_names)}
+        if unknown:
+            raise MiniClusterError(
+                f"Cannot label {unknown}: the NodeManagers are "
+                f"{', '.join(config.NODEMANAGERS)} and the cluster's labels "
+                f"{', '.join(self.options.label_names) or '(none)'}; start it with "
+                f"node_labels='fast' (--node-labels fast) to have one.")
+        # A label goes on the node id the RM knows, which is the NM's host
+        # name as resolved (localhost) with its RPC port, not its address.
+        base = self.layout.rm_url + "/ws/v1/cluster"
+        nodes = (self._get_json(f"{base}/nodes") or {}).get("nodes") or {}
+        ids = {node["id"].rpartition(":")[2]: node["id"] for node in nodes.get("node") or []}
+        for nm, label in labels.items():
+            node_id = ids.get(str(self.layout.ports.nodemanagers[
+                config.NODEMANAGERS.index(nm)][0]))
+            if node_id is None:
+                raise MiniClusterError(f"{nm} is not among the RM's nodes "
+                                       f"({', '.join(ids.values()) or 'none'}); see its log.")
+            # Without labels= the node's labels are replaced by none.
+            self._post(f"{base}/nodes/{node_id}/replace-labels",
+                       params={"labels": label} if label else None)
+
+    def _post(self, url, params=None, data=None):
+        headers = {"Content-Type": "application/xml", "Accept": "application/json"}
+        if self.secure:
+            code, text = self._curl(url, params, method="POST", data=data, timeout=60)
+        else:
+            r = requests.post(url, params={"user.name": getpass.getuser(), **(params or {})},
+                              data=data, headers=headers, timeout=60)
+            code, text = r.status_code, r.text
+        if code is None or not 200 <= code < 300:
+            raise MiniClusterError(f"POST {url} failed: {code} {text[:500]}")
+
     def _prepare_hdfs(self):
         user = getpass.getuser()
         for path, perm in (("/tmp", "1777"), ("/tmp/logs", "1777"),
@@ -604,7 +692,7 @@ class MiniCluster:
             raise MiniClusterError(f"WebHDFS {op} {path} failed: {code} {text[:500]}")
 
     # -- HTTP: plain, or SPNEGO + the cluster's CA when secure -------------
-    def _curl(self, url, params=None, method="GET", redirects=True, timeout=10):
+    def _curl(self, url, params=None, method="GET", redirects=True, timeout=10, data=None):
         """(status, body) of an HTTP call with SPNEGO (curl --negotiate, as
         the OS user from its keytab) and the cluster's certificate.
 
@@ -619,6 +707,8 @@ class MiniCluster:
                "-X", method, "-w", "\n%{http_code}", "--max-time", str(timeout), query]
         if redirects:
             cmd.insert(1, "-L")
+        if data is not None:
+            cmd[1:1] = ["-H", "Content-Type: application/xml", "--data-binary", data]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 5,
                                   env={**os.environ, **self.kdc.env(), "KRB5CCNAME": str(ccache)})

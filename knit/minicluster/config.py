@@ -14,6 +14,7 @@ Everything lives under one state directory::
 import grp
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -106,7 +107,8 @@ class Ports:
             "datanode": [(self.datanode, "DataNode data transfer"),
                          (self.datanode_ipc, "DataNode IPC")] + dn_web,
         }
-        roles = ("RM scheduler", "RM resource tracker", "RM client RPC", "RM admin", "RM web UI")
+        web = "web UI (HTTPS)" if options.secure else "web UI"
+        roles = ("RM scheduler", "RM resource tracker", "RM client RPC", "RM admin", f"RM {web}")
         for name, rm_id in rm_daemons(options).items():
             out[name] = list(zip(self.rm_ports(rm_id), roles))
         if options.ha:
@@ -115,7 +117,7 @@ class Ports:
             out["kdc"] = [(self.kdc, "Kerberos KDC")]
         for name, (rpc, loc, http) in zip(NODEMANAGERS, self.nodemanagers):
             out[name] = [(rpc, f"{name} RPC"), (loc, f"{name} localizer"),
-                         (http, f"{name} web UI")]
+                         (http, f"{name} {web}")]
         return out
 
 
@@ -143,6 +145,15 @@ class Options:
     kdc_port, zk_port : int, optional
         The KDC's and ZooKeeper's ports, where ``Ports.kdc`` / ``zookeeper``
         plus the offset will not do.
+    gpus : int
+        ``yarn.io/gpu`` each NodeManager declares (0: the resource type is
+        not declared at all).  YARN counts them like memory; no device is
+        behind them.
+    node_labels : str, optional
+        The cluster's node labels, and those put on NodeManagers at start:
+        ``"nm2=fast"``, ``"fast"`` (on no node yet), ``"nm1=slow,nm2=fast"``
+        (see :func:`parse_node_labels`); every label is non-exclusive and
+        every queue may use it.
 
     Examples
     --------
@@ -157,6 +168,37 @@ class Options:
     ticket_lifetime: int = None
     kdc_port: int = None
     zk_port: int = None
+    gpus: int = 0
+    node_labels: str = None
+
+    def __post_init__(self):
+        if not isinstance(self.gpus, int) or isinstance(self.gpus, bool) or self.gpus < 0:
+            raise ValueError(f"gpus must be a whole number of at least 0, got {self.gpus!r}")
+        if not self.node_labels:
+            object.__setattr__(self, "node_labels", None)
+        else:
+            # One spelling in cluster.json, so that "nm2=fast" asked for
+            # again matches the running cluster.
+            labels, on_nodes = parse_node_labels(self.node_labels)
+            spelled = [f"{nm}={label}" for nm, label in on_nodes.items()]
+            spelled += [label for label in labels if label not in on_nodes.values()]
+            object.__setattr__(self, "node_labels", ",".join(spelled))
+
+    @property
+    def label_names(self):
+        """Every node label of the cluster (sorted)."""
+        return parse_node_labels(self.node_labels)[0]
+
+    @property
+    def labels(self):
+        """``{NodeManager name: label}``: the labels put on nodes at start."""
+        return parse_node_labels(self.node_labels)[1]
+
+    @property
+    def web_scheme(self):
+        """``https`` for every web UI of a secure cluster (HDFS must, YARN
+        follows as Kerberized clusters do), else ``http``."""
+        return "https" if self.secure else "http"
 
     def ports(self):
         """The :class:`Ports` of a cluster with these options."""
@@ -174,6 +216,10 @@ class Options:
             parts.append(f"{self.token_lifetime} s delegation tokens")
         if self.ticket_lifetime:
             parts.append(f"{self.ticket_lifetime} s tickets")
+        if self.gpus:
+            parts.append(f"{self.gpus} GPUs per node")
+        if self.node_labels:
+            parts.append(f"node labels {self.node_labels}")
         return ", ".join(parts)
 
     @classmethod
@@ -195,6 +241,46 @@ class Options:
     def updated(self, **changes):
         """A copy with the non-None ``changes`` applied."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def parse_node_labels(text):
+    """``(labels, {NodeManager: label})`` from ``"nm2=fast"``, ``"fast"`` or
+    ``"nm1=slow,nm2=fast,spare"``.
+
+    ``NM=LABEL`` adds the label to the cluster and puts it on that
+    NodeManager; a bare ``LABEL`` only adds it to the cluster (for
+    :meth:`~knit.minicluster.MiniCluster.label_nodes` later).  A label is
+    what YARN accepts: letters, digits, ``-`` and ``_``, starting with a
+    letter or digit; one label per NodeManager (YARN allows no more).
+
+    Examples
+    --------
+    >>> parse_node_labels("nm2=fast")
+    (['fast'], {'nm2': 'fast'})
+    >>> parse_node_labels("fast")
+    (['fast'], {})
+    >>> parse_node_labels("nm3=x")
+    Traceback (most recent call last):
+    ...
+    ValueError: node label 'nm3=x': the NodeManagers are nm1, nm2; e.g. nm2=fast
+    """
+    labels, on_nodes = set(), {}
+    for item in filter(None, (t.strip() for t in (text or "").split(","))):
+        nm, _, label = item.rpartition("=")
+        nm, label = nm.strip(), label.strip()
+        if nm and nm not in NODEMANAGERS:
+            raise ValueError(f"node label {item!r}: the NodeManagers are "
+                             f"{', '.join(NODEMANAGERS)}; e.g. nm2=fast")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", label):
+            raise ValueError(f"node label {item!r}: a label is letters, digits, '-' and "
+                             f"'_', starting with a letter or digit; e.g. nm2=fast")
+        if nm in on_nodes:
+            raise ValueError(f"node label {item!r}: {nm} has a label already (YARN allows "
+                             f"one per node)")
+        labels.add(label)
+        if nm:
+            on_nodes[nm] = label
+    return sorted(labels), dict(sorted(on_nodes.items()))
 
 
 def rm_daemons(options):
@@ -261,7 +347,8 @@ class Layout:
     @property
     def rm_urls(self):
         """``{daemon name: web address}`` of every ResourceManager."""
-        return {name: f"http://{LOOPBACK}:{self.ports.rm_ports(rm_id)[4]}"
+        scheme = self.options.web_scheme
+        return {name: f"{scheme}://{LOOPBACK}:{self.ports.rm_ports(rm_id)[4]}"
                 for name, rm_id in rm_daemons(self.options).items()}
 
     @property
@@ -481,6 +568,9 @@ def yarn_site(layout, lib):
                 f"yarn.resourcemanager.admin.address.{rm_id}": f"{LOOPBACK}:{admin}",
                 f"yarn.resourcemanager.webapp.address.{rm_id}": f"{LOOPBACK}:{http}",
             })
+            if opts.secure:
+                props[f"yarn.resourcemanager.webapp.https.address.{rm_id}"] = \
+                    f"{LOOPBACK}:{http}"
     if opts.secure:
         props.update({
             "yarn.resourcemanager.principal": _principal("rm/localhost"),
@@ -498,7 +588,15 @@ def yarn_site(layout, lib):
             # Lets the RM fetch fresh HDFS tokens for long-running
             # applications (with hadoop.proxyuser.rm.* in core-site).
             "yarn.resourcemanager.proxy-user-privileges.enabled": "true",
+            # As on Kerberized clusters: the RM and NM web UIs and REST APIs
+            # (the RM's web proxy too, which lives in the RM) over TLS only,
+            # with the keystore of ssl-server.xml.  Under HTTPS_ONLY YARN binds
+            # only the *.https.address, so the web port keeps its number
+            # and speaks TLS; clients find it under the https key.
+            "yarn.http.policy": "HTTPS_ONLY",
         })
+        if not opts.ha:
+            props["yarn.resourcemanager.webapp.https.address"] = f"{LOOPBACK}:{p.rm_http}"
         if opts.token_lifetime:
             # The RM re-fetches an application's HDFS tokens once less than
             # this is left of them (default 3 h, longer than short tokens live).
@@ -518,6 +616,8 @@ def nodemanager_site(layout, name, index):
         "yarn.nodemanager.local-dirs": str(base / "local"),
         "yarn.nodemanager.log-dirs": str(base / "logs"),
         "yarn.nodemanager.recovery.dir": str(base / "recovery"),
+        # Used only under yarn.http.policy=HTTPS_ONLY (secure clusters).
+        "yarn.nodemanager.webapp.https.address": f"{LOOPBACK}:{http}",
     }
 
 
@@ -539,6 +639,54 @@ CAPACITY_SCHEDULER = {
     "yarn.scheduler.capacity.root.acl_submit_applications": "*",
     "yarn.scheduler.capacity.root.acl_administer_queue": "*",
 }
+
+GPU = "yarn.io/gpu"
+
+
+def capacity_scheduler(options):
+    """capacity-scheduler.xml: two queues, and every node label usable by both.
+
+    A queue may run containers on a labeled node (non-exclusive labels let
+    unlabeled requests in too, when the node has room) only with a share of
+    that label's partition: ``accessible-node-labels`` lists the labels and
+    ``accessible-node-labels.<label>.capacity`` gives the share, summing to
+    100 over sibling queues like ``capacity`` does.
+
+    Examples
+    --------
+    >>> capacity_scheduler(Options(node_labels="nm2=fast"))[
+    ...     "yarn.scheduler.capacity.root.batch.accessible-node-labels.fast.capacity"]
+    30
+    """
+    props = dict(CAPACITY_SCHEDULER)
+    labels = options.label_names
+    if labels:
+        props["yarn.scheduler.capacity.root.accessible-node-labels"] = ",".join(labels)
+        for queue in ("default", "batch"):
+            prefix = f"yarn.scheduler.capacity.root.{queue}.accessible-node-labels"
+            props[prefix] = ",".join(labels)
+            for label in labels:
+                props[f"{prefix}.{label}.capacity"] = \
+                    CAPACITY_SCHEDULER[f"yarn.scheduler.capacity.root.{queue}.capacity"]
+                props[f"{prefix}.{label}.maximum-capacity"] = 100
+        for label in labels:
+            props[f"yarn.scheduler.capacity.root.accessible-node-labels.{label}.capacity"] = 100
+    return props
+
+
+def placement_site(layout):
+    """What GPUs and node labels add to yarn-site (nothing without them)."""
+    props = {}
+    if layout.options.node_labels:
+        # Centralized labels (the RM's own list, set through its REST API
+        # once it runs: MiniCluster._apply_node_labels), kept in a store that
+        # survives an RM restart.
+        props.update({
+            "yarn.node-labels.enabled": "true",
+            "yarn.node-labels.fs-store.root-dir": (layout.data / "node-labels").as_uri(),
+        })
+    return props
+
 
 LOG4J = """\
 # Written by knit.minicluster. Daemons log to stderr, which knit sends to
@@ -569,10 +717,11 @@ def write_all(layout, lib, tls=None):
     ``tls`` (a :class:`~knit.minicluster.tls.Tls`, secure clusters) adds
     ``ssl-server.xml`` and ``ssl-client.xml`` to every conf dir.
     """
-    yarn = yarn_site(layout, lib)
+    yarn = {**yarn_site(layout, lib), **placement_site(layout)}
     dirs = [(layout.conf, yarn)] + [
         (layout.nm_dir(name) / "conf", {**yarn, **nodemanager_site(layout, name, i)})
         for i, name in enumerate(NODEMANAGERS)]
+    gpus = layout.options.gpus
     if layout.options.ha:
         # Both RMs listen on 127.0.0.1, so neither can tell its id from its
         # addresses: each gets a conf dir naming it.
@@ -583,8 +732,19 @@ def write_all(layout, lib, tls=None):
         write_site(conf / "core-site.xml", core_site(layout))
         write_site(conf / "hdfs-site.xml", hdfs_site(layout))
         write_site(conf / "yarn-site.xml", yarn_props)
-        write_site(conf / "capacity-scheduler.xml", CAPACITY_SCHEDULER)
+        write_site(conf / "capacity-scheduler.xml", capacity_scheduler(layout.options))
         (conf / "log4j.properties").write_text(LOG4J)
+        # Resource types: the RM, the NMs and clients (YarnClient, the AM)
+        # read the list from resource-types.xml; each NM declares its
+        # amount in node-resources.xml.  Without yarn.nodemanager.resource-
+        # plugins no GPU is looked for: the number is taken as declared.
+        for stale in ("resource-types.xml", "node-resources.xml"):
+            (conf / stale).unlink(missing_ok=True)
+        if gpus:
+            write_site(conf / "resource-types.xml", {"yarn.resource-types": GPU})
+            if conf.parent.name in NODEMANAGERS:
+                write_site(conf / "node-resources.xml",
+                           {f"yarn.nodemanager.resource-type.{GPU}": gpus})
         if tls is not None:
             tls.write_site_files(conf)
     return layout.conf

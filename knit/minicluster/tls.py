@@ -1,8 +1,10 @@
 """The secure mini cluster's TLS: one self-signed key pair for every daemon.
 
 HDFS with SASL data transfer insists on ``dfs.http.policy=HTTPS_ONLY``, so the
-NameNode and DataNode serve their web UIs (and WebHDFS) over HTTPS.  One
-keystore (certificate for ``localhost`` and ``127.0.0.1``) serves them all;
+NameNode and DataNode serve their web UIs (and WebHDFS) over HTTPS; YARN's
+ResourceManager and NodeManagers follow (``yarn.http.policy=HTTPS_ONLY``), as
+on Kerberized clusters.  One keystore (certificate for ``localhost`` and
+``127.0.0.1``) serves them all;
 clients trust it through the truststore (Java, ``ssl-client.xml``) or the
 same certificate in PEM (Python, curl)::
 
