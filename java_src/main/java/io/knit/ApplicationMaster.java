@@ -213,7 +213,7 @@ public final class ApplicationMaster {
         // (Launch.workerScript); older clients put them in the spec.
         workerEnv = spec.withPrefix("env.");
         String logDir = ApplicationConstants.LOG_DIR_EXPANSION_VAR;
-        workerCommand = "/bin/bash " + spec.get("worker_script", Launch.WORKER_SCRIPT_NAME)
+        workerCommand = KvAccess.withKvOnPath("/bin/bash ") + spec.get("worker_script", Launch.WORKER_SCRIPT_NAME)
                 + " 1>" + logDir + "/stdout 2>" + logDir + "/stderr";
         nodes = array(spec.getList("nodes"));
         racks = array(spec.getList("racks"));
@@ -285,6 +285,7 @@ public final class ApplicationMaster {
         String host = hostName();
         http = new ControlServer(this, host, tlsMaterial);
         http.start();
+        resources.putAll(KvAccess.workerResources(conf, stagingFs, stagingDir));   // knit-kv (issue 14)
         amrm = AMRMClientAsync.createAMRMClientAsync(FAST_HEARTBEAT_MS, new RmCallbacks());
         amrm.init(conf);
         amrm.start();
@@ -597,9 +598,15 @@ public final class ApplicationMaster {
             Worker w = new Worker(c, c.getAllocationRequestId(), p.restarts, true, State.ALLOCATED);
             workers.put(c.getId(), w);
             Log.info("allocated " + c.getId() + " on " + c.getNodeId() + ", launching");
+            ByteBuffer tokens;
+            try {
+                tokens = http.kvTokens(c.getId(), workerTokens);   // its knit-kv credential (issue 14)
+            } catch (IOException e) {
+                Log.warn("cannot give " + c.getId() + " its knit-kv credential", e);
+                tokens = workerTokens == null ? null : workerTokens.duplicate();
+            }
             ContainerLaunchContext ctx = ContainerLaunchContext.newInstance(resources, envFor(w.group),
-                    Collections.singletonList(workerCommand), null,
-                    workerTokens == null ? null : workerTokens.duplicate(), null);
+                    Collections.singletonList(workerCommand), null, tokens, null);
             nm.startContainerAsync(c, ctx);
         }
         updateHeartbeat();
@@ -609,6 +616,7 @@ public final class ApplicationMaster {
         for (ContainerStatus s : statuses) {
             // Gone for good: a later attempt cannot meet it, so no need to remember it.
             removedIds.remove(s.getContainerId().toString());
+            http.kvStore().containerEnded(s.getContainerId().toString());   // its keys go (issue 14)
             Worker w = workers.get(s.getContainerId());
             if (w == null) {
                 continue;   // a surplus container we released
