@@ -28,7 +28,7 @@ import org.apache.hadoop.yarn.api.records.LocalResource;
  * control channel, and what the AM gives them for it.
  *
  * <p><b>The credential.</b> Each container gets its own: its id and
- * HMAC-SHA256(the application's TLS key material, its id), with the AM's
+ * HMAC-SHA256(the application's TLS key material (PEM, trimmed), its id), with the AM's
  * address and public certificate, as a secret key ({@link #ALIAS}) of the
  * YARN credentials in its launch context. The NodeManager writes those
  * credentials to the container's private {@code container_tokens} file
@@ -70,8 +70,10 @@ final class KvAccess {
      * @param address     host:port of the AM's control server
      */
     KvAccess(byte[] tlsMaterial, String address) {
-        this.key = tlsMaterial.clone();
         String pem = new String(tlsMaterial, StandardCharsets.US_ASCII);
+        // Trimmed: the same key whether or not the submit path kept the
+        // PEM's last newline.
+        this.key = pem.trim().getBytes(StandardCharsets.US_ASCII);
         int b = pem.indexOf("-----BEGIN CERTIFICATE-----");
         if (b < 0) {
             throw new IllegalArgumentException("the application's TLS material has no CERTIFICATE");
