@@ -23,7 +23,8 @@ import java.util.function.Consumer;
  * with no control characters (so that a listing is one key per line);
  * values are any bytes, kept exactly as given, up to
  * {@link #MAX_VALUE_BYTES}. At most {@link #MAX_KEYS} keys and
- * {@link #MAX_TOTAL_BYTES} in all: the store lives in the AM's heap.
+ * {@link #MAX_TOTAL_BYTES} of keys and values in all: the store lives in
+ * the AM's heap.
  *
  * <p>A key may have an owner, a container id: it goes when that container
  * ends ({@link #containerEnded}), and no key can be given to a container
@@ -204,7 +205,7 @@ final class KvStore {
             now = e == null ? null : e.value.clone();
             if (now == null) {
                 if (timeoutMs <= 0) {
-                    now = null;
+                    // not waiting: answered below, empty
                 } else if (waiting >= maxWaiters) {
                     throw new Refused(503, maxWaiters + " waits are pending, the limit: try again later");
                 } else {
@@ -258,6 +259,6 @@ final class KvStore {
     }
 
     private static long size(String key, byte[] value) {
-        return key.length() * 2L + value.length;
+        return key.getBytes(StandardCharsets.UTF_8).length + (long) value.length;
     }
 }
