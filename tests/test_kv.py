@@ -51,6 +51,7 @@ case "$CONTAINER_ID" in
     knit-kv get nothing-here; echo "rc_missing=$?"
     knit-kv get nothing-here --wait 1; echo "rc_timeout=$?"
     knit-kv put --keep ack "seen" || exit 22
+    knit-kv get bye --wait 300 >/dev/null || exit 23
     ;;
 esac
 """
@@ -62,6 +63,8 @@ esac
     k.kv["release"] = "go"                                 # Python put -> container get
     # The publisher's own key goes when it ends; the --keep one stays.
     poll(lambda: "addr" not in k.kv.ls(), timeout=120)
+    assert k.kv.ls() == ["ack", "release"]
+    k.kv["bye"] = ""
     assert finished(k)["finalStatus"] == "SUCCEEDED"
     logs = stdout_of(k)
     waiter = logs[ids[1]]
@@ -169,6 +172,15 @@ def test_store_rules_credentials_and_the_cli(k, capsysbinary):
     assert requests.post(f"{url}/containers/add", params={"n": 3}, headers=container,
                          verify=False, timeout=10).status_code == 403
     assert k._am().containers()["target"] == 1                 # nothing was added
+    # The container's credential is on no command line, in no environment, in no log.
+    token = _container_token(k._secret, cid).encode()
+    for proc in Path("/proc").iterdir():
+        for what in ("cmdline", "environ") if proc.name.isdigit() else ():
+            try:
+                assert token not in (proc / what).read_bytes(), (proc, what)
+            except OSError:
+                pass
+    assert all(token.decode() not in text for text in k.logs().values())
     with pytest.raises(requests.RequestException):
         requests.get(f"http://{address}/kv/keys", timeout=10)
 
