@@ -209,3 +209,15 @@ def test_knit_kv_outside_a_container_says_where_it_works(monkeypatch):
     monkeypatch.delenv("HADOOP_TOKEN_FILE_LOCATION", raising=False)
     with pytest.raises(KnitException, match="inside a container"):
         knit.kv.current()
+
+
+def test_knit_kv_on_a_secure_cluster(secure_knits):
+    """Containers' credentials travel beside the HDFS delegation tokens."""
+    k = secure_knits()
+    k.start('knit-kv put --keep me "$CONTAINER_ID" && printf "[%s]" "$(knit-kv get me)"',
+            num_containers=1, memory=256)
+    assert finished(k, timeout=300)["finalStatus"] == "SUCCEEDED"
+    printed = {c: text for c, text in k.logs(file="stdout", timeout=120).items() if "[" in text}
+    assert len(printed) == 1
+    [(cid, text)] = printed.items()
+    assert f"[{cid}]" in text
