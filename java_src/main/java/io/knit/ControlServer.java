@@ -29,9 +29,10 @@ import com.sun.net.httpserver.HttpsServer;
 /**
  * The AM's control API over HTTPS with mutual TLS (JDK built-in server, on
  * the NodeManager's address, ephemeral port). Both ends present the
- * application's own certificate (see {@link Tls}): a client without its key
- * cannot even complete the handshake, and a captured exchange is useless
- * (TLS keys are fresh per connection). Plain HTTP is not spoken at all.
+ * application's own certificate (see {@link Tls}): a client presenting
+ * another certificate cannot complete the handshake, and a captured exchange
+ * is useless (TLS keys are fresh per connection). Plain HTTP is not spoken
+ * at all.
  *
  * <p>Containers call the key-value store's routes ({@link KvRoutes}) with
  * a credential of their own instead ({@link KvAccess}): TLS asks for a
