@@ -127,6 +127,10 @@ def test_store_rules_credentials_and_the_cli(k, capsysbinary):
     resp = kv._am.request("PUT", "/kv/value", params={"key": "big"}, data=b"x" * (64 * 1024 + 1))
     assert resp.status_code == 413 and "65536" in resp.json()["error"]
     kv["big"] = "x" * (64 * 1024)                              # the limit itself is fine
+    with pytest.raises(KnitValueError, match="not a container of"):
+        kv.put("k", "v", owner="container_1_0001_01_000002")
+    with pytest.raises(KnitValueError, match="not a container of"):
+        kv.put("k", "v", owner="nobody")
     with pytest.raises(KnitValueError, match="control character"):
         kv["two\nlines"] = "v"
     with pytest.raises(KnitValueError, match="at most 1024 bytes"):

@@ -9,6 +9,9 @@ import java.util.Map;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 
+import org.apache.hadoop.yarn.api.ApplicationConstants;
+import org.apache.hadoop.yarn.api.records.ContainerId;
+
 import com.sun.net.httpserver.HttpExchange;
 
 /**
@@ -38,9 +41,14 @@ final class KvRoutes {
     private final KvStore store;
     private final Executor pool;
     private final ScheduledThreadPoolExecutor timers;
+    /** The application's id, to check owners by; null when unknown. */
+    private final String appId;
 
     KvRoutes(Executor pool) {
         this.pool = pool;
+        String am = System.getenv(ApplicationConstants.Environment.CONTAINER_ID.name());
+        this.appId = am == null ? null
+                : ContainerId.fromString(am).getApplicationAttemptId().getApplicationId().toString();
         this.timers = new ScheduledThreadPoolExecutor(1, r -> {
             Thread t = new Thread(r, "knit-kv-timer");
             t.setDaemon(true);
@@ -101,6 +109,7 @@ final class KvRoutes {
                     if (owner != null && owner.isEmpty()) {
                         owner = null;
                     }
+                    checkOwner(owner);
                     store.put(key, value, owner);
                     finish(ex, 200, "{\"key\": " + Json.str(key) + ", \"owner\": " + Json.str(owner) + "}");
                     return;
@@ -119,6 +128,24 @@ final class KvRoutes {
             finish(ex, e.status, Json.error(e.getMessage()));
         } catch (IOException e) {
             finish(ex, 400, Json.error("could not read the value: " + e.getMessage()));
+        }
+    }
+
+    /** An owner must be a container of this application, or its key would never go. */
+    private void checkOwner(String owner) {
+        if (owner == null || appId == null) {
+            return;
+        }
+        String app;
+        try {
+            app = ContainerId.fromString(owner).getApplicationAttemptId().getApplicationId().toString();
+        } catch (IllegalArgumentException e) {
+            app = null;
+        }
+        if (!appId.equals(app)) {
+            throw new KvStore.Refused(400, "owner " + Json.str(owner) + " is not a container of " + appId
+                    + ": give a container id like " + appId.replace("application_", "container_")
+                    + "_01_000002, or no owner");
         }
     }
 
