@@ -213,8 +213,8 @@ public final class ApplicationMaster {
         // (Launch.workerScript); older clients put them in the spec.
         workerEnv = spec.withPrefix("env.");
         String logDir = ApplicationConstants.LOG_DIR_EXPANSION_VAR;
-        workerCommand = KvAccess.withKvOnPath("/bin/bash ") + spec.get("worker_script", Launch.WORKER_SCRIPT_NAME)
-                + " 1>" + logDir + "/stdout 2>" + logDir + "/stderr";
+        workerCommand = KvAccess.withKvOnPath("/bin/bash " + spec.get("worker_script", Launch.WORKER_SCRIPT_NAME)
+                + " 1>" + logDir + "/stdout 2>" + logDir + "/stderr");   // knit-kv on PATH (issue 14)
         nodes = array(spec.getList("nodes"));
         racks = array(spec.getList("racks"));
         relaxLocality = spec.getBool("relax_locality", true);
@@ -598,15 +598,9 @@ public final class ApplicationMaster {
             Worker w = new Worker(c, c.getAllocationRequestId(), p.restarts, true, State.ALLOCATED);
             workers.put(c.getId(), w);
             Log.info("allocated " + c.getId() + " on " + c.getNodeId() + ", launching");
-            ByteBuffer tokens;
-            try {
-                tokens = http.kvTokens(c.getId(), workerTokens);   // its knit-kv credential (issue 14)
-            } catch (IOException e) {
-                Log.warn("cannot give " + c.getId() + " its knit-kv credential", e);
-                tokens = workerTokens == null ? null : workerTokens.duplicate();
-            }
             ContainerLaunchContext ctx = ContainerLaunchContext.newInstance(resources, envFor(w.group),
-                    Collections.singletonList(workerCommand), null, tokens, null);
+                    Collections.singletonList(workerCommand), null,
+                    http.kvTokens(c.getId(), workerTokens), null);   // + its knit-kv credential (issue 14)
             nm.startContainerAsync(c, ctx);
         }
         updateHeartbeat();

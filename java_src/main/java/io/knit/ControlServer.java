@@ -135,10 +135,17 @@ final class ControlServer {
         return kv.store();
     }
 
-    /** Launch-context tokens for container {@code id}: {@code base} plus its knit-kv credential. */
-    java.nio.ByteBuffer kvTokens(org.apache.hadoop.yarn.api.records.ContainerId id, java.nio.ByteBuffer base)
-            throws IOException {
-        return kvAccess.tokensFor(id, base);
+    /**
+     * Launch-context tokens for container {@code id}: {@code base} (may be
+     * null) plus its knit-kv credential; just {@code base} if that fails.
+     */
+    java.nio.ByteBuffer kvTokens(org.apache.hadoop.yarn.api.records.ContainerId id, java.nio.ByteBuffer base) {
+        try {
+            return kvAccess.tokensFor(id, base);
+        } catch (IOException | RuntimeException e) {
+            Log.warn("cannot give " + id + " its knit-kv credential", e);
+            return base == null ? null : base.duplicate();
+        }
     }
 
     int port() {
