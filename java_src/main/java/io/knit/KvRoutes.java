@@ -19,7 +19,8 @@ import com.sun.net.httpserver.HttpExchange;
  * {@link ControlServer} for who may call them):
  *
  * <pre>
- * GET    /kv/keys[?prefix=P]              the keys, one per line (text/plain)
+ * GET    /kv/keys[?prefix=P]              the keys, one per line (text/plain);
+ *                                         header X-Knit-Kv-Waiting: the waits pending
  * GET    /kv/value?key=K[&amp;wait=SECONDS]   the value's bytes; 404 when missing
  * PUT    /kv/value?key=K[&amp;owner=ID]       body: the value's bytes
  * DELETE /kv/value?key=K                  404 when missing
@@ -37,6 +38,7 @@ import com.sun.net.httpserver.HttpExchange;
  */
 final class KvRoutes {
     static final int MAX_WAIT_SECONDS = 25;
+    static final String WAITING_HEADER = "X-Knit-Kv-Waiting";
 
     private final KvStore store;
     private final Executor pool;
@@ -84,6 +86,8 @@ final class KvRoutes {
                 for (String k : store.keys(params.get("prefix"))) {
                     sb.append(k).append('\n');
                 }
+                // For tests and the curious: how many waits are pending now.
+                ex.getResponseHeaders().set(WAITING_HEADER, Integer.toString(store.waiting()));
                 finish(ex, 200, "text/plain; charset=utf-8", sb.toString().getBytes(StandardCharsets.UTF_8));
                 return;
             case "/kv/value":
