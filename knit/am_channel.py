@@ -64,10 +64,16 @@ class AMChannel:
         self._session.verify = pem        # the only certificate we trust
         self._session.trust_env = False   # no proxy may sit in between
 
-    def _call(self, method, path, **params):
+    def request(self, method, path, params=None, data=None, timeout=None):
+        """One request; the raw :class:`requests.Response`, whatever its status.
+
+        Connection and TLS failures become
+        :class:`~knit.exceptions.YARNConnectionError`.
+        """
         url = f"{self.base}{path}"
         try:
-            resp = self._session.request(method, url, params=params, timeout=self.timeout)
+            return self._session.request(method, url, params=params, data=data,
+                                         timeout=timeout or self.timeout)
         except requests.exceptions.SSLError as e:
             raise YARNConnectionError(
                 f"The ApplicationMaster of {self.app_id} at {self.base} failed the TLS "
@@ -77,9 +83,28 @@ class AMChannel:
             raise YARNConnectionError(
                 f"Cannot reach the ApplicationMaster of {self.app_id} at {self.base}: {e}",
                 app_id=self.app_id) from None
+
+    def _call(self, method, path, **params):
+        resp = self.request(method, path, params=params)
         if resp.status_code in (400, 404, 409):
             raise self._refused(resp)
         return _json_or_raise(resp, method, app_id=self.app_id)
+
+    @classmethod
+    def for_container(cls, address, certificate_file, container_id, token, app_id=None):
+        """The channel a container opens with its own credential (see
+        :mod:`knit.kv`): it trusts the application's certificate, presents
+        none, and sends its token; the AM opens only the key-value store to it."""
+        self = cls.__new__(cls)
+        self.base = f"https://{address}"
+        self.app_id = app_id
+        self.timeout = (10, 30)
+        self._session = requests.Session()
+        self._session.mount("https://", _PinnedAdapter())
+        self._session.verify = str(certificate_file)
+        self._session.trust_env = False
+        self._session.headers["Authorization"] = f"KnitContainer {container_id} {token}"
+        return self
 
     def _refused(self, resp):
         try:

@@ -503,6 +503,22 @@ class Knit:
                                 f"ApplicationMaster cannot be reached.", app_id=app_id)
         return AMChannel(address, self._secret or appsecrets.load(app_id), app_id=app_id)
 
+    @property
+    def kv(self):
+        """The running application's key-value store (:class:`knit.kv.KeyValueStore`),
+        shared with its containers (``knit-kv`` in their shell, :func:`knit.kv.current`
+        in their Python).
+
+        Examples
+        --------
+        >>> k.kv["config"] = "fast"                          # doctest: +SKIP
+        >>> k.kv.wait("scheduler", timeout=60)               # doctest: +SKIP
+        'tcp://10.0.0.5:8786'
+        """
+        from .kv import KeyValueStore
+
+        return KeyValueStore(self._am())
+
     def _worker_containers(self):
         am = self._am(required=False)
         return am.containers()["containers"] if am else []

@@ -231,6 +231,7 @@ def test_running_app_containers_scale_and_kill(knit_cli):
 @pytest.mark.parametrize("argv", [
     ["status", UNKNOWN], ["logs", UNKNOWN], ["kill", UNKNOWN],
     ["containers", UNKNOWN], ["scale", UNKNOWN, "2"], ["status", "not-an-app-id"],
+    ["kv", UNKNOWN, "ls"],
 ])
 def test_unknown_application_is_an_error(knit_cli, argv):
     r = knit_cli(*argv)

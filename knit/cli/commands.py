@@ -256,6 +256,35 @@ def containers(args):
     return Exit.OK
 
 
+def kv(args):
+    store = _attach(args.app_id).kv
+    if args.action == "ls":
+        for key in store.ls(args.prefix):
+            print(key)
+        return Exit.OK
+    if args.action == "put":
+        # os.fsencode: the argument's bytes as the shell passed them.
+        store.put(args.key, os.fsencode(args.value), owner=args.owner)
+        return Exit.OK
+    if args.action == "del":
+        try:
+            del store[args.key]
+        except KeyError:
+            raise KnitException(f"No key {args.key!r} in the store of {args.app_id}.") from None
+        return Exit.OK
+    if args.wait is not None:
+        value = store.wait_bytes(args.key, timeout=args.wait)
+    else:
+        value = store.get_bytes(args.key)
+        if value is None:
+            raise KnitException(f"No key {args.key!r} in the store of {args.app_id} "
+                                f"(`knit kv {args.app_id} ls` lists them; --wait waits for it).")
+    sys.stdout.flush()
+    sys.stdout.buffer.write(value)
+    sys.stdout.buffer.flush()
+    return Exit.OK
+
+
 def scale(args):
     from ..yarn_api import parse_container_id
 

@@ -97,6 +97,20 @@ New containers get the resources given at start.  Scaling down stops
 containers not yet started first, then the newest running ones.
 """
 
+EPILOG_KV = """\
+examples:
+  knit kv application_1795501918670_0004 put config '{"lr": 0.1}'
+  knit kv application_1795501918670_0004 get scheduler --wait 60
+  knit kv application_1795501918670_0004 ls worker/
+  knit kv application_1795501918670_0004 del config
+
+The application's key-value store, kept by its ApplicationMaster (the
+application must be RUNNING) and shared with its containers, which have
+the `knit-kv` command (same actions) on their PATH.  Values are printed
+exactly as stored, without a newline added.  Exit codes: 0 done, 1 no such
+key, 2 bad key or value (e.g. over 64 KiB), 124 --wait ran out.
+"""
+
 EPILOG_ENV = """\
 examples:
   knit env create myenv python=3.11 numpy      # -> ~/.knit/envs/myenv.zip
@@ -310,6 +324,35 @@ def build_parser():
                  EPILOG_SCALE, commands.scale)
     app_arg(sc)
     sc.add_argument("n", metavar="N", type=int, help="the number of containers wanted")
+
+    # -- kv -----------------------------------------------------------------
+    kv = command("kv", "read and write a running application's key-value store",
+                 EPILOG_KV, None,
+                 description="Read and write the key-value store a running application's "
+                             "containers share (for discovery: one publishes an address, "
+                             "the others wait for it).")
+    app_arg(kv)
+    kvsub = kv.add_subparsers(dest="action", metavar="ACTION")
+    kvsub.required = True
+    kls = command("ls", "list the keys", EPILOG_KV, commands.kv, parent=kvsub,
+                  description="Print the keys, one per line, sorted.")
+    kls.add_argument("prefix", metavar="PREFIX", nargs="?", default="",
+                     help="only keys starting with this")
+    kget = command("get", "print a key's value", EPILOG_KV, commands.kv, parent=kvsub,
+                   description="Print a key's value exactly as stored (no newline added).")
+    kget.add_argument("key", metavar="KEY")
+    kget.add_argument("--wait", nargs="?", type=float, const=600.0, default=None,
+                      metavar="SECONDS", help="wait until the key is set, at most SECONDS "
+                                              "(default 600); exit 124 when it ran out")
+    kput = command("put", "set a key", EPILOG_KV, commands.kv, parent=kvsub,
+                   description="Set KEY to VALUE, byte for byte.")
+    kput.add_argument("key", metavar="KEY")
+    kput.add_argument("value", metavar="VALUE")
+    kput.add_argument("--owner", metavar="CONTAINER",
+                      help="a container id: the key goes when that container ends")
+    kdel = command("del", "delete a key", EPILOG_KV, commands.kv, parent=kvsub,
+                   description="Delete a key; exit 1 if there was none.")
+    kdel.add_argument("key", metavar="KEY")
 
     # -- env ----------------------------------------------------------------
     env = command("env", "create, pack and list Python environments", EPILOG_ENV, None)

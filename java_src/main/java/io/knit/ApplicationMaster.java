@@ -213,8 +213,8 @@ public final class ApplicationMaster {
         // (Launch.workerScript); older clients put them in the spec.
         workerEnv = spec.withPrefix("env.");
         String logDir = ApplicationConstants.LOG_DIR_EXPANSION_VAR;
-        workerCommand = "/bin/bash " + spec.get("worker_script", Launch.WORKER_SCRIPT_NAME)
-                + " 1>" + logDir + "/stdout 2>" + logDir + "/stderr";
+        workerCommand = KvAccess.withKvOnPath("/bin/bash " + spec.get("worker_script", Launch.WORKER_SCRIPT_NAME)
+                + " 1>" + logDir + "/stdout 2>" + logDir + "/stderr");   // knit-kv on PATH (issue 14)
         nodes = array(spec.getList("nodes"));
         racks = array(spec.getList("racks"));
         relaxLocality = spec.getBool("relax_locality", true);
@@ -285,6 +285,7 @@ public final class ApplicationMaster {
         String host = hostName();
         http = new ControlServer(this, host, tlsMaterial);
         http.start();
+        resources.putAll(KvAccess.workerResources(conf, stagingFs, stagingDir));   // knit-kv (issue 14)
         amrm = AMRMClientAsync.createAMRMClientAsync(FAST_HEARTBEAT_MS, new RmCallbacks());
         amrm.init(conf);
         amrm.start();
@@ -599,7 +600,7 @@ public final class ApplicationMaster {
             Log.info("allocated " + c.getId() + " on " + c.getNodeId() + ", launching");
             ContainerLaunchContext ctx = ContainerLaunchContext.newInstance(resources, envFor(w.group),
                     Collections.singletonList(workerCommand), null,
-                    workerTokens == null ? null : workerTokens.duplicate(), null);
+                    http.kvTokens(c.getId(), workerTokens), null);   // + its knit-kv credential (issue 14)
             nm.startContainerAsync(c, ctx);
         }
         updateHeartbeat();
@@ -609,6 +610,7 @@ public final class ApplicationMaster {
         for (ContainerStatus s : statuses) {
             // Gone for good: a later attempt cannot meet it, so no need to remember it.
             removedIds.remove(s.getContainerId().toString());
+            http.kvStore().containerEnded(s.getContainerId().toString());   // its keys go (issue 14)
             Worker w = workers.get(s.getContainerId());
             if (w == null) {
                 continue;   // a surplus container we released

@@ -18,7 +18,10 @@ import java.util.concurrent.Executors;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
 
+import javax.net.ssl.SSLPeerUnverifiedException;
+
 import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpsExchange;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsParameters;
 import com.sun.net.httpserver.HttpsServer;
@@ -26,9 +29,17 @@ import com.sun.net.httpserver.HttpsServer;
 /**
  * The AM's control API over HTTPS with mutual TLS (JDK built-in server, on
  * the NodeManager's address, ephemeral port). Both ends present the
- * application's own certificate (see {@link Tls}): a client without its key
- * cannot even complete the handshake, and a captured exchange is useless
- * (TLS keys are fresh per connection). Plain HTTP is not spoken at all.
+ * application's own certificate (see {@link Tls}): a client presenting
+ * another certificate cannot complete the handshake, and a captured exchange
+ * is useless (TLS keys are fresh per connection). Plain HTTP is not spoken
+ * at all.
+ *
+ * <p>Containers call the key-value store's routes ({@link KvRoutes}) with
+ * a credential of their own instead ({@link KvAccess}): TLS asks for a
+ * client certificate but does not require one, and a request without the
+ * application's certificate must carry a valid container credential, which
+ * opens the {@code /kv} routes only. A request with neither is refused
+ * (401) before any route runs.
  *
  * <p>Slow or half-open connections cannot stall it: a bounded pool of
  * {@link #THREADS} threads serves requests, and the JDK server closes any
@@ -40,6 +51,7 @@ import com.sun.net.httpserver.HttpsServer;
  * POST /containers/add?n=N[&amp;memory=MB][&amp;vcores=V]    request N more workers
  * POST /containers/remove?id=CONTAINER_ID           stop one worker for good
  * POST /shutdown[?status=SUCCEEDED|FAILED|KILLED][&amp;message=...]
+ * ...  /kv/...                                      the key-value store (see KvRoutes)
  * </pre>
  * Parameters may also come as an application/x-www-form-urlencoded body.
  */
@@ -68,6 +80,10 @@ final class ControlServer {
     private final ApplicationMaster am;
     private final HttpsServer server;
     private final ExecutorService pool;
+    private final String host;
+    private final byte[] tlsMaterial;
+    private final KvRoutes kv;
+    private volatile KvAccess kvAccess;
 
     /**
      * @param host the address to listen on (the NodeManager's host name)
@@ -75,6 +91,8 @@ final class ControlServer {
      */
     ControlServer(ApplicationMaster am, String host, byte[] tlsMaterial) throws IOException {
         this.am = am;
+        this.host = host;
+        this.tlsMaterial = tlsMaterial.clone();
         SSLContext tls;
         try {
             tls = Tls.serverContext(tlsMaterial);
@@ -90,7 +108,9 @@ final class ControlServer {
             @Override
             public void configure(HttpsParameters params) {
                 SSLParameters p = getSSLContext().getDefaultSSLParameters();
-                p.setNeedClientAuth(true);
+                // Wanted, not needed: containers come with a credential of
+                // their own, checked per request (see caller()).
+                p.setWantClientAuth(true);
                 p.setProtocols(new String[] {"TLSv1.3", "TLSv1.2"});
                 params.setSSLParameters(p);
             }
@@ -101,11 +121,31 @@ final class ControlServer {
             return t;
         });
         server.setExecutor(pool);
+        kv = new KvRoutes(pool);
         server.createContext("/", this::handle);
     }
 
     void start() {
         server.start();
+        kvAccess = new KvAccess(tlsMaterial, host + ":" + port());
+    }
+
+    /** The key-value store: the AM drops a container's keys when it ends. */
+    KvStore kvStore() {
+        return kv.store();
+    }
+
+    /**
+     * Launch-context tokens for container {@code id}: {@code base} (may be
+     * null) plus its knit-kv credential; just {@code base} if that fails.
+     */
+    java.nio.ByteBuffer kvTokens(org.apache.hadoop.yarn.api.records.ContainerId id, java.nio.ByteBuffer base) {
+        try {
+            return kvAccess.tokensFor(id, base);
+        } catch (IOException | RuntimeException e) {
+            Log.warn("cannot give " + id + " its knit-kv credential", e);
+            return base == null ? null : base.duplicate();
+        }
     }
 
     int port() {
@@ -114,10 +154,49 @@ final class ControlServer {
 
     void stop() {
         server.stop(0);
+        kv.stop();
         pool.shutdownNow();
     }
 
+    /** Who calls: {@link #CLIENT}, a container's id, or null (refused). */
+    private String caller(HttpExchange ex) {
+        try {
+            // Any certificate presented passed the TLS trust check, whose
+            // only trusted certificate is the application's own.
+            if (((HttpsExchange) ex).getSSLSession().getPeerCertificates().length > 0) {
+                return CLIENT;
+            }
+        } catch (SSLPeerUnverifiedException e) {
+            // no client certificate: a container, or nobody
+        }
+        KvAccess access = kvAccess;
+        return access == null ? null : access.container(ex.getRequestHeaders().getFirst("Authorization"));
+    }
+
+    /** {@link #caller} of the client holding the application's certificate. */
+    private static final String CLIENT = "";
+
     private void handle(HttpExchange ex) {
+        String caller = caller(ex);
+        String path = ex.getRequestURI().getPath();
+        if (caller == null) {
+            KvRoutes.finish(ex, 401, Json.error("present the application's certificate, or a container's "
+                    + "knit-kv credential"));
+            return;
+        }
+        if (path.startsWith("/kv/")) {
+            try {
+                kv.handle(ex, path, KvRoutes.query(ex), caller.equals(CLIENT) ? null : caller);
+            } catch (RuntimeException | IOException e) {
+                Log.warn("key-value request " + path + " failed", e);
+                KvRoutes.finish(ex, 500, Json.error(e.toString()));
+            }
+            return;
+        }
+        if (!caller.equals(CLIENT)) {
+            KvRoutes.finish(ex, 403, Json.error("a container's credential opens the key-value store (/kv/) only"));
+            return;
+        }
         Reply reply = null;
         try {
             Map<String, String> params = new HashMap<>();
@@ -201,7 +280,7 @@ final class ControlServer {
         }
     }
 
-    private static void parseForm(String raw, Map<String, String> into) throws UnsupportedEncodingException {
+    static void parseForm(String raw, Map<String, String> into) throws UnsupportedEncodingException {
         if (raw == null || raw.isEmpty()) {
             return;
         }
