@@ -32,8 +32,12 @@ jar: $(JAR)
 $(JAR): pom.xml $(JAVA_SOURCES) knit/VERSION
 	mvn -q -B package -Drevision=$(VERSION)
 
+# The tests' session cluster declares 2 GPUs per node and a node label
+# (tests/conftest.py PLACEMENT): the same here, so that `make demo` then
+# `make test` share one cluster.
+CLUSTER_OPTS := --gpus 2 --node-labels fast
 cluster: setup
-	$(PY) -m knit minicluster start
+	$(PY) -m knit minicluster start $(CLUSTER_OPTS)
 
 cluster-stop:
 	$(PY) -m knit minicluster stop
