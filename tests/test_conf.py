@@ -409,12 +409,14 @@ def make_response(status=200, body=None, text="", headers=None, url="http://rm")
 class StubSession:
     """Answers with ``handler(method, url, params, json)``: a Response or an exception."""
 
+    verify = True
+
     def __init__(self, handler):
         self.handler = handler
         self.calls = []
 
     def request(self, method, url, params=None, json=None, headers=None, auth=None,
-                timeout=None, allow_redirects=True):
+                timeout=None, allow_redirects=True, verify=None):
         self.calls.append((method, url, dict(params or {}), json))
         out = self.handler(method, url, dict(params or {}), json)
         if isinstance(out, Exception):
