@@ -1,9 +1,7 @@
 package io.knit;
 
 import java.io.File;
-import java.io.FileInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
@@ -14,7 +12,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -82,34 +79,45 @@ public final class ApplicationMaster {
     /** Runs before Hadoop's FileSystem hook (priority 10) closes the filesystems. */
     private static final int SHUTDOWN_HOOK_PRIORITY = 30;
 
+    /** A wanted container: how many failed predecessors it replaces, and the index it keeps (-1: new). */
+    private static final class Want {
+        final int restarts;
+        final int instance;
+
+        Want(int restarts, int instance) {
+            this.restarts = restarts;
+            this.instance = instance;
+        }
+    }
+
     /** Containers of one group wanted but not yet asked of AMRMClient: a count, not objects. */
     private static final class Backlog {
         int fresh;
-        /** Restart counts of wanted replacements, oldest first. */
-        final Deque<Integer> replacements = new ArrayDeque<>();
+        /** Wanted replacements, oldest first. */
+        final Deque<Want> replacements = new ArrayDeque<>();
 
         int size() {
             return fresh + replacements.size();
         }
 
-        /** Takes one wanted container; returns how many failed predecessors it replaces. */
-        int take() {
+        /** Takes one wanted container. */
+        Want take() {
             if (!replacements.isEmpty()) {
                 return replacements.poll();
             }
             fresh--;
-            return 0;
+            return new Want(0, -1);
         }
     }
 
     /** A container request handed to AMRMClient, not yet granted. */
     private static final class Pending {
         final ContainerRequest request;
-        final int restarts;
+        final Want want;
 
-        Pending(ContainerRequest request, int restarts) {
+        Pending(ContainerRequest request, Want want) {
             this.request = request;
-            this.restarts = restarts;
+            this.want = want;
         }
     }
 
@@ -117,18 +125,11 @@ public final class ApplicationMaster {
     private final Configuration conf = new YarnConfiguration();
     /** The control channel's certificate and key (see {@link Tls}). */
     private final byte[] tlsMaterial;
-    private final Map<String, LocalResource> resources;
-    private final Map<String, String> workerEnv;
+    /** The application spec as submitted. */
+    private final AppSpec app;
+    /** Each service's files and worker script, by link name. */
+    private final Map<String, Map<String, LocalResource>> serviceResources = new HashMap<>();
     private final String workerCommand;
-    private final String[] nodes;
-    private final String[] racks;
-    private final boolean relaxLocality;
-    private final String nodeLabel;
-    private final int numContainers;
-    private final int maxRestarts;
-    /** Finish once every worker ended by itself; false for services (Dask). */
-    private final boolean autoFinish;
-    private final Resource defaultResource;
     private final Path stagingDir;
     private final FileSystem stagingFs;
     private final StateStore stateStore;
@@ -144,8 +145,16 @@ public final class ApplicationMaster {
 
     // ---- state, guarded by this
     private final Map<ContainerId, Worker> workers = new LinkedHashMap<>();
-    /** allocationRequestId to the resources of its requests; 0 is the spec's default. */
+    /**
+     * allocationRequestId to the resources of its requests. Group i < the
+     * number of services is service i's own; later groups come from
+     * add_containers with other sizes or a tag.
+     */
     private final Map<Long, Resource> groups = new HashMap<>();
+    /** allocationRequestId to its service. */
+    private final Map<Long, String> groupService = new HashMap<>();
+    /** Restart budgets, depends, instance indices and the finish rule. */
+    private final ServiceRules rules = new ServiceRules();
     private final Map<Long, Deque<Pending>> pending = new HashMap<>();
     private final Map<Long, Backlog> backlog = new HashMap<>();
     /** Containers the user removed: a later attempt must not adopt them. */
@@ -153,7 +162,6 @@ public final class ApplicationMaster {
     /** Groups added with a tag; their containers see it as $KNIT_CONTAINER_TAG. */
     private final Map<Long, String> groupTags = new HashMap<>();
     private long nextGroup = 1;
-    private int totalRestarts;
     /** Workers that ended by themselves (not removed), successful or not. */
     private int ended;
     /** Message for the first worker that failed for good. */
@@ -172,7 +180,7 @@ public final class ApplicationMaster {
         ApplicationMaster am = null;
         int rc = 0;
         try {
-            am = new ApplicationMaster(loadSpec(new File(Launch.AM_SPEC_NAME)));
+            am = new ApplicationMaster(loadSpec(new File(Launch.AM_SPEC_NAME).toPath()));
             am.run();
         } catch (Throwable t) {
             Log.error("the application master failed", t);
@@ -184,12 +192,8 @@ public final class ApplicationMaster {
         System.exit(rc);
     }
 
-    private static Spec loadSpec(File file) throws IOException {
-        Properties p = new Properties();
-        try (InputStream in = new FileInputStream(file)) {
-            p.load(in);
-        }
-        return new Spec(p);
+    private static Spec loadSpec(java.nio.file.Path file) throws IOException {
+        return Spec.parse(new String(java.nio.file.Files.readAllBytes(file), java.nio.charset.StandardCharsets.UTF_8));
     }
 
     /**
@@ -208,28 +212,24 @@ public final class ApplicationMaster {
             throw new IOException("the control channel's TLS material is missing from the AM's YARN credentials");
         }
         tlsMaterial = key;
-        resources = Launch.readResources(spec);
-        // The command's environment variables are in the worker script
-        // (Launch.workerScript); older clients put them in the spec.
-        workerEnv = spec.withPrefix("env.");
+        app = new AppSpec(spec.obj("spec"));
+        Spec res = spec.obj("resources");
+        for (AppSpec.Service svc : app.services.values()) {
+            serviceResources.put(svc.name, Launch.readResources(res.obj(svc.name)));
+            rules.add(svc.name, svc.maxRestarts, svc.depends);
+        }
+        // The command and its environment variables are in the worker script
+        // (Launch.workerScript), which each service has under the same name.
         String logDir = ApplicationConstants.LOG_DIR_EXPANSION_VAR;
-        workerCommand = KvAccess.withKvOnPath("/bin/bash " + spec.get("worker_script", Launch.WORKER_SCRIPT_NAME)
+        workerCommand = KvAccess.withKvOnPath("/bin/bash " + Launch.WORKER_SCRIPT_NAME
                 + " 1>" + logDir + "/stdout 2>" + logDir + "/stderr");   // knit-kv on PATH (issue 14)
-        nodes = array(spec.getList("nodes"));
-        racks = array(spec.getList("racks"));
-        relaxLocality = spec.getBool("relax_locality", true);
-        nodeLabel = spec.get("node_label");
-        numContainers = spec.getInt("num_containers", 1);
-        maxRestarts = spec.getInt("max_restarts", 0);
-        autoFinish = spec.getBool("auto_finish", true);
-        defaultResource = Resource.newInstance(spec.getInt("memory", 1024), spec.getInt("vcores", 1));
         stagingDir = new Path(spec.required("staging_dir"));
         stagingFs = stagingDir.getFileSystem(conf);   // opened now: the kill hook has no time for it
         stateStore = new StateStore(conf, stagingDir);
 
         String containerId = System.getenv(Environment.CONTAINER_ID.name());
         attemptId = containerId == null ? null : ContainerId.fromString(containerId).getApplicationAttemptId();
-        maxAttempts = Math.min(spec.getInt("max_attempts", 1),
+        maxAttempts = Math.min(app.maxAttempts,
                 conf.getInt(YarnConfiguration.RM_AM_MAX_ATTEMPTS, YarnConfiguration.DEFAULT_RM_AM_MAX_ATTEMPTS));
         workerTokens = workerTokens();
         TokenRenewer.startIfShipped(conf, () -> {
@@ -251,6 +251,19 @@ public final class ApplicationMaster {
 
     private static String[] array(List<String> list) {
         return list.isEmpty() ? null : list.toArray(new String[0]);
+    }
+
+    /**
+     * A service's container size: memory and vcores, and its other resource
+     * types (yarn.io/gpu, ...). YARN refuses a type the cluster does not
+     * declare (resource-types.xml) with ResourceNotFoundException.
+     */
+    private static Resource resourceOf(AppSpec.Service svc, long memory, int vcores) {
+        Resource r = Resource.newInstance(memory, vcores);
+        for (Map.Entry<String, Long> e : svc.otherResources.entrySet()) {
+            r.setResourceValue(e.getKey(), e.getValue());
+        }
+        return r;
     }
 
     /**
@@ -285,7 +298,10 @@ public final class ApplicationMaster {
         String host = hostName();
         http = new ControlServer(this, host, tlsMaterial);
         http.start();
-        resources.putAll(KvAccess.workerResources(conf, stagingFs, stagingDir));   // knit-kv (issue 14)
+        Map<String, LocalResource> kv = KvAccess.workerResources(conf, stagingFs, stagingDir);   // knit-kv (issue 14)
+        for (Map<String, LocalResource> r : serviceResources.values()) {
+            r.putAll(kv);
+        }
         amrm = AMRMClientAsync.createAMRMClientAsync(FAST_HEARTBEAT_MS, new RmCallbacks());
         amrm.init(conf);
         amrm.start();
@@ -301,8 +317,18 @@ public final class ApplicationMaster {
         Log.info("registered " + attemptId + "; control server at " + host + ":" + http.port());
 
         synchronized (this) {
-            groups.put(0L, defaultResource);
-            String tooBig = tooBig(defaultResource);
+            String tooBig = null;
+            long g = 0;
+            for (AppSpec.Service svc : app.services.values()) {
+                Resource r = resourceOf(svc, svc.memory, svc.vcores);
+                groups.put(g, r);
+                groupService.put(g, svc.name);
+                g++;
+                if (tooBig == null && tooBig(r) != null) {
+                    tooBig = "service " + svc.name + ": " + tooBig(r);
+                }
+            }
+            nextGroup = g;
             if (tooBig != null) {
                 finish(FinalApplicationStatus.FAILED, tooBig, true);
             } else {
@@ -311,11 +337,18 @@ public final class ApplicationMaster {
                 if (saved != null) {
                     restore(saved, previous);
                 } else {
+                    Map<Long, Integer> adopted = new HashMap<>();
                     for (Container c : previous) {
-                        adopt(c);
+                        adopt(c, -1);
+                        adopted.merge(c.getAllocationRequestId(), 1, Integer::sum);
                     }
-                    backlogFor(0L).fresh += Math.max(0, numContainers - previous.size());
+                    long i = 0;
+                    for (AppSpec.Service svc : app.services.values()) {
+                        backlogFor(i).fresh += Math.max(0, svc.instances - adopted.getOrDefault(i, 0));
+                        i++;
+                    }
                 }
+                observeAll();
                 updateHeartbeat();
                 saveState();
             }
@@ -394,30 +427,83 @@ public final class ApplicationMaster {
         return done.getCount() == 0;
     }
 
-    /** Finishes once nothing is pending or running and some worker ended by itself. */
+    /** Applies {@link ServiceRules#finish}: the application ends when every service's containers ended. */
     private synchronized void checkFinish() {
-        // A service (auto_finish=false) outlives workers that ended well, but
-        // not a permanent failure: that must reach the user as FAILED.
-        if ((!autoFinish && failure == null)
-                || finishing() || pendingCount() > 0 || activeCount() > 0 || ended == 0) {
+        if (finishing()) {
             return;
         }
-        if (failure == null) {
-            finish(FinalApplicationStatus.SUCCEEDED, "all workers succeeded", true);
-        } else {
+        dropBlocked();
+        // keep_alive (a Dask cluster) outlives containers that ended well, but
+        // not a permanent failure: that must reach the user as FAILED.
+        ServiceRules.Outcome o = rules.finish(app.keepAlive, pendingCount(), activeCount(), ended);
+        if (o == ServiceRules.Outcome.SUCCEEDED) {
+            finish(FinalApplicationStatus.SUCCEEDED, "all containers of every service succeeded", true);
+        } else if (o == ServiceRules.Outcome.FAILED) {
             finish(FinalApplicationStatus.FAILED, failure, true);
         }
+    }
+
+    /** Forgets the wanted containers of services that can never start (a dependency failed for good). */
+    private synchronized void dropBlocked() {
+        for (Map.Entry<Long, Backlog> e : new ArrayList<>(backlog.entrySet())) {
+            String svc = groupService.get(e.getKey());
+            if (e.getValue().size() > 0 && rules.blocked(svc)) {
+                Log.info("service " + svc + " cannot start: a service it depends on failed");
+                backlog.remove(e.getKey());
+            }
+        }
+    }
+
+    /** Lets the rules see how many containers of each service run (for depends). */
+    private synchronized void observeAll() {
+        for (String svc : rules.names()) {
+            boolean was = rules.get(svc).satisfied;
+            rules.observe(svc, runningCount(svc), pendingCountOf(svc) + activeCountOf(svc));
+            if (!was && rules.get(svc).satisfied) {
+                Log.info("every instance of service " + svc + " runs");
+            }
+        }
+    }
+
+    private synchronized int runningCount(String svc) {
+        int n = 0;
+        for (Worker w : workers.values()) {
+            if (w.state == State.RUNNING && w.service.equals(svc)) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    private synchronized int activeCountOf(String svc) {
+        int n = 0;
+        for (Worker w : workers.values()) {
+            if (w.isActive() && w.service.equals(svc)) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    private synchronized int pendingCountOf(String svc) {
+        int n = 0;
+        for (Long g : groups.keySet()) {
+            if (svc.equals(groupService.get(g))) {
+                n += pendingCount(g);
+            }
+        }
+        return n;
     }
 
     // ------------------------------------------------------------- requests
 
     /** Wants one more container of {@code group}; the heartbeat asks the RM for it. */
-    private synchronized void request(long group, int restarts) {
+    private synchronized void request(long group, Want want) {
         Backlog b = backlogFor(group);
-        if (restarts == 0) {
+        if (want.restarts == 0 && want.instance < 0) {
             b.fresh++;
         } else {
-            b.replacements.add(restarts);
+            b.replacements.add(want);
         }
     }
 
@@ -436,21 +522,29 @@ public final class ApplicationMaster {
             return;
         }
         int budget = Math.min(REQUEST_BATCH, MAX_OUTSTANDING - issuedCount());
+        List<String> names = rules.names();
         for (Map.Entry<Long, Backlog> e : backlog.entrySet()) {
             Backlog b = e.getValue();
+            String name = groupService.get(e.getKey());
+            if (b.size() == 0 || !rules.ready(name)) {
+                continue;   // depends: asked for once its dependencies all run
+            }
+            AppSpec.Service svc = app.services.get(name);
             while (budget > 0 && b.size() > 0) {
-                int restarts = b.take();
+                Want want = b.take();
+                // One priority per service: AMRMClient refuses requests of one
+                // priority that disagree on a location's relax_locality.
                 ContainerRequest req = ContainerRequest.newBuilder()
                         .capability(groups.get(e.getKey()))
-                        .nodes(nodes)
-                        .racks(racks)
-                        .relaxLocality(relaxLocality)
-                        .nodeLabelsExpression(nodeLabel)
-                        .priority(Priority.newInstance(0))
+                        .nodes(array(svc.nodes))
+                        .racks(array(svc.racks))
+                        .relaxLocality(svc.relaxLocality)
+                        .nodeLabelsExpression(svc.nodeLabel)
+                        .priority(Priority.newInstance(names.indexOf(name)))
                         .allocationRequestId(e.getKey())
                         .build();
                 amrm.addContainerRequest(req);
-                pending.computeIfAbsent(e.getKey(), g -> new ArrayDeque<>()).add(new Pending(req, restarts));
+                pending.computeIfAbsent(e.getKey(), g -> new ArrayDeque<>()).add(new Pending(req, want));
                 budget--;
             }
         }
@@ -505,21 +599,34 @@ public final class ApplicationMaster {
     }
 
     /**
-     * A new attempt with the state the last one saved: the groups (sizes,
-     * tags), the containers that kept running (adopted, unless the user had
-     * removed them) and, for each group, requests for what its target
-     * still lacks.
+     * A new attempt with the state the last one saved: the groups (service,
+     * sizes, tags), each service's restarts and depends state, the
+     * containers that kept running (adopted with their instance index,
+     * unless the user had removed them) and, for each group, requests for
+     * what its target still lacks.
      */
     private synchronized void restore(AmState saved, List<Container> previous) {
         for (Map.Entry<Long, AmState.Group> e : saved.groups.entrySet()) {
             AmState.Group g = e.getValue();
-            groups.put(e.getKey(), Resource.newInstance(g.memory, g.vcores));
+            AppSpec.Service svc = app.services.get(g.service);
+            if (svc == null) {
+                continue;
+            }
+            groups.put(e.getKey(), resourceOf(svc, g.memory, g.vcores));
+            groupService.put(e.getKey(), g.service);
             if (g.tag != null) {
                 groupTags.put(e.getKey(), g.tag);
             }
         }
+        for (Map.Entry<String, AmState.ServiceCounters> e : saved.services.entrySet()) {
+            if (rules.has(e.getKey())) {
+                ServiceRules.State st = rules.get(e.getKey());
+                st.restarts = e.getValue().restarts;
+                st.satisfied = e.getValue().satisfied;
+                st.failed = e.getValue().failed;
+            }
+        }
         nextGroup = Math.max(nextGroup, saved.nextGroup);
-        totalRestarts = saved.restarts;
         ended = saved.ended;
         failure = saved.failure;
         removedIds.addAll(saved.removed);
@@ -530,12 +637,13 @@ public final class ApplicationMaster {
                 amrm.releaseAssignedContainer(c.getId());
                 continue;
             }
-            adopt(c);
+            Integer index = saved.instances.get(c.getId().toString());
+            adopt(c, index == null ? -1 : index);
             adopted.merge(c.getAllocationRequestId(), 1, Integer::sum);
         }
         for (Map.Entry<Long, AmState.Group> e : saved.groups.entrySet()) {
             int missing = e.getValue().target - adopted.getOrDefault(e.getKey(), 0);
-            if (missing > 0) {
+            if (missing > 0 && groups.containsKey(e.getKey())) {
                 backlogFor(e.getKey()).fresh += missing;
             }
         }
@@ -557,29 +665,53 @@ public final class ApplicationMaster {
     private synchronized void saveState() {
         AmState s = new AmState();
         for (Map.Entry<Long, Resource> e : groups.entrySet()) {
-            s.groups.put(e.getKey(), new AmState.Group(e.getValue().getMemorySize(), e.getValue().getVirtualCores(),
-                    groupTags.get(e.getKey()), pendingCount(e.getKey())));
+            s.groups.put(e.getKey(), new AmState.Group(groupService.get(e.getKey()), e.getValue().getMemorySize(),
+                    e.getValue().getVirtualCores(), groupTags.get(e.getKey()), pendingCount(e.getKey())));
         }
         for (Worker w : workers.values()) {
             if (w.isActive()) {
                 s.groups.get(w.group).target++;
+                s.instances.put(w.id.toString(), w.instance);
             }
+        }
+        for (String name : rules.names()) {
+            ServiceRules.State st = rules.get(name);
+            AmState.ServiceCounters c = new AmState.ServiceCounters();
+            c.restarts = st.restarts;
+            c.satisfied = st.satisfied;
+            c.failed = st.failed;
+            s.services.put(name, c);
         }
         s.removed.addAll(removedIds);
         s.nextGroup = nextGroup;
-        s.restarts = totalRestarts;
         s.ended = ended;
         s.failure = failure;
         stateStore.save(s.toBytes());
     }
 
-    /** A container of a previous attempt that kept running: take it over as is. */
-    private synchronized void adopt(Container c) {
+    /**
+     * A container of a previous attempt that kept running: take it over as
+     * is, with its instance index ({@code index} < 0: unknown, a new one).
+     */
+    private synchronized void adopt(Container c, int index) {
         long group = c.getAllocationRequestId();
+        String service = groupService.get(group);
+        if (service == null) {
+            // A group the saved state does not know: the first service's.
+            service = rules.names().get(0);
+            groupService.put(group, service);
+        }
         groups.putIfAbsent(group, c.getResource());
         nextGroup = Math.max(nextGroup, group + 1);
-        workers.put(c.getId(), new Worker(c, group, 0, false, State.RUNNING));
-        Log.info("adopted " + c.getId() + " on " + c.getNodeId() + " from a previous attempt");
+        IndexPool pool = rules.get(service).indices;
+        if (index < 0 || pool.inUse(index)) {
+            index = pool.take();
+        } else {
+            pool.use(index);
+        }
+        workers.put(c.getId(), new Worker(c, group, service, index, 0, false, State.RUNNING));
+        Log.info("adopted " + c.getId() + " (" + service + " #" + index + ") on " + c.getNodeId()
+                + " from a previous attempt");
     }
 
     // ------------------------------------------------------------- RM events
@@ -595,10 +727,16 @@ public final class ApplicationMaster {
             }
             // AMRMClient keeps asking for a request until it is removed explicitly.
             amrm.removeContainerRequest(p.request);
-            Worker w = new Worker(c, c.getAllocationRequestId(), p.restarts, true, State.ALLOCATED);
+            String service = groupService.get(c.getAllocationRequestId());
+            // A replacement keeps the index of the container it replaces.
+            int index = p.want.instance >= 0 ? p.want.instance : rules.get(service).indices.take();
+            Worker w = new Worker(c, c.getAllocationRequestId(), service, index, p.want.restarts, true,
+                    State.ALLOCATED);
             workers.put(c.getId(), w);
-            Log.info("allocated " + c.getId() + " on " + c.getNodeId() + ", launching");
-            ContainerLaunchContext ctx = ContainerLaunchContext.newInstance(resources, envFor(w.group),
+            Log.info("allocated " + c.getId() + " (" + service + " #" + index + ") on " + c.getNodeId()
+                    + ", launching");
+            ContainerLaunchContext ctx = ContainerLaunchContext.newInstance(serviceResources.get(service),
+                    envFor(w),
                     Collections.singletonList(workerCommand), null,
                     http.kvTokens(c.getId(), workerTokens), null);   // + its knit-kv credential (issue 14)
             nm.startContainerAsync(c, ctx);
@@ -670,10 +808,11 @@ public final class ApplicationMaster {
     private synchronized void replaceLost(Worker w) {
         w.state = State.KILLED;
         if (finishing()) {
+            rules.get(w.service).indices.release(w.instance);
             return;
         }
         Log.info(w.id + " was lost (exit status " + w.exitStatus + "), requesting a replacement");
-        request(w.group, w.restarts);
+        request(w.group, new Want(w.restarts, w.instance));
     }
 
     /** A worker ended by itself: success, or failure then maybe a replacement. */
@@ -681,18 +820,23 @@ public final class ApplicationMaster {
         ended++;
         if (success) {
             w.state = State.SUCCEEDED;
+            rules.get(w.service).indices.release(w.instance);
             Log.info(w.id + " succeeded");
             return;
         }
         w.state = State.FAILED;
         String what = w.exitStatus != null ? "exited with code " + w.exitStatus : "failed to launch";
         Log.info(w.id + " " + what);
-        if (!finishing() && (maxRestarts < 0 || totalRestarts < maxRestarts)) {
-            totalRestarts++;
-            Log.info("requesting a replacement for " + w.id + " (restart " + totalRestarts + ")");
-            request(w.group, w.restarts + 1);
-        } else if (failure == null) {
-            failure = Diagnostics.failure(w.id.toString(), w.exitStatus, w.diagnostics);
+        if (!finishing() && rules.useRestart(w.service)) {
+            Log.info("requesting a replacement for " + w.id + " (" + w.service + " #" + w.instance
+                    + ", restart " + rules.get(w.service).restarts + " of the service)");
+            request(w.group, new Want(w.restarts + 1, w.instance));
+        } else {
+            rules.get(w.service).indices.release(w.instance);
+            rules.get(w.service).failed = true;
+            if (failure == null) {
+                failure = Diagnostics.failure(w.id.toString(), w.exitStatus, w.diagnostics);
+            }
         }
     }
 
@@ -703,6 +847,9 @@ public final class ApplicationMaster {
         if (w != null && w.state == State.ALLOCATED) {
             w.state = State.RUNNING;
             Log.info("started " + id);
+            observeAll();      // may let services that depend on this one ask for containers
+            updateHeartbeat();
+            saveState();
         }
     }
 
@@ -731,39 +878,68 @@ public final class ApplicationMaster {
         for (Map.Entry<Long, Deque<Pending>> e : pending.entrySet()) {
             for (Pending p : e.getValue()) {
                 if (listed++ < MAX_LISTED_REQUESTS) {
-                    items.add(Worker.toJson(null, State.REQUESTED, null, null, null, "", p.restarts,
-                            groupTags.get(e.getKey())));
+                    items.add(Worker.toJson(null, State.REQUESTED, null, null, null, "", p.want.restarts,
+                            groupTags.get(e.getKey()), groupService.get(e.getKey()),
+                            p.want.instance >= 0 ? p.want.instance : null));
                 }
             }
         }
         for (Map.Entry<Long, Backlog> e : backlog.entrySet()) {
             for (int i = 0; i < e.getValue().size() && listed < MAX_LISTED_REQUESTS; i++, listed++) {
                 items.add(Worker.toJson(null, State.REQUESTED, null, null, null, "", 0,
-                        groupTags.get(e.getKey())));
+                        groupTags.get(e.getKey()), groupService.get(e.getKey()), null));
             }
         }
         sb.append(String.join(", ", items));
         int pend = pendingCount();
+        Map<String, Object> services = new LinkedHashMap<>();
+        for (String name : rules.names()) {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("target", pendingCountOf(name) + activeCountOf(name));
+            o.put("running", runningCount(name));
+            o.put("restarts", rules.get(name).restarts);
+            o.put("waiting_for_depends", !rules.ready(name));
+            services.put(name, o);
+        }
         sb.append("], \"target\": ").append(pend + activeCount())
                 .append(", \"pending\": ").append(pend)
-                .append(", \"restarts\": ").append(totalRestarts)
+                .append(", \"restarts\": ").append(rules.totalRestarts())
+                .append(", \"services\": ").append(Json.write(services))
                 .append("}");
         return new Reply(200, sb.toString());
     }
 
-    private Map<String, String> envFor(long group) {
-        String tag = groupTags.get(group);
-        if (tag == null) {
-            return workerEnv;
+    /** The application spec as submitted, for {@code knit spec}. */
+    synchronized Reply spec() {
+        return new Reply(200, Json.write(app.raw));
+    }
+
+    /**
+     * The container's own variables. They pass through YARN's launch script
+     * (double quotes), so only values that need no quoting go here: service
+     * names are letters, digits, - and _; tags are checked in add.
+     */
+    private Map<String, String> envFor(Worker w) {
+        Map<String, String> env = new HashMap<>();
+        env.put("KNIT_SERVICE", w.service);
+        env.put("KNIT_INSTANCE", Integer.toString(w.instance));
+        env.put("KNIT_APP_ID", attemptId == null ? "" : attemptId.getApplicationId().toString());
+        env.put("KNIT_NUM_INSTANCES", Integer.toString(pendingCountOf(w.service) + activeCountOf(w.service)));
+        String tag = groupTags.get(w.group);
+        if (tag != null) {
+            env.put(TAG_ENV, tag);
         }
-        Map<String, String> env = new HashMap<>(workerEnv);
-        env.put(TAG_ENV, tag);
         return env;
     }
 
     static final String TAG_ENV = "KNIT_CONTAINER_TAG";
 
-    synchronized Reply addContainers(int n, Integer memory, Integer vcores, String tag) {
+    /** The group of a service's own size (the spec's). */
+    private synchronized long baseGroup(String service) {
+        return rules.names().indexOf(service);
+    }
+
+    synchronized Reply addContainers(String service, int n, Integer memory, Integer vcores, String tag) {
         if (finishing()) {
             return new Reply(409, Json.error("the application is finishing"));
         }
@@ -773,28 +949,29 @@ public final class ApplicationMaster {
         if (n < 0) {
             throw new IllegalArgumentException("'n' must not be negative");
         }
-        long group = 0L;
+        if (service == null || service.isEmpty()) {
+            service = rules.names().get(0);
+        }
+        rules.get(service);     // unknown service: 400 naming the services
+        AppSpec.Service svc = app.services.get(service);
+        long group = baseGroup(service);
+        Resource size = groups.get(group);
         if (memory != null || vcores != null) {
-            Resource r = Resource.newInstance(
-                    memory != null ? memory : defaultResource.getMemorySize(),
-                    vcores != null ? vcores : defaultResource.getVirtualCores());
-            if (r.getMemorySize() < 1 || r.getVirtualCores() < 1) {
+            size = resourceOf(svc, memory != null ? memory : svc.memory, vcores != null ? vcores : svc.vcores);
+            if (size.getMemorySize() < 1 || size.getVirtualCores() < 1) {
                 throw new IllegalArgumentException("memory and vcores must be at least 1");
             }
-            String tooBig = tooBig(r);
+            String tooBig = tooBig(size);
             if (tooBig != null) {
                 throw new IllegalArgumentException(tooBig);
             }
         }
-        Resource size = memory != null || vcores != null ? Resource.newInstance(
-                memory != null ? memory : defaultResource.getMemorySize(),
-                vcores != null ? vcores : defaultResource.getVirtualCores()) : groups.get(0L);
         String refused = beyondCapacity(n, size);
         if (refused != null) {
             throw new IllegalArgumentException(refused);
         }
         if (memory != null || vcores != null) {
-            group = groupFor(size);
+            group = groupFor(service, size);
         }
         if (tag != null && !tag.isEmpty()) {
             if (!tag.matches("[A-Za-z0-9_.:-]{1,200}")) {
@@ -804,14 +981,81 @@ public final class ApplicationMaster {
             // (and their replacements) can be told apart and removed together.
             long tagged = nextGroup++;
             groups.put(tagged, groups.get(group));
+            groupService.put(tagged, service);
             groupTags.put(tagged, tag);
             group = tagged;
         }
         backlogFor(group).fresh += n;
         updateHeartbeat();
         saveState();
-        Log.info("requested " + n + " more containers");
-        return new Reply(200, "{\"requested\": " + n + "}");
+        Log.info("requested " + n + " more containers of service " + service);
+        return new Reply(200, "{\"requested\": " + n + ", \"service\": " + Json.str(service) + "}");
+    }
+
+    /**
+     * Sets the number of containers of one service: more are requested at
+     * its own size; fewer cancels requests not yet granted first (newest
+     * first), then stops the running containers of highest index.
+     */
+    synchronized Reply scale(String service, int n) {
+        if (n < 0) {
+            throw new IllegalArgumentException("'n' must not be negative");
+        }
+        if (service == null || service.isEmpty()) {
+            service = rules.names().get(0);
+        }
+        rules.get(service);
+        int current = pendingCountOf(service) + activeCountOf(service);
+        if (n > current) {
+            Reply r = addContainers(service, n - current, null, null, null);
+            if (r.code != 200) {
+                return r;
+            }
+        }
+        int extra = current - n;
+        for (Long g : new ArrayList<>(groups.keySet())) {
+            if (extra <= 0 || !service.equals(groupService.get(g))) {
+                continue;
+            }
+            Backlog b = backlog.get(g);
+            while (extra > 0 && b != null && b.fresh > 0) {
+                b.fresh--;
+                extra--;
+            }
+            while (extra > 0 && b != null && !b.replacements.isEmpty()) {
+                Want w = b.replacements.pollLast();
+                if (w.instance >= 0) {
+                    rules.get(service).indices.release(w.instance);
+                }
+                extra--;
+            }
+            Deque<Pending> q = pending.get(g);
+            while (extra > 0 && q != null && !q.isEmpty()) {
+                Pending p = q.pollLast();
+                amrm.removeContainerRequest(p.request);
+                if (p.want.instance >= 0) {
+                    rules.get(service).indices.release(p.want.instance);
+                }
+                extra--;
+            }
+        }
+        if (extra > 0) {
+            List<Worker> active = new ArrayList<>();
+            for (Worker w : workers.values()) {
+                if (w.isActive() && w.service.equals(service)) {
+                    active.add(w);
+                }
+            }
+            active.sort((a, b) -> Integer.compare(b.instance, a.instance));
+            for (Worker w : active.subList(0, Math.min(extra, active.size()))) {
+                removeContainer(w.id.toString());
+            }
+        }
+        updateHeartbeat();
+        saveState();
+        Log.info("scaled service " + service + " from " + current + " to " + n + " containers");
+        return new Reply(200, "{\"service\": " + Json.str(service) + ", \"from\": " + current
+                + ", \"to\": " + n + "}");
     }
 
     /**
@@ -853,15 +1097,17 @@ public final class ApplicationMaster {
         return (a + b - 1) / b;
     }
 
-    /** Requests with the same resources share an allocationRequestId. */
-    private synchronized long groupFor(Resource r) {
+    /** Untagged requests of one service with the same resources share an allocationRequestId. */
+    private synchronized long groupFor(String service, Resource r) {
         for (Map.Entry<Long, Resource> e : groups.entrySet()) {
-            if (e.getValue().equals(r)) {
+            if (e.getValue().equals(r) && service.equals(groupService.get(e.getKey()))
+                    && !groupTags.containsKey(e.getKey())) {
                 return e.getKey();
             }
         }
         long g = nextGroup++;
         groups.put(g, r);
+        groupService.put(g, service);
         return g;
     }
 
@@ -889,6 +1135,7 @@ public final class ApplicationMaster {
         }
         // A removal never ends the application: with no workers left it
         // waits for more (add) or for a kill / shutdown.
+        rules.get(w.service).indices.release(w.instance);
         removedIds.add(w.id.toString());
         saveState();
         Log.info("removed " + w.id + " on request");

@@ -16,9 +16,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.regex.Pattern;
 
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -28,8 +26,10 @@ import org.apache.hadoop.security.Credentials;
 import org.apache.hadoop.security.UserGroupInformation;
 import org.apache.hadoop.yarn.api.ApplicationConstants;
 import org.apache.hadoop.yarn.api.ApplicationConstants.Environment;
+import org.apache.hadoop.yarn.api.records.ApplicationAccessType;
 import org.apache.hadoop.yarn.api.records.ApplicationId;
 import org.apache.hadoop.yarn.api.records.ApplicationSubmissionContext;
+import org.apache.hadoop.yarn.api.records.ApplicationTimeoutType;
 import org.apache.hadoop.yarn.api.records.ContainerLaunchContext;
 import org.apache.hadoop.yarn.api.records.LocalResource;
 import org.apache.hadoop.yarn.api.records.Priority;
@@ -58,7 +58,6 @@ public class Client {
     private static final long SWEEP_BUDGET_MS = 5_000;
     /** A staging dir whose app the RM does not know is removed only after this long. */
     private static final long ORPHAN_AGE_MS = 3_600_000;
-    private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
     private static final EnumSet<YarnApplicationState> FINAL_STATES = EnumSet.of(
             YarnApplicationState.FINISHED, YarnApplicationState.FAILED, YarnApplicationState.KILLED);
 
@@ -152,11 +151,13 @@ public class Client {
 
     /** One file.&lt;i&gt; entry of the spec. */
     private static final class FileEntry {
+        final String service;
         final String source;
         final String name;
         final boolean cache;
 
-        FileEntry(String source, String name, boolean cache) {
+        FileEntry(String service, String source, String name, boolean cache) {
+            this.service = service;
             this.source = source;
             this.name = name;
             this.cache = cache;
@@ -228,24 +229,31 @@ public class Client {
     }
 
     /**
-     * Submits one application described by a java.util.Properties text (keys
-     * in the knit docs) and returns its application id. With {@code submit_id}
+     * Submits one application and returns {@code {"app_id": ..., "uploaded_files": N,
+     * "uploaded_bytes": N, "cached_files": N}} as JSON. {@code request} is one JSON
+     * object: {@code spec}, Python's {@code ApplicationSpec.to_dict()} (see
+     * {@link AppSpec}), and {@code submit}, this submit's settings: {@code secret},
+     * {@code submit_id}, {@code staging_root}, {@code cache_root}, {@code jar},
+     * {@code upload_always}, {@code replication}, {@code sweep_tmp_age_ms} and
+     * {@code scripts} (each service's worker script). With {@code submit_id}
      * (from {@link #createApplication(String)}) the submit can be cancelled;
      * without, a new application is created here.
      *
      * <p>Not synchronized: an upload can take minutes, and kill() or another
      * submit from another Python thread must not wait for it.
      */
-    public String submit(String specText) throws Exception {
-        return submit(defaultKey(), specText);
+    public String submit(String request) throws Exception {
+        return submit(defaultKey(), request);
     }
 
     /** Submits as {@link #submit(String)}, within the session {@code key} (from connect). */
-    public String submit(String key, String specText) throws Exception {
+    public String submit(String key, String request) throws Exception {
         Session s = session(key);
-        Spec spec = Spec.parse(specText);
-        List<FileEntry> files = checkSpec(spec);
-        String submitId = spec.get("submit_id");
+        Spec req = Spec.parse(request);
+        AppSpec app = new AppSpec(req.obj("spec"));
+        Spec settings = req.obj("submit");
+        List<FileEntry> files = checkFiles(app, settings);
+        String submitId = settings.str("submit_id", null);
         Submission sub;
         if (submitId != null) {
             sub = submissions.get(submitId);
@@ -261,39 +269,45 @@ public class Client {
         sub.enter();
         try {
             final Submission run = sub;
-            return s.run(() -> submit(s, spec, files, run));
+            String appId = s.run(() -> submit(s, app, settings, files, run));
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("app_id", appId);
+            for (String field : run.report.split(" ")) {
+                String[] kv = field.split("=", 2);
+                out.put(kv[0], Long.parseLong(kv[1]));
+            }
+            return Json.write(out);
         } finally {
             sub.exit();
-            if (spec.get("submit_id") == null) {
+            if (settings.str("submit_id", null) == null) {
                 submissions.remove(submitId);
             }
         }
     }
 
-    private String submit(Session s, Spec spec, List<FileEntry> files, Submission sub)
+    private String submit(Session s, AppSpec app, Spec settings, List<FileEntry> files, Submission sub)
             throws IOException, YarnException {
         YarnConfiguration conf = s.conf;
         FileSystem fs = s.fs;
         YarnClient yarn = s.yarn;
-        String secret = spec.required("secret");
-        int amMemory = spec.getInt("am.memory", 512);
-        int amVcores = spec.getInt("am.vcores", 1);
-        String jar = spec.get("jar") != null ? spec.get("jar") : ownJar();
+        String secret = settings.required("secret");
+        String jar = settings.str("jar", null) != null ? settings.str("jar", null) : ownJar();
         if (!Uploader.localFile(jar).isFile()) {
             throw new FileNotFoundException("knit jar " + jar + " does not exist");
         }
-        String replication = spec.get("replication");
         Short rep = null;
-        if (replication != null) {
-            rep = Short.valueOf((short) spec.getInt("replication", 0));
-            if (rep < 1) {
-                throw new IllegalArgumentException("'replication' must be at least 1, got " + replication);
+        if (settings.has("replication")) {
+            int r = settings.getInt("replication", 0);
+            if (r < 1) {
+                throw new IllegalArgumentException("'replication' must be at least 1, got " + r);
             }
+            rep = (short) r;
         }
+        Map<String, String> scripts = settings.strings("scripts");
 
-        Path stagingRoot = fs.makeQualified(new Path(spec.required("staging_root")));
-        Path cacheRoot = spec.get("cache_root") != null
-                ? fs.makeQualified(new Path(spec.get("cache_root")))
+        Path stagingRoot = fs.makeQualified(new Path(settings.required("staging_root")));
+        Path cacheRoot = settings.str("cache_root", null) != null
+                ? fs.makeQualified(new Path(settings.str("cache_root", null)))
                 : new Path(stagingRoot.getParent(), "cache");
         ApplicationSubmissionContext ctx = sub.app.getApplicationSubmissionContext();
         ApplicationId appId = ctx.getApplicationId();
@@ -302,36 +316,45 @@ public class Client {
         fs.mkdirs(appDir, Uploader.PRIVATE_DIR);
         fs.setPermission(appDir, Uploader.PRIVATE_DIR);   // mkdirs applied the umask
         try {
-            Uploader up = new Uploader(conf, fs, appDir, cacheRoot, spec.getBool("upload_always", false), rep,
+            Uploader up = new Uploader(conf, fs, appDir, cacheRoot, settings.getBool("upload_always", false), rep,
                     sub::check);
 
-            // The AM's worker spec: the worker keys of the submit spec plus
-            // where each resource ended up.
-            Properties am = new Properties();
-            for (String key : new String[] {"cmd", "num_containers", "memory", "vcores", "max_restarts",
-                    "nodes", "racks", "relax_locality", "node_label", "max_attempts", "auto_finish"}) {
-                if (spec.raw(key) != null) {
-                    am.setProperty(key, spec.raw(key));
-                }
+            // The AM's spec: the application spec as given, plus where each
+            // service's resources ended up.
+            Map<String, Object> resources = new LinkedHashMap<>();
+            Map<String, Uploader.Placed> placed = new HashMap<>();
+            for (String service : app.services.keySet()) {
+                resources.put(service, new LinkedHashMap<String, Object>());
             }
-            am.setProperty("staging_dir", appDir.toUri().toString());
-            int i = 0;
             for (FileEntry f : files) {
-                Uploader.Placed p = up.place(f.source, f.cache);
-                Launch.writeResource(am, i++, f.name, p);
+                // A source shared by services is placed once.
+                Uploader.Placed p = placed.get(f.source + "\0" + f.cache);
+                if (p == null) {
+                    p = up.place(f.source, f.cache);
+                    placed.put(f.source + "\0" + f.cache, p);
+                }
+                resource(resources, f.service).put(f.name, Launch.resourceJson(p));
             }
             // YARN writes the command and the environment into
             // launch_container.sh inside double quotes, so quotes and $ in
             // them would be mangled; both go into a script file instead, run
             // as `bash knit-worker.sh` (see Launch.workerScript).
-            String script = Launch.workerScript(spec.withPrefix("env."), spec.raw("cmd"));
-            Uploader.Placed sp = up.writeStaged(Launch.WORKER_SCRIPT_NAME, script.getBytes(StandardCharsets.UTF_8));
-            Launch.writeResource(am, i, Launch.WORKER_SCRIPT_NAME, sp);
-            am.setProperty("worker_script", Launch.WORKER_SCRIPT_NAME);
-
-            ByteArrayOutputStream amBytes = new ByteArrayOutputStream();
-            am.store(amBytes, "knit ApplicationMaster spec for " + appId);
-            Uploader.Placed amSpec = up.writeStaged(Launch.AM_SPEC_NAME, amBytes.toByteArray());
+            for (AppSpec.Service svc : app.services.values()) {
+                String cmd = scripts.get(svc.name);
+                if (cmd == null || cmd.trim().isEmpty()) {
+                    throw new IllegalArgumentException("service " + svc.name + " has no script");
+                }
+                String script = Launch.workerScript(Collections.emptyMap(), cmd);
+                Uploader.Placed sp = up.writeStaged("knit-worker-" + svc.name + ".sh",
+                        script.getBytes(StandardCharsets.UTF_8));
+                resource(resources, svc.name).put(Launch.WORKER_SCRIPT_NAME, Launch.resourceJson(sp));
+            }
+            Map<String, Object> am = new LinkedHashMap<>();
+            am.put("spec", app.raw);
+            am.put("staging_dir", appDir.toUri().toString());
+            am.put("resources", resources);
+            Uploader.Placed amSpec = up.writeStaged(Launch.AM_SPEC_NAME,
+                    Json.write(am).getBytes(StandardCharsets.UTF_8));
             Uploader.Placed jarPlaced = up.place(jar, true);
 
             Map<String, LocalResource> amResources = new LinkedHashMap<>();
@@ -343,21 +366,25 @@ public class Client {
             amEnv.put("JDK_JAVA_OPTIONS", Launch.jdkJavaOptions());
 
             ContainerLaunchContext clc = ContainerLaunchContext.newInstance(amResources, amEnv,
-                    Collections.singletonList(amCommand(amMemory, s)), null,
-                    amTokens(s, spec, secret, up), null);
+                    Collections.singletonList(amCommand(app.amMemory, s)), null,
+                    amTokens(s, app, secret, up), null);
+            Map<ApplicationAccessType, String> acls = Launch.acls(app);
+            if (!acls.isEmpty()) {
+                clc.setApplicationACLs(acls);
+            }
 
-            ctx.setApplicationName(spec.get("name", "knit"));
-            if (spec.get("queue") != null) {
-                ctx.setQueue(spec.get("queue"));
+            ctx.setApplicationName(app.name);
+            ctx.setQueue(app.queue);
+            ctx.setPriority(Priority.newInstance(app.priority));
+            ctx.setApplicationType("KNIT");
+            if (!app.tags.isEmpty()) {
+                ctx.setApplicationTags(new HashSet<>(app.tags));
             }
-            ctx.setPriority(Priority.newInstance(spec.getInt("priority", 0)));
-            ctx.setApplicationType(spec.get("app_type", "KNIT"));
-            List<String> tags = spec.getList("tags");
-            if (!tags.isEmpty()) {
-                ctx.setApplicationTags(new HashSet<>(tags));
+            if (app.lifetime > 0) {
+                ctx.setApplicationTimeouts(Collections.singletonMap(ApplicationTimeoutType.LIFETIME, app.lifetime));
             }
-            ctx.setResource(Resource.newInstance(amMemory, amVcores));
-            ctx.setMaxAppAttempts(spec.getInt("max_attempts", 1));
+            ctx.setResource(Resource.newInstance(app.amMemory, app.amVcores));
+            ctx.setMaxAppAttempts(app.maxAttempts);
             // A new AM attempt adopts the running workers instead of losing them.
             ctx.setKeepContainersAcrossApplicationAttempts(true);
             ctx.setAMContainerSpec(clc);
@@ -377,7 +404,7 @@ public class Client {
             Log.info("submitted " + appId + " (" + lastUploadReport + ")");
             // Garbage collection of old staging dirs is off the submit path.
             final Path root = stagingRoot;
-            final long tmpAge = spec.getLong("sweep.tmp_age_ms", ORPHAN_AGE_MS);
+            final long tmpAge = settings.getLong("sweep_tmp_age_ms", ORPHAN_AGE_MS);
             background.execute(() -> {
                 try {
                     s.run(() -> {
@@ -396,65 +423,54 @@ public class Client {
         }
     }
 
-    /** Validates everything that can be checked before talking to the cluster. */
-    private static List<FileEntry> checkSpec(Spec spec) throws IOException {
-        String cmd = spec.raw("cmd");
-        if (cmd == null || cmd.trim().isEmpty()) {
-            throw new IllegalArgumentException("the application spec has no 'cmd'");
-        }
-        spec.required("staging_root");
-        spec.required("secret");
-        atLeast(spec, "num_containers", 1, 0);
-        atLeast(spec, "memory", 1024, 1);
-        atLeast(spec, "vcores", 1, 1);
-        atLeast(spec, "max_restarts", 0, -1);
-        atLeast(spec, "am.memory", 512, 1);
-        atLeast(spec, "am.vcores", 1, 1);
-        atLeast(spec, "max_attempts", 1, 1);
-        spec.getInt("priority", 0);
-        spec.getBool("upload_always", false);
-        boolean located = !spec.getList("nodes").isEmpty() || !spec.getList("racks").isEmpty();
-        if (!spec.getBool("relax_locality", true) && !located) {
-            throw new IllegalArgumentException("relax_locality=false needs 'nodes' or 'racks'");
-        }
-        if (spec.get("node_label") != null && located) {
-            throw new IllegalArgumentException("YARN does not accept a node label together with nodes or racks");
-        }
-        for (String name : spec.withPrefix("env.").keySet()) {
-            if (!ENV_NAME.matcher(name).matches()) {
-                throw new IllegalArgumentException("bad environment variable name '" + name + "'");
-            }
-        }
-
-        List<FileEntry> files = new ArrayList<>();
-        Map<String, String> links = new HashMap<>();
-        links.put(Launch.WORKER_SCRIPT_NAME, "knit itself");
-        for (int i : spec.indexes("file", "path")) {
-            String key = "file." + i;
-            String source = spec.required(key + ".path");
-            if (!Uploader.isRemote(source) && !Uploader.localFile(source).exists()) {
-                throw new FileNotFoundException(key + ".path: local file "
-                        + Uploader.localFile(source).getAbsolutePath() + " does not exist");
-            }
-            String name = spec.get(key + ".name", Uploader.baseName(source));
-            if (name.isEmpty() || name.contains("/") || name.equals(".") || name.equals("..")) {
-                throw new IllegalArgumentException(key + ".name: bad link name '" + name + "'");
-            }
-            String clash = links.put(name, source);
-            if (clash != null) {
-                throw new IllegalArgumentException(key + ": link name '" + name + "' is already used by "
-                        + clash);
-            }
-            files.add(new FileEntry(source, name, spec.getBool(key + ".cache", false)));
-        }
-        return files;
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> resource(Map<String, Object> resources, String service) {
+        return (Map<String, Object>) resources.get(service);
     }
 
-    private static void atLeast(Spec spec, String key, int dflt, int min) {
-        int v = spec.getInt(key, dflt);
-        if (v < min) {
-            throw new IllegalArgumentException("'" + key + "' must be at least " + min + ", got " + v);
+    /**
+     * What can be checked before talking to the cluster (Python checked the
+     * rest with friendly messages): local files exist and every service's
+     * link names are distinct. The environment archive is a cached file
+     * linked by its base name.
+     */
+    private static List<FileEntry> checkFiles(AppSpec app, Spec settings) throws IOException {
+        settings.required("staging_root");
+        settings.required("secret");
+        List<FileEntry> files = new ArrayList<>();
+        for (AppSpec.Service svc : app.services.values()) {
+            Map<String, String> links = new HashMap<>();
+            links.put(Launch.WORKER_SCRIPT_NAME, "knit itself");
+            Map<String, String> all = new LinkedHashMap<>(svc.files);
+            List<String> cached = new ArrayList<>();
+            if (svc.environment != null) {
+                String name = Uploader.baseName(svc.environment);
+                if (all.containsKey(name)) {
+                    throw new IllegalArgumentException("service " + svc.name + ": the environment "
+                            + svc.environment + " and a file share the link name '" + name + "'");
+                }
+                all.put(name, svc.environment);
+                cached.add(name);
+            }
+            for (Map.Entry<String, String> e : all.entrySet()) {
+                String source = e.getValue();
+                String name = e.getKey();
+                if (!Uploader.isRemote(source) && !Uploader.localFile(source).exists()) {
+                    throw new FileNotFoundException("service " + svc.name + ": local file "
+                            + Uploader.localFile(source).getAbsolutePath() + " does not exist");
+                }
+                if (name.isEmpty() || name.contains("/") || name.equals(".") || name.equals("..")) {
+                    throw new IllegalArgumentException("service " + svc.name + ": bad link name '" + name + "'");
+                }
+                String clash = links.put(name, source);
+                if (clash != null) {
+                    throw new IllegalArgumentException("service " + svc.name + ": link name '" + name
+                            + "' is already used by " + clash);
+                }
+                files.add(new FileEntry(svc.name, source, name, cached.contains(name)));
+            }
         }
+        return files;
     }
 
     /** The AM command; its heap follows the AM container's size. */
@@ -479,7 +495,7 @@ public class Client {
      * The AM's credentials: the secret (the only way it reaches the AM) and,
      * on a Kerberos cluster, HDFS delegation tokens renewable by the RM.
      */
-    private static ByteBuffer amTokens(Session s, Spec spec, String secret, Uploader up) throws IOException {
+    private static ByteBuffer amTokens(Session s, AppSpec app, String secret, Uploader up) throws IOException {
         YarnConfiguration conf = s.conf;
         FileSystem fs = s.fs;
         Credentials creds = new Credentials();
@@ -494,7 +510,7 @@ public class Client {
             for (FileSystem other : up.remoteFileSystems) {
                 other.addDelegationTokens(renewer, creds);
             }
-            for (String uri : spec.getList("filesystems")) {
+            for (String uri : app.fileSystems) {
                 // Filesystems the application reads beyond the default one
                 // and its files' (Spark's spark.yarn.access.hadoopFileSystems).
                 new Path(uri).getFileSystem(conf).addDelegationTokens(renewer, creds);
@@ -699,18 +715,19 @@ public class Client {
             if (!fs.exists(amSpec)) {
                 continue;
             }
-            Properties p = new Properties();
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
             try (java.io.InputStream in = fs.open(amSpec)) {
-                p.load(in);
+                org.apache.hadoop.io.IOUtils.copyBytes(in, bytes, 4096, false);
             }
-            for (String v : p.stringPropertyNames()) {
-                String value = p.getProperty(v);
-                int at = value.indexOf(prefix);
-                if (at >= 0) {
-                    String rest = value.substring(at + prefix.length());
-                    int slash = rest.indexOf('/');
-                    hashes.add(slash < 0 ? rest : rest.substring(0, slash));
+            String text = new String(bytes.toByteArray(), StandardCharsets.UTF_8);
+            // Every cache path the AM spec names, wherever it sits in the JSON.
+            for (int at = text.indexOf(prefix); at >= 0; at = text.indexOf(prefix, at + 1)) {
+                String rest = text.substring(at + prefix.length());
+                int end = 0;
+                while (end < rest.length() && rest.charAt(end) != '/' && rest.charAt(end) != '"') {
+                    end++;
                 }
+                hashes.add(rest.substring(0, end));
             }
         }
         return hashes;

@@ -228,8 +228,10 @@ final class ControlServer {
         String want;
         switch (path) {
             case "/containers":
+            case "/spec":
                 want = "GET";
                 break;
+            case "/services/scale":
             case "/containers/add":
             case "/containers/remove":
             case "/shutdown":
@@ -244,9 +246,18 @@ final class ControlServer {
         switch (path) {
             case "/containers":
                 return am.listContainers();
+            case "/spec":
+                return am.spec();
+            case "/services/scale": {
+                Integer n = optIntParam(params, "n");
+                if (n == null) {
+                    throw new IllegalArgumentException("missing parameter 'n'");
+                }
+                return am.scale(params.get("service"), n);
+            }
             case "/containers/add":
-                return am.addContainers(intParam(params, "n", 1), optIntParam(params, "memory"),
-                        optIntParam(params, "vcores"), params.get("tag"));
+                return am.addContainers(params.get("service"), intParam(params, "n", 1),
+                        optIntParam(params, "memory"), optIntParam(params, "vcores"), params.get("tag"));
             case "/containers/remove": {
                 String tag = params.get("tag");
                 if (tag != null && !tag.isEmpty()) {

@@ -5,12 +5,12 @@ import java.net.URISyntaxException;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Properties;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.io.Text;
 import org.apache.hadoop.yarn.api.ApplicationConstants;
 import org.apache.hadoop.yarn.api.ApplicationConstants.Environment;
+import org.apache.hadoop.yarn.api.records.ApplicationAccessType;
 import org.apache.hadoop.yarn.api.records.LocalResource;
 import org.apache.hadoop.yarn.api.records.LocalResourceType;
 import org.apache.hadoop.yarn.api.records.LocalResourceVisibility;
@@ -29,11 +29,11 @@ final class Launch {
 
     /** File names inside the AM's and workers' working directories. */
     static final String JAR_NAME = "knit.jar";
-    static final String AM_SPEC_NAME = "knit-am.properties";
+    static final String AM_SPEC_NAME = "knit-am.json";
     static final String WORKER_SCRIPT_NAME = "knit-worker.sh";
 
     /** The AM's state for a later attempt, in the application's staging directory. */
-    static final String AM_STATE_NAME = "knit-am-state.properties";
+    static final String AM_STATE_NAME = "knit-am-state.json";
 
     /** Packages Hadoop reaches into by reflection; JDK 16+ refuses without --add-opens. */
     private static final String[] OPENS = {
@@ -122,33 +122,57 @@ final class Launch {
         return "'" + s.replace("'", "'\\''") + "'";
     }
 
-    /** Writes resource i of the AM spec as resource.i.{name,uri,size,timestamp,type,visibility}. */
-    static void writeResource(Properties p, int i, String name, Uploader.Placed r) {
-        String k = "resource." + i + ".";
-        p.setProperty(k + "name", name);
-        p.setProperty(k + "uri", r.uri.toString());
-        p.setProperty(k + "type", r.type.name());
-        p.setProperty(k + "size", Long.toString(r.size));
-        p.setProperty(k + "timestamp", Long.toString(r.timestamp));
-        p.setProperty(k + "visibility", r.visibility.name());
+    /** A placed resource as the AM spec holds it (see {@link #readResources}). */
+    static Map<String, Object> resourceJson(Uploader.Placed r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("uri", r.uri.toString());
+        m.put("type", r.type.name());
+        m.put("size", r.size);
+        m.put("timestamp", r.timestamp);
+        m.put("visibility", r.visibility.name());
+        return m;
     }
 
-    /** Reads back what {@link #writeResource} wrote: link name to resource. */
+    /** Reads back an object of {@link #resourceJson} values: link name to resource. */
     static Map<String, LocalResource> readResources(Spec spec) {
         Map<String, LocalResource> out = new LinkedHashMap<>();
-        for (int i : spec.indexes("resource", "uri")) {
-            String k = "resource." + i + ".";
+        for (Map.Entry<String, Spec> e : objectsOf(spec).entrySet()) {
+            Spec r = e.getValue();
             try {
-                String visibility = spec.raw(k + "visibility");
-                out.put(spec.required(k + "name"), resource(new Uploader.Placed(
-                        new URI(spec.required(k + "uri")),
-                        LocalResourceType.valueOf(spec.required(k + "type")),
-                        spec.getLong(k + "size", 0), spec.getLong(k + "timestamp", 0),
-                        visibility == null ? LocalResourceVisibility.APPLICATION
-                                : LocalResourceVisibility.valueOf(visibility))));
-            } catch (URISyntaxException e) {
-                throw new IllegalArgumentException("bad " + k + "uri: " + e.getMessage(), e);
+                out.put(e.getKey(), resource(new Uploader.Placed(
+                        new URI(r.required("uri")),
+                        LocalResourceType.valueOf(r.required("type")),
+                        r.getLong("size", 0), r.getLong("timestamp", 0),
+                        LocalResourceVisibility.valueOf(r.str("visibility", "APPLICATION")))));
+            } catch (URISyntaxException x) {
+                throw new IllegalArgumentException("bad uri of resource " + e.getKey() + ": " + x.getMessage(), x);
             }
+        }
+        return out;
+    }
+
+    private static Map<String, Spec> objectsOf(Spec spec) {
+        Map<String, Spec> out = new LinkedHashMap<>();
+        for (String k : spec.map.keySet()) {
+            out.put(k, spec.obj(k));
+        }
+        return out;
+    }
+
+    /**
+     * The application's ACLs for its launch context: YARN's form is
+     * "user1,user2 group1,group2" per access type. Empty when the spec names
+     * nobody (YARN then grants the owner and the cluster's admins alone).
+     */
+    static Map<ApplicationAccessType, String> acls(AppSpec app) {
+        Map<ApplicationAccessType, String> out = new LinkedHashMap<>();
+        if (!app.viewUsers.isEmpty() || !app.viewGroups.isEmpty()) {
+            out.put(ApplicationAccessType.VIEW_APP, String.join(",", app.viewUsers) + " "
+                    + String.join(",", app.viewGroups));
+        }
+        if (!app.modifyUsers.isEmpty() || !app.modifyGroups.isEmpty()) {
+            out.put(ApplicationAccessType.MODIFY_APP, String.join(",", app.modifyUsers) + " "
+                    + String.join(",", app.modifyGroups));
         }
         return out;
     }

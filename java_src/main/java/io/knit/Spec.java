@@ -1,141 +1,143 @@
 package io.knit;
 
-import java.io.IOException;
-import java.io.StringReader;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
-import java.util.TreeMap;
 
 /**
- * Typed, validating reads of a java.util.Properties spec: the one Python
- * sends to {@link Client#submit} and the one the AM reads from
- * knit-am.properties. Bad values fail with the key's name in the message.
+ * Typed reads of one JSON object of knit's contract (see {@link AppSpec}):
+ * a wrong type fails with the key's full path in the message, e.g.
+ * {@code services.worker.instances must be an integer}.
  */
 final class Spec {
-    final Properties props;
+    final Map<String, Object> map;
+    private final String path;
 
-    Spec(Properties props) {
-        this.props = props;
+    Spec(Map<String, Object> map, String path) {
+        this.map = map == null ? Collections.emptyMap() : map;
+        this.path = path;
     }
 
-    static Spec parse(String text) {
-        Properties p = new Properties();
-        try {
-            p.load(new StringReader(text == null ? "" : text));
-        } catch (IOException | IllegalArgumentException e) {
-            throw new IllegalArgumentException("cannot parse the application spec: " + e.getMessage(), e);
-        }
-        return new Spec(p);
+    static Spec parse(String json) {
+        return new Spec(Json.parseObject(json), "");
     }
 
-    /** The trimmed value, or null when absent or blank. */
-    String get(String key) {
-        String v = props.getProperty(key);
+    private String where(String key) {
+        return path.isEmpty() ? key : path + "." + key;
+    }
+
+    boolean has(String key) {
+        return map.get(key) != null;
+    }
+
+    /** The string exactly as given, or {@code dflt} when absent. */
+    String str(String key, String dflt) {
+        Object v = map.get(key);
         if (v == null) {
-            return null;
+            return dflt;
         }
-        v = v.trim();
-        return v.isEmpty() ? null : v;
-    }
-
-    String get(String key, String dflt) {
-        String v = get(key);
-        return v == null ? dflt : v;
-    }
-
-    /** The value exactly as given (not trimmed), e.g. a command line. */
-    String raw(String key) {
-        return props.getProperty(key);
+        if (!(v instanceof String)) {
+            throw new IllegalArgumentException(where(key) + " must be a string, got " + v);
+        }
+        return (String) v;
     }
 
     String required(String key) {
-        String v = get(key);
-        if (v == null) {
-            throw new IllegalArgumentException("the application spec has no '" + key + "'");
+        String v = str(key, null);
+        if (v == null || v.isEmpty()) {
+            throw new IllegalArgumentException("the application spec has no " + where(key));
         }
         return v;
     }
 
-    int getInt(String key, int dflt) {
-        String v = get(key);
+    long getLong(String key, long dflt) {
+        Object v = map.get(key);
         if (v == null) {
             return dflt;
         }
-        try {
-            return Integer.parseInt(v);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("'" + key + "' must be an integer, got '" + v + "'");
+        if (!(v instanceof Long || v instanceof Integer)) {
+            throw new IllegalArgumentException(where(key) + " must be an integer, got " + v);
         }
+        return ((Number) v).longValue();
     }
 
-    long getLong(String key, long dflt) {
-        String v = get(key);
-        if (v == null) {
-            return dflt;
+    int getInt(String key, int dflt) {
+        long v = getLong(key, dflt);
+        if (v > Integer.MAX_VALUE || v < Integer.MIN_VALUE) {
+            throw new IllegalArgumentException(where(key) + " is out of range: " + v);
         }
-        try {
-            return Long.parseLong(v);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("'" + key + "' must be an integer, got '" + v + "'");
-        }
+        return (int) v;
     }
 
     boolean getBool(String key, boolean dflt) {
-        String v = get(key);
+        Object v = map.get(key);
         if (v == null) {
             return dflt;
         }
-        if (v.equalsIgnoreCase("true") || v.equals("1") || v.equalsIgnoreCase("yes")) {
-            return true;
+        if (!(v instanceof Boolean)) {
+            throw new IllegalArgumentException(where(key) + " must be true or false, got " + v);
         }
-        if (v.equalsIgnoreCase("false") || v.equals("0") || v.equalsIgnoreCase("no")) {
-            return false;
-        }
-        throw new IllegalArgumentException("'" + key + "' must be true or false, got '" + v + "'");
+        return (Boolean) v;
     }
 
-    /** A comma list; empty items dropped; never null. */
-    List<String> getList(String key) {
+    /** A list of strings; never null. */
+    List<String> list(String key) {
+        Object v = map.get(key);
         List<String> out = new ArrayList<>();
-        String v = get(key);
-        if (v != null) {
-            for (String item : v.split(",")) {
-                if (!item.trim().isEmpty()) {
-                    out.add(item.trim());
-                }
+        if (v == null) {
+            return out;
+        }
+        if (!(v instanceof List)) {
+            throw new IllegalArgumentException(where(key) + " must be a list, got " + v);
+        }
+        for (Object o : (List<?>) v) {
+            if (!(o instanceof String)) {
+                throw new IllegalArgumentException(where(key) + " must hold strings, got " + o);
             }
+            out.add((String) o);
         }
         return out;
     }
 
-    /** Every key starting with prefix, the prefix stripped, values raw, sorted. */
-    Map<String, String> withPrefix(String prefix) {
-        Map<String, String> out = new TreeMap<>();
-        for (String key : props.stringPropertyNames()) {
-            if (key.startsWith(prefix) && key.length() > prefix.length()) {
-                out.put(key.substring(prefix.length()), props.getProperty(key));
-            }
+    /** A nested object (empty when absent). */
+    @SuppressWarnings("unchecked")
+    Spec obj(String key) {
+        Object v = map.get(key);
+        if (v != null && !(v instanceof Map)) {
+            throw new IllegalArgumentException(where(key) + " must be a mapping, got " + v);
+        }
+        return new Spec((Map<String, Object>) v, where(key));
+    }
+
+    /** Each entry of a nested object as a Spec, in order. */
+    Map<String, Spec> objects(String key) {
+        Spec o = obj(key);
+        Map<String, Spec> out = new LinkedHashMap<>();
+        for (String k : o.map.keySet()) {
+            out.put(k, o.obj(k));
         }
         return out;
     }
 
-    /** The sorted indexes i of keys "prefix.i.suffix" (e.g. file.0.path). */
-    List<Integer> indexes(String prefix, String suffix) {
-        List<Integer> out = new ArrayList<>();
-        for (String key : props.stringPropertyNames()) {
-            if (key.startsWith(prefix + ".") && key.endsWith("." + suffix)) {
-                String middle = key.substring(prefix.length() + 1, key.length() - suffix.length() - 1);
-                try {
-                    out.add(Integer.parseInt(middle));
-                } catch (NumberFormatException e) {
-                    throw new IllegalArgumentException("bad key '" + key + "': expected "
-                            + prefix + ".<number>." + suffix);
-                }
-            }
+    /** A nested object of strings, values exactly as given. */
+    Map<String, String> strings(String key) {
+        Spec o = obj(key);
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String k : o.map.keySet()) {
+            out.put(k, o.str(k, ""));
         }
-        out.sort(null);
+        return out;
+    }
+
+    /** A nested object of integers. */
+    Map<String, Long> longs(String key) {
+        Spec o = obj(key);
+        Map<String, Long> out = new LinkedHashMap<>();
+        for (String k : o.map.keySet()) {
+            out.put(k, o.getLong(k, 0));
+        }
         return out;
     }
 }

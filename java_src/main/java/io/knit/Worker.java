@@ -10,6 +10,9 @@ final class Worker {
     final ContainerId id;
     /** Allocation request group (allocationRequestId): which resources it asked for. */
     final long group;
+    final String service;
+    /** $KNIT_INSTANCE: its index within the service, kept by its replacements. */
+    final int instance;
     /** How many failed predecessors this worker replaces. */
     final int restarts;
     /** False for a container adopted from a previous AM attempt. */
@@ -20,9 +23,12 @@ final class Worker {
     Integer exitStatus;
     String diagnostics = "";
 
-    Worker(Container c, long group, int restarts, boolean launchedHere, State state) {
+    Worker(Container c, long group, String service, int instance, int restarts, boolean launchedHere,
+           State state) {
         this.id = c.getId();
         this.group = group;
+        this.service = service;
+        this.instance = instance;
         this.restarts = restarts;
         this.launchedHere = launchedHere;
         this.node = c.getNodeId() == null ? null : c.getNodeId().toString();
@@ -46,11 +52,12 @@ final class Worker {
     }
 
     String toJson(String tag) {
-        return toJson(id.toString(), state, node, nodeHttp, exitStatus, diagnostics, restarts, tag);
+        return toJson(id.toString(), state, node, nodeHttp, exitStatus, diagnostics, restarts, tag, service,
+                instance);
     }
 
     static String toJson(String id, State state, String node, String nodeHttp, Integer exitStatus,
-                         String diagnostics, int restarts, String tag) {
+                         String diagnostics, int restarts, String tag, String service, Integer instance) {
         return "{\"id\": " + Json.str(id)
                 + ", \"state\": " + Json.str(state.name())
                 + ", \"node\": " + Json.str(node)
@@ -58,6 +65,8 @@ final class Worker {
                 + ", \"exit_status\": " + (exitStatus == null ? "null" : exitStatus.toString())
                 + ", \"diagnostics\": " + Json.str(diagnostics)
                 + ", \"restarts\": " + restarts
-                + ", \"tag\": " + Json.str(tag) + "}";
+                + ", \"tag\": " + Json.str(tag)
+                + ", \"service\": " + Json.str(service)
+                + ", \"instance\": " + (instance == null ? "null" : instance.toString()) + "}";
     }
 }
