@@ -22,7 +22,9 @@ setup(
                       # environments: uv for venvs, py-rattler where no conda exists
                       "uv>=0.4", "py-rattler>=0.20",
                       # the per-application TLS certificate of the AM control channel
-                      "cryptography>=41"],
+                      "cryptography>=41",
+                      # application specs in YAML (skein's layout)
+                      "PyYAML>=5.4"],
     extras_require={
         "dask": ["dask[distributed]>=2024.1", "bokeh>=3.1"],
         "ipyparallel": ["ipyparallel>=8.6"],

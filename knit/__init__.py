@@ -10,11 +10,13 @@ from ._version import __version__
 from .core import Knit
 from .env import CondaCreator, create_env, pack_env
 from .exceptions import KnitError, KnitException, YARNException
+from .spec import ApplicationSpec, File, Resources, Service
 from .utils import zip_path
 from .yarn_api import YARNAPI
 
 __all__ = ["__version__", "Knit", "KnitException", "KnitError", "YARNException", "zip_path",
-           "create_env", "CondaCreator", "pack_env", "YARNAPI", "DaskYARNCluster"]
+           "create_env", "CondaCreator", "pack_env", "YARNAPI", "DaskYARNCluster",
+           "ApplicationSpec", "Service", "Resources", "File"]
 
 
 def __getattr__(name):

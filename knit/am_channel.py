@@ -120,13 +120,23 @@ class AMChannel:
         """``{"containers": [...], "target": N, "pending": N, "restarts": N}``."""
         return self._call("GET", "/containers")
 
-    def add(self, n, memory, vcores, tag=None):
+    def spec(self):
+        """The application spec as submitted (``ApplicationSpec.to_dict()`` form)."""
+        return self._call("GET", "/spec")
+
+    def scale(self, service, n):
+        """Set the number of containers of ``service``: ``{"service", "from", "to"}``."""
+        return self._call("POST", "/services/scale", service=service, n=n)
+
+    def add(self, n, memory, vcores, tag=None, service=None):
         """Request ``n`` more workers; with a ``tag``, they (and their
         replacements) see it as ``$KNIT_CONTAINER_TAG``.
 
         Raises :class:`~knit.exceptions.KnitValueError` when the cluster
         could never hold that many containers of that size."""
         params = {"n": n, "memory": memory, "vcores": vcores}
+        if service is not None:
+            params["service"] = service
         if tag is not None:
             params["tag"] = tag
         return self._call("POST", "/containers/add", **params)

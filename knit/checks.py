@@ -9,31 +9,7 @@ import tarfile
 import zipfile
 
 from .exceptions import KnitTypeError, KnitValueError
-
-
-def _positive_int(name, value, minimum=1):
-    if not isinstance(value, int) or isinstance(value, bool):
-        hint = int(value) if isinstance(value, str) and value.isdigit() else max(minimum, 1)
-        raise KnitTypeError(f"{{p:{name}}} must be an int, got {value!r} "
-                            f"({type(value).__name__}); e.g. {{fix}}", fix={name: hint})
-    if value < minimum:
-        raise KnitValueError(f"{{p:{name}}} must be at least {minimum}, got {value}")
-
-
-def _path_list(name, value):
-    if isinstance(value, (str, bytes, os.PathLike)):
-        parts = [p for p in str(value).split(",") if p]
-        raise KnitTypeError(
-            f"{{p:{name}}} must be a list of paths, not a single string: {{fix}}",
-            fix={name: parts})
-    if not isinstance(value, (list, tuple)):
-        raise KnitTypeError(f"{name} must be a list of paths, got {type(value).__name__}")
-    out = []
-    for p in value:
-        if not isinstance(p, (str, os.PathLike)):
-            raise KnitTypeError(f"every entry of {name} must be a path string, got {p!r}")
-        out.append(os.fspath(p))
-    return out
+from .spec import ARCHIVE_SUFFIXES, check_envvars, name_list, nonempty_str, path_list, positive_int
 
 
 def _check_local(path, what):
@@ -75,10 +51,6 @@ def _check_kind(path, what):
                 raise KnitValueError(f"{inner!r} in {what} {path!r} is {_kind(mode)}; "
                                      f"only regular files and folders can be shipped: "
                                      f"remove it from the folder.")
-
-
-#: Suffixes YARN unpacks (LocalResourceType.ARCHIVE), as knit names them.
-ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
 
 
 def check_archive(path, what="archive"):
@@ -127,15 +99,6 @@ def check_archive(path, what="archive"):
 _CHECKED = set()
 
 
-def _name_list(name, value):
-    if value is None:
-        return
-    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(
-            isinstance(v, str) and v and "," not in v for v in value):
-        raise KnitTypeError(f"{{p:{name}}} must be a list of names, e.g. {{fix}}, got "
-                            f"{value!r}", fix={name: [v for v in str(value).split(",") if v]})
-
-
 def validate_start(knit, *, cmd, num_containers, virtual_cores, memory, files, envvars,
                    app_name, queue, env, max_restarts, max_attempts, am_memory, am_vcores,
                    checks, nodes=None, racks=None, node_label=None):
@@ -148,36 +111,20 @@ def validate_start(knit, *, cmd, num_containers, virtual_cores, memory, files, e
     if not isinstance(cmd, str) or not cmd.strip():
         raise KnitTypeError(f"cmd must be a non-empty shell command string, got {cmd!r}")
     # Zero containers is allowed: the application waits for add_containers().
-    _positive_int("num_containers", num_containers, minimum=0)
+    positive_int("num_containers", num_containers, minimum=0)
     for name, value in (("virtual_cores", virtual_cores), ("memory", memory),
                         ("max_attempts", max_attempts), ("am_memory", am_memory),
                         ("am_vcores", am_vcores)):
-        _positive_int(name, value)
-    _positive_int("max_restarts", max_restarts, minimum=-1)
+        positive_int(name, value)
+    positive_int("max_restarts", max_restarts, minimum=-1)
     for name, value in (("app_name", app_name), ("queue", queue)):
-        if not isinstance(value, str) or not value:
-            raise KnitTypeError(f"{name} must be a non-empty string, got {value!r}")
-    if not isinstance(envvars, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in envvars.items()):
-        raise KnitTypeError(f"envvars must be a dict of str to str, got {envvars!r}; "
-                            f"e.g. envvars={{'MY_VAR': '1'}}")
-    for key, value in envvars.items():
-        # Values travel in knit's worker script, single-quoted, not through
-        # YARN's launch script: anything but NUL (which no environment can
-        # hold) arrives as given.
-        if not key.isascii() or not key.replace("_", "a").isalnum() or key[0].isdigit():
-            raise KnitValueError(
-                f"{{p:envvars}} name {key!r} is not a shell variable name (letters, digits "
-                f"and _, not starting with a digit): e.g. envvars={{'MY_VAR': '1'}}")
-        if "\0" in value:
-            raise KnitValueError(
-                f"envvars[{key!r}] contains a NUL character, which no environment "
-                f"variable can hold: remove it, or pass the data in a file (files=[...])")
-    _name_list("nodes", nodes)
-    _name_list("racks", racks)
+        nonempty_str(name, value)
+    check_envvars(envvars)
+    name_list("nodes", nodes)
+    name_list("racks", racks)
     if node_label is not None and not isinstance(node_label, str):
         raise KnitTypeError(f"{{p:node_label}} must be a string, got {node_label!r}")
-    paths = _path_list("files", files)
+    paths = path_list("files", files)
     for p in paths:
         _check_local(p, "file")
         check_archive(p, "file")
@@ -193,17 +140,48 @@ def validate_start(knit, *, cmd, num_containers, virtual_cores, memory, files, e
         _check_local(os.fspath(env), "environment archive")
         check_archive(env, "environment archive")
     if checks:
-        _check_cluster(knit, num_containers, virtual_cores, memory, queue, am_memory, am_vcores)
+        _check_cluster(knit, [(num_containers, virtual_cores, memory)], queue, am_memory, am_vcores)
         check_node_label(knit.yarn_api, node_label, queue)
 
 
-def _check_cluster(knit, n, vcores, memory, queue, am_memory, am_vcores):
+def validate_spec(knit, spec, checks=True):
+    """Raise a :class:`~knit.exceptions.KnitException` for an
+    :class:`~knit.spec.ApplicationSpec` that cannot run: its local files and
+    environments must exist and be readable archives where they are archives,
+    and (with ``checks``) every service must fit the scheduler's limits, the
+    queue must exist and the whole application must fit the cluster.
+    """
+    for name, svc in spec.services.items():
+        for link, f in svc.files.items():
+            _check_local(f.source, f"service {name!r} file {link!r}:")
+            check_archive(f.source, f"service {name!r} file")
+        if svc.environment is not None:
+            _check_local(svc.environment, f"service {name!r} environment archive")
+            check_archive(svc.environment, "environment archive")
+    if checks:
+        _check_cluster(knit, [(s.instances, s.resources.vcores, s.resources.memory)
+                              for s in spec.services.values()], spec.queue,
+                       spec.master.resources.memory, spec.master.resources.vcores)
+        for svc in spec.services.values():
+            check_resource_types(knit.yarn_api, {"yarn.io/gpu": svc.resources.gpus,
+                                                 **svc.resources.other})
+            check_node_label(knit.yarn_api, svc.node_label or spec.node_label, spec.queue)
+
+
+def _check_cluster(knit, sizes, queue, am_memory, am_vcores):
+    """``sizes``: (containers, vcores, memory) of each service."""
     conf, api = knit.conf, knit.yarn_api
-    if memory > conf.max_memory_mb:
-        raise KnitValueError(
-            f"{{p:memory}}={memory} MB is above the largest container the scheduler allows "
-            f"({conf.max_memory_mb} MB, yarn.scheduler.maximum-allocation-mb); "
-            f"use {{fix}} or less.", fix={"memory": conf.max_memory_mb})
+    for n, vcores, memory in sizes:
+        if memory > conf.max_memory_mb:
+            raise KnitValueError(
+                f"{{p:memory}}={memory} MB is above the largest container the scheduler "
+                f"allows ({conf.max_memory_mb} MB, yarn.scheduler.maximum-allocation-mb); "
+                f"use {{fix}} or less.", fix={"memory": conf.max_memory_mb})
+        if vcores > conf.max_vcores:
+            raise KnitValueError(
+                f"{{p:virtual_cores}}={vcores} is above the scheduler's maximum "
+                f"({conf.max_vcores}, yarn.scheduler.maximum-allocation-vcores); "
+                f"use {{fix}} or less.", fix={"virtual_cores": conf.max_vcores})
     if am_memory > conf.max_memory_mb:
         raise KnitValueError(
             f"{{p:am_memory}}={am_memory} MB is above the largest container the scheduler "
@@ -213,11 +191,6 @@ def _check_cluster(knit, n, vcores, memory, queue, am_memory, am_vcores):
         raise KnitValueError(
             f"{{p:am_vcores}}={am_vcores} is above the scheduler's maximum "
             f"({conf.max_vcores}); use {{fix}}.", fix={"am_vcores": 1})
-    if vcores > conf.max_vcores:
-        raise KnitValueError(
-            f"{{p:virtual_cores}}={vcores} is above the scheduler's maximum "
-            f"({conf.max_vcores}, yarn.scheduler.maximum-allocation-vcores); "
-            f"use {{fix}} or less.", fix={"virtual_cores": conf.max_vcores})
     if not api.queue_exists(queue):
         known = ", ".join(sorted(api.queue_names()))
         raise KnitValueError(f"{{p:queue}} {queue!r} does not exist; the cluster's queues "
@@ -225,22 +198,29 @@ def _check_cluster(knit, n, vcores, memory, queue, am_memory, am_vcores):
     m = api.cluster_metrics()
     # YARN rounds every request up to a multiple of the minimum allocation.
     step = max(conf.min_memory_mb, 1)
-    need_mb = n * math.ceil(memory / step) * step + math.ceil(am_memory / step) * step
-    need_vc = n * vcores + am_vcores
+    am_mb = math.ceil(am_memory / step) * step
+    need_mb = sum(n * math.ceil(memory / step) * step for n, _, memory in sizes) + am_mb
+    need_vc = sum(n * vcores for n, vcores, _ in sizes) + am_vcores
     total_mb, total_vc = m.get("totalMB") or 0, m.get("totalVirtualCores") or 0
-    if total_mb and need_mb > total_mb:
-        am_mb = math.ceil(am_memory / step) * step
-        fit = max(0, (total_mb - am_mb) // (math.ceil(memory / step) * step))
+    if len(sizes) == 1:
+        n, vcores, memory = sizes[0]
+        if total_mb and need_mb > total_mb:
+            fit = max(0, (total_mb - am_mb) // (math.ceil(memory / step) * step))
+            raise KnitValueError(
+                f"{n} containers of {memory} MB plus the ApplicationMaster need {need_mb} MB, "
+                f"but the whole cluster has {total_mb} MB; at most {fit} such containers "
+                f"could ever run: {{fix}}.", fix={"num_containers": fit})
+        if total_vc and need_vc > total_vc:
+            fit = max(0, (total_vc - am_vcores) // vcores)
+            raise KnitValueError(
+                f"{n} containers of {vcores} vcores plus the ApplicationMaster need {need_vc} "
+                f"vcores, but the whole cluster has {total_vc}; "
+                f"use {{fix}} or fewer vcores.", fix={"num_containers": fit})
+    elif (total_mb and need_mb > total_mb) or (total_vc and need_vc > total_vc):
         raise KnitValueError(
-            f"{n} containers of {memory} MB plus the ApplicationMaster need {need_mb} MB, "
-            f"but the whole cluster has {total_mb} MB; at most {fit} such containers "
-            f"could ever run: {{fix}}.", fix={"num_containers": fit})
-    if total_vc and need_vc > total_vc:
-        fit = max(0, (total_vc - am_vcores) // vcores)
-        raise KnitValueError(
-            f"{n} containers of {vcores} vcores plus the ApplicationMaster need {need_vc} "
-            f"vcores, but the whole cluster has {total_vc}; "
-            f"use {{fix}} or fewer vcores.", fix={"num_containers": fit})
+            f"the services' containers plus the ApplicationMaster need {need_mb} MB and "
+            f"{need_vc} vcores, but the whole cluster has {total_mb} MB and {total_vc} "
+            f"vcores: lower some service's instances or resources.")
 
 
 # -- placement: resource types and node labels (pure REST reads) ------------

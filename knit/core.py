@@ -9,6 +9,7 @@ Examples
 ...     print(k.logs())
 """
 import dataclasses
+import json
 import logging
 import os
 import secrets
@@ -18,13 +19,14 @@ from pathlib import Path
 
 from . import appsecrets
 from .am_channel import AMChannel
-from .checks import validate_start
+from .checks import validate_spec, validate_start
 from .conf import find_conf_dir, read_site_files, settings_from
-from .exceptions import (KnitException, KnitValueError, YARNConnectionError, YARNException,
-                         YARNTimeoutError)
+from .exceptions import (KnitException, KnitTypeError, KnitValueError, YARNConnectionError,
+                         YARNException, YARNTimeoutError)
 from .env import ENTER_ENV, UNPACK_HOOK, UploadProgress, resolve_env
 from .gateway import JAR, JVMSession
 from .overrides import jvm_overrides
+from .spec import ApplicationSpec, File, Master, Resources, Service
 from .web_security import rest_options
 from .logs import read_logs
 from .yarn_api import FINAL_STATES, YARNAPI
@@ -32,6 +34,8 @@ from .yarn_api import FINAL_STATES, YARNAPI
 logger = logging.getLogger(__name__)
 
 KNIT_HOME = str(JAR.parent)
+#: The service of an application made by :meth:`Knit.start`.
+DEFAULT_SERVICE = "main"
 # wait_for_completion: first pause, growth per poll, longest pause (seconds).
 WAIT_POLL, WAIT_BACKOFF, WAIT_POLL_MAX = 1.0, 1.2, 5.0
 
@@ -255,11 +259,7 @@ class Knit:
         """
         files = [] if files is None else files
         envvars = {} if envvars is None else envvars
-        if self.app_id is not None and self.runtime_status() not in FINAL_STATES:
-            raise KnitException(
-                f"This Knit already runs {self.app_id}; a Knit follows one application. "
-                f"Start the second one with another Knit() (Knit().start(...)), or "
-                f"k.kill() the first.", app_id=self.app_id)
+        self._refuse_second_app()
         if isinstance(env, (str, os.PathLike)):
             env = resolve_env(os.fspath(env))
         validate_start(self, cmd=cmd, num_containers=num_containers,
@@ -268,63 +268,118 @@ class Knit:
                        max_restarts=max_restarts, max_attempts=max_attempts,
                        am_memory=am_memory, am_vcores=am_vcores, checks=checks,
                        nodes=nodes, racks=racks, node_label=node_label)
-        secret = appsecrets.new_secret()
-        spec = {
-            "name": app_name, "queue": queue, "priority": priority,
-            "max_attempts": max_attempts, "am.memory": am_memory, "am.vcores": am_vcores,
-            "num_containers": num_containers, "memory": memory,
-            "vcores": virtual_cores, "max_restarts": max_restarts,
-            "staging_root": self._staging_root, "cache_root": self._cache_root,
-            "upload_always": str(bool(self.upload_always)).lower(),
-            "replication": self.conf.replication_factor,
-            "jar": str(Path(self.knit_home) / "knit.jar"), "secret": secret,
-            "auto_finish": str(not keep_alive).lower(),
-            # After each submit the JVM removes partial uploads older than this.
-            "sweep.tmp_age_ms": int(self.partial_upload_age * 1000),
-        }
-        if self.filesystems:
-            spec["filesystems"] = ",".join(self.filesystems)
-        if nodes:
-            spec["nodes"] = ",".join(nodes)
-        if racks:
-            spec["racks"] = ",".join(racks)
-        if node_label:
-            spec["node_label"] = node_label
+        spec = ApplicationSpec(
+            {DEFAULT_SERVICE: Service(
+                cmd, instances=num_containers, max_restarts=max_restarts,
+                resources=Resources(memory=memory, vcores=virtual_cores),
+                files={os.path.basename(str(f).rstrip("/")): File(str(f)) for f in files},
+                env=envvars, environment=None if env is None else str(env),
+                node_label=node_label, nodes=nodes or [], racks=racks or [])},
+            name=app_name, queue=queue, priority=priority, max_attempts=max_attempts,
+            keep_alive=keep_alive, master=Master(Resources(memory=am_memory, vcores=am_vcores)))
+        return self._submit(spec, wait=wait, wait_timeout=wait_timeout, detach=detach)
+
+    def submit(self, spec, checks=True, wait=True, wait_timeout=120, detach=True):
+        """Submit an application of one or more services; return its id.
+
+        The same guarantees as :meth:`start`: the ApplicationMaster runs and
+        answers when it returns (unless ``wait=False``), an interrupt during
+        the call leaves nothing behind, and ``detach`` says whether the
+        application outlives this process.
+
+        Parameters
+        ----------
+        spec : ApplicationSpec, dict or str
+            The spec, its :meth:`~knit.spec.ApplicationSpec.to_dict` form, or
+            YAML (text or a ``.yaml`` file; skein's spec runs as is).
+        checks : bool
+            Check every service against the scheduler's limits, the queue
+            and the cluster's capacity before submitting.
+        wait, wait_timeout, detach
+            As for :meth:`start`.
+
+        Examples
+        --------
+        >>> from knit import ApplicationSpec, Service
+        >>> spec = ApplicationSpec({'server': Service('python -m http.server 8000'),
+        ...                         'client': Service('curl $SERVER', depends=['server'])})
+        >>> app_id = Knit().submit(spec)                   # doctest: +SKIP
+        """
+        if isinstance(spec, dict):
+            spec = ApplicationSpec.from_dict(spec)
+        elif isinstance(spec, (str, os.PathLike)):
+            spec = ApplicationSpec.from_yaml(os.fspath(spec))
+        if not isinstance(spec, ApplicationSpec):
+            raise KnitTypeError(f"submit() takes an ApplicationSpec (or its dict or YAML), "
+                                f"got {type(spec).__name__}: e.g. Knit().submit("
+                                f"ApplicationSpec({{'main': Service('hostname')}}))")
+        self._refuse_second_app()
+        services = {}
+        for name, svc in spec.services.items():
+            if isinstance(svc.environment, str) and svc.environment:
+                svc = dataclasses.replace(svc, environment=resolve_env(svc.environment))
+            services[name] = svc
+        spec = dataclasses.replace(spec, services=services)
+        validate_spec(self, spec, checks=checks)
+        return self._submit(spec, wait=wait, wait_timeout=wait_timeout, detach=detach)
+
+    def _refuse_second_app(self):
+        if self.app_id is not None and self.runtime_status() not in FINAL_STATES:
+            raise KnitException(
+                f"This Knit already runs {self.app_id}; a Knit follows one application. "
+                f"Start the second one with another Knit() (Knit().start(...)), or "
+                f"k.kill() the first.", app_id=self.app_id)
+
+    def _worker_script(self, svc):
+        """The service's script, after its environment variables and, with an
+        environment, the lines that step into it.  Values are single-quoted
+        for bash, which takes them literally: they arrive byte for byte."""
         # knit 0.2 users set the containers' locale with KNIT_LANG.
-        container_env = {"LANG": envvars.get("KNIT_LANG", self.lang), **envvars}
-        resources = [(str(f), False) for f in files]
-        if env:
-            name = os.path.basename(str(env).rstrip("/"))
-            resources.append((str(env), True))
+        container_env = {"LANG": svc.env.get("KNIT_LANG", self.lang), **svc.env}
+        lines = [f"export {k}={shlex.quote(v)}" for k, v in container_env.items()]
+        if svc.environment:
+            name = os.path.basename(str(svc.environment).rstrip("/"))
             # YARN unpacks an archive into a directory named like the archive
             # file (./env.zip/); conda and venv layouts both keep the
             # interpreter in bin/python.  ENTER_ENV steps into the
             # environment's folder inside it (./env.zip/env/) when there is one.
             enter = [] if {"CONDA_PREFIX", "PYTHON_BIN"} & set(container_env) else [ENTER_ENV]
             # knit's own values relative to the container's working directory
-            # are the only ones expanded (by bash, in the worker script, before
-            # the command); ``envvars`` values arrive exactly as given.
+            # are the only ones expanded (by bash, before the script).
             here = f'"$PWD"/{shlex.quote(name)}'
-            lines = [f"export {var}={here}{tail}" for var, tail in
-                     (("CONDA_PREFIX", ""), ("PYTHON_BIN", "/bin/python"))
-                     if var not in container_env]
+            lines += [f"export {var}={here}{tail}" for var, tail in
+                      (("CONDA_PREFIX", ""), ("PYTHON_BIN", "/bin/python"))
+                      if var not in container_env]
             # PATH not through the container environment: the NodeManager also
             # starts its own launch scripts with that environment, unexpanded,
             # and a PATH of "$PWD/...:$PATH" leaves them without `setsid`.
             # knit-unpack (in archives packed by knit) rewrites the paths the
             # environment was built with to where YARN unpacked it.
-            cmd = "\n".join(lines + enter + ['export PATH="$CONDA_PREFIX/bin:$PATH"', UNPACK_HOOK, cmd])
-        spec["cmd"] = cmd
-        for k, v in container_env.items():
-            spec[f"env.{k}"] = v
-        for i, (path, cached) in enumerate(resources):
-            spec[f"file.{i}.path"] = path if "://" in path else os.path.abspath(path)
-            spec[f"file.{i}.cache"] = str(cached).lower()
+            lines += enter + ['export PATH="$CONDA_PREFIX/bin:$PATH"', UNPACK_HOOK]
+        return "\n".join(lines + [svc.script])
+
+    def _submit(self, spec, wait, wait_timeout, detach):
+        """Submit a validated spec: the id first (the secret saved under it),
+        then the upload and the submit, cancellable, in one gateway call."""
+        secret = appsecrets.new_secret()
+        if self.filesystems:
+            spec = dataclasses.replace(
+                spec, file_systems=list(dict.fromkeys(spec.file_systems + self.filesystems)))
         appsecrets.sweep(self.yarn_api, user=self.conf.user)
         jvm = self._jvm
         gw = jvm.gateway
-        submit_id = spec["submit_id"] = secrets.token_hex(8)
-        local_env = [str(env)] if env and "://" not in str(env) else []
+        submit_id = secrets.token_hex(8)
+        request = {"spec": spec.to_dict(), "submit": {
+            "secret": secret, "submit_id": submit_id,
+            "staging_root": self._staging_root, "cache_root": self._cache_root,
+            "upload_always": bool(self.upload_always),
+            "replication": self.conf.replication_factor,
+            "jar": str(Path(self.knit_home) / "knit.jar"),
+            # After each submit the JVM removes partial uploads older than this.
+            "sweep_tmp_age_ms": int(self.partial_upload_age * 1000),
+            "scripts": {n: self._worker_script(s) for n, s in spec.services.items()}}}
+        local_env = [str(s.environment) for s in spec.services.values()
+                     if s.environment and "://" not in str(s.environment)]
         app_id = None
         try:
             # The id first, and the secret saved under it, so that knit
@@ -332,13 +387,13 @@ class Knit:
             app_id = jvm.call("createApplication", submit_id)
             appsecrets.save(app_id, secret)
             # Progress bars (on a terminal) while the JVM hashes and uploads the archive.
+            # ASCII JSON: every value crosses py4j and the JVM unchanged.
             with UploadProgress(gw.proc.pid, local_env):
-                gw.call_interruptible("submit", jvm.key, _properties(spec),
-                                      on_interrupt=lambda: gw.call("cancel", submit_id))
+                reply = gw.call_interruptible("submit", jvm.key, json.dumps(request),
+                                              on_interrupt=lambda: gw.call("cancel", submit_id))
             self.app_id, self._secret = app_id, secret
-            report = gw.call("uploadReport", submit_id)
-            self.last_upload = _parse_report(report)
-            logger.info("Submitted %s (%s)", app_id, report)
+            self.last_upload = {k: v for k, v in json.loads(reply).items() if k != "app_id"}
+            logger.info("Submitted %s (%s)", app_id, self.last_upload)
             if wait:
                 self.wait_for_am(wait_timeout)
         except BaseException:
@@ -519,12 +574,16 @@ class Knit:
 
         return KeyValueStore(self._am())
 
-    def _worker_containers(self):
+    def _worker_containers(self, service=None):
         am = self._am(required=False)
-        return am.containers()["containers"] if am else []
+        found = am.containers()["containers"] if am else []
+        return [c for c in found if service is None or c.get("service") == service]
 
-    def get_containers(self):
+    def get_containers(self, service=None):
         """Ids of the application's running containers, the ApplicationMaster's first.
+
+        With ``service``, only that service's running containers (the
+        ApplicationMaster's left out).
 
         As in knit 0.2 the list includes the ApplicationMaster's container,
         so ``len(k.get_containers())`` is the ResourceManager's
@@ -536,6 +595,8 @@ class Knit:
         >>> k.get_containers()                             # doctest: +SKIP
         ['container_1795501918670_0004_01_000001', 'container_1795501918670_0004_01_000002']
         """
+        if service is not None:
+            return [c["id"] for c in self._worker_containers(service) if c["state"] == "RUNNING"]
         workers = self.get_worker_containers()
         am = self.am_container_id()
         return ([am] if am else []) + workers
@@ -571,11 +632,13 @@ class Knit:
         ``RELEASED``); requests not yet granted have no id and are left out."""
         return {c["id"]: c["state"] for c in self._worker_containers() if c["id"]}
 
-    def add_containers(self, num_containers=1, virtual_cores=None, memory=None, tag=None):
+    def add_containers(self, num_containers=1, virtual_cores=None, memory=None, tag=None,
+                       service=None):
         """Ask the running application for more containers.
 
         ``virtual_cores`` and ``memory`` (MB) default to the sizes the
-        application was started with.  With a ``tag``, the new containers
+        application was started with (of ``service``, by default the first
+        service: the only one of an application made by :meth:`start`).  With a ``tag``, the new containers
         (and their replacements) see it as ``$KNIT_CONTAINER_TAG``.
 
         Examples
@@ -589,7 +652,43 @@ class Knit:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise KnitValueError(f"{name} must be a positive int, got {value!r}: "
                                      f"e.g. add_containers(num_containers=2, memory=256)")
-        return self._am().add(num_containers, memory, virtual_cores, tag=tag)
+        return self._am().add(num_containers, memory, virtual_cores, tag=tag, service=service)
+
+    def scale(self, service, n):
+        """Set the number of containers of one service of the running application.
+
+        More are requested at the service's size; fewer cancels requests not
+        yet granted first, then stops the running containers of highest
+        ``$KNIT_INSTANCE``.  Returns ``{"service": ..., "from": N, "to": n}``.
+
+        Examples
+        --------
+        >>> k.scale('worker', 4)                           # doctest: +SKIP
+        {'service': 'worker', 'from': 2, 'to': 4}
+        """
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise KnitValueError(f"n must be an int of at least 0, got {n!r}: e.g. "
+                                 f"k.scale('worker', 2)")
+        return self._am().scale(service, n)
+
+    def kill_container(self, container_id):
+        """Kill one container of any service; it is not replaced and its
+        ``$KNIT_INSTANCE`` is free again (what :meth:`remove_containers` does).
+
+        Examples
+        --------
+        >>> k.kill_container(k.get_containers(service='worker')[0])  # doctest: +SKIP
+        """
+        return self._am().remove(container_id)
+
+    def spec(self):
+        """The :class:`~knit.spec.ApplicationSpec` of the running application, as submitted.
+
+        Examples
+        --------
+        >>> print(k.spec().to_yaml())                      # doctest: +SKIP
+        """
+        return ApplicationSpec.from_dict(self._am().spec())
 
     def remove_containers(self, container_id):
         """Stop one worker container; it is not restarted.
@@ -699,23 +798,6 @@ def _quietly(fn, *args):
         logger.warning("clean-up %s%r failed: %s", getattr(fn, "__name__", fn), args, e)
 
 
-def _properties(spec):
-    """Java ``Properties`` text; values escaped as Properties.load expects."""
-    def esc(s, key=False):
-        # Tabs and form feeds escaped too: Properties.load drops them at the
-        # start of a value.
-        s = (str(s).replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
-             .replace("\t", "\\t").replace("\f", "\\f"))
-        s = s.replace("=", "\\=").replace(":", "\\:") if key else s
-        return s.replace(" ", "\\ ") if key else (("\\" + s) if s.startswith(" ") else s)
-    return "\n".join(f"{esc(k, True)}={esc(v)}" for k, v in spec.items()) + "\n"
-
-
 def _diagnostics(info):
     text = str(info.get("diagnostics") or "").strip()
     return text or "YARN gave no diagnostics"
-
-
-def _parse_report(report):
-    return {k: int(v) if v.isdigit() else v
-            for k, v in (f.split("=", 1) for f in str(report).split() if "=" in f)}
