@@ -239,18 +239,32 @@ def kill(args):
 
 
 def containers(args):
+    if args.app_id == "kill":
+        return containers_kill(args)
+    if args.ids:
+        raise KnitValueError(f"knit containers takes one APP, or `kill CONTAINER_ID...`; "
+                             f"got also {' '.join(args.ids)}")
     k = _attach(args.app_id)
     report = k._am().containers()
+    if args.service:
+        known = report.get("services", {})
+        if args.service not in known:
+            raise KnitValueError(f"{args.app_id} has no service {args.service!r}; its "
+                                 f"services are: {', '.join(known) or 'none'}")
+        report = {**report, "containers": [c for c in report["containers"]
+                                           if c.get("service") == args.service]}
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
         return Exit.OK
     # Tags name containers added for a purpose, e.g. a Dask worker's name.
     tags = any(c.get("tag") for c in report["containers"])
-    _table(args, ("CONTAINER", "STATE", "NODE", "EXIT", "RESTARTS") + (("TAG",) if tags else ()),
-           [(c["id"] or "(requested)", c["state"], c.get("node") or "-",
-             "-" if c.get("exit_status") is None else c["exit_status"],
+    _table(args, ("CONTAINER", "SERVICE", "#", "STATE", "NODE", "EXIT", "RESTARTS")
+           + (("TAG",) if tags else ()),
+           [(c["id"] or "(requested)", c.get("service") or "-",
+             "-" if c.get("instance") is None else c["instance"], c["state"],
+             c.get("node") or "-", "-" if c.get("exit_status") is None else c["exit_status"],
              c.get("restarts", 0)) + ((c.get("tag") or "-",) if tags else ())
-            for c in report["containers"]], keep=(0, 1, 3, 4))
+            for c in report["containers"]], keep=(0, 1, 2, 3, 5, 6))
     print(f"{report['target']} wanted, {report['pending']} waiting for YARN, "
           f"{report.get('restarts', 0)} restarts")
     return Exit.OK
@@ -285,6 +299,36 @@ def kv(args):
     return Exit.OK
 
 
+def containers_kill(args):
+    """``knit containers kill ID...``: the application follows from each id."""
+    from ..yarn_api import parse_container_id
+
+    if not args.ids:
+        raise KnitValueError("knit containers kill needs container ids: e.g. knit containers "
+                             "kill container_1795501918670_0004_01_000002")
+    for cid in args.ids:
+        app_id = parse_container_id(cid).app_id
+        _attach(app_id)._am().remove(cid)
+        print(f"{cid}: killed")
+    return Exit.OK
+
+
+def submit(args):
+    from ..spec import ApplicationSpec
+
+    spec = ApplicationSpec.from_yaml(args.spec)
+    k = _knit()
+    app_id = k.submit(spec, checks=args.checks, wait=False)
+    print(app_id, flush=True)
+    k.wait_for_am()            # return once `knit containers/scale/spec` can reach it
+    return Exit.OK
+
+
+def spec(args):
+    print(_attach(args.app_id).spec().to_yaml(), end="")
+    return Exit.OK
+
+
 def scale(args):
     from ..yarn_api import parse_container_id
 
@@ -292,6 +336,10 @@ def scale(args):
         raise KnitValueError(f"N must be 0 or more, got {args.n}")
     k = _attach(args.app_id)
     am = k._am()
+    if args.service:
+        r = am.scale(args.service, args.n)
+        print(f"{args.app_id}: {r['service']} {r['from']} -> {r['to']} containers")
+        return Exit.OK
     report = am.containers()
     current = report["target"]
     if args.n > current:

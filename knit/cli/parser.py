@@ -83,15 +83,35 @@ examples:
 EPILOG_CONTAINERS = """\
 examples:
   knit containers application_1795501918670_0004
+  knit containers application_1795501918670_0004 --service worker
   knit containers application_1795501918670_0004 --json
+  knit containers kill container_1795501918670_0004_01_000002
 
 The application must be RUNNING: its ApplicationMaster keeps the list.
+"""
+
+EPILOG_SUBMIT = """\
+examples:
+  knit submit spec.yaml
+  knit spec application_1795501918670_0004 > again.yaml
+
+A skein spec runs as is for the fields knit supports; knit warns about the
+ones it ignores and refuses those it cannot honour (see the docs' services
+page).
+"""
+
+EPILOG_SPEC = """\
+examples:
+  knit spec application_1795501918670_0004
+
+The application must be RUNNING: its ApplicationMaster keeps the spec.
 """
 
 EPILOG_SCALE = """\
 examples:
   knit scale application_1795501918670_0004 5     # grow to 5 containers
   knit scale application_1795501918670_0004 0     # stop all; the app stays up
+  knit scale application_1795501918670_0004 3 --service worker
 
 New containers get the resources given at start.  Scaling down stops
 containers not yet started first, then the newest running ones.
@@ -316,14 +336,33 @@ def build_parser():
 
     c = command("containers", "list a running application's containers",
                 EPILOG_CONTAINERS, commands.containers)
-    app_arg(c)
+    a = c.add_argument("app_id", metavar="APP",
+                       help="application id, or `kill` followed by container ids")
+    a.completer = _app_ids
+    c.add_argument("ids", metavar="CONTAINER_ID", nargs="*",
+                   help="after `kill`: the containers to kill (not replaced)")
+    c.add_argument("--service", metavar="NAME", help="only this service's containers")
     json_arg(c, "print the ApplicationMaster's report as JSON")
     wide_arg(c)
+
+    sb = command("submit", "submit an application spec (YAML, skein's layout)",
+                 EPILOG_SUBMIT, commands.submit,
+                 description="Submit the application of one or more services described "
+                             "in a YAML spec file and print its id.")
+    sb.add_argument("spec", metavar="SPEC", help="the spec file, e.g. spec.yaml")
+    sb.add_argument("--no-checks", dest="checks", action="store_false",
+                    help="skip the checks of resources, queue and capacity before submitting")
+
+    sp = command("spec", "print a running application's spec as YAML", EPILOG_SPEC,
+                 commands.spec)
+    app_arg(sp)
 
     sc = command("scale", "change a running application's number of containers",
                  EPILOG_SCALE, commands.scale)
     app_arg(sc)
     sc.add_argument("n", metavar="N", type=int, help="the number of containers wanted")
+    sc.add_argument("--service", metavar="NAME",
+                    help="scale this service (default: the application's containers as a whole)")
 
     # -- kv -----------------------------------------------------------------
     kv = command("kv", "read and write a running application's key-value store",

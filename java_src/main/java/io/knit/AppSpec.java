@@ -35,7 +35,7 @@ final class AppSpec {
         final List<String> racks;
         final boolean relaxLocality;
 
-        Service(String name, Spec s) {
+        Service(String name, Spec s, String defaultLabel) {
             this.name = name;
             instances = s.getInt("instances", 1);
             maxRestarts = s.getInt("max_restarts", 0);
@@ -56,7 +56,7 @@ final class AppSpec {
             environment = s.str("environment", null);
             depends = s.list("depends");
             String label = s.str("node_label", "");
-            nodeLabel = label.isEmpty() ? null : label;
+            nodeLabel = label.isEmpty() ? defaultLabel : label;
             nodes = s.list("nodes");
             racks = s.list("racks");
             relaxLocality = s.getBool("relax_locality", true);
@@ -106,8 +106,10 @@ final class AppSpec {
         amMemory = master.getInt("memory", 512);
         amVcores = master.getInt("vcores", 1);
         Map<String, Service> svc = new LinkedHashMap<>();
+        String label = s.str("node_label", "");
         for (Map.Entry<String, Spec> e : s.objects("services").entrySet()) {
-            svc.put(e.getKey(), new Service(e.getKey(), e.getValue()));
+            // The application's node_label is the default of its services (as in skein).
+            svc.put(e.getKey(), new Service(e.getKey(), e.getValue(), label.isEmpty() ? null : label));
         }
         if (svc.isEmpty()) {
             throw new IllegalArgumentException("the application spec has no services");
