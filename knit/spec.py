@@ -358,6 +358,13 @@ class Service:
             if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
                 raise KnitValueError(f"files: {name!r} is not a link name (a file name "
                                      f"without '/')")
+        sources = [f.source for f in self.files.values()]
+        twice = sorted({src for src in sources if sources.count(src) > 1})
+        if twice:
+            # The NodeManager keys a container's resources by their URL: two
+            # link names of one file leave only one of the links.
+            raise KnitValueError(f"files: {twice[0]!r} is given under two link names; YARN "
+                                 f"links a file once per container: keep one, or copy it.")
         self.env = dict(self.env or {})
         check_envvars(self.env, "env")
         if self.environment is not None:

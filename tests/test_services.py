@@ -132,14 +132,14 @@ services:
       vcores: 1
     files:
       hosts: /etc/hosts
-      hosts2:
-        source: /etc/hosts
+      hostname:
+        source: /etc/hostname
         type: file
     env:
       GREETING: hello world
     script: |
       echo "$GREETING from $KNIT_SERVICE $KNIT_INSTANCE"
-      test -s hosts && test -s hosts2
+      test -s hosts && test -e hostname
     depends: [sleeper]
 """
 

@@ -43,6 +43,8 @@ def test_round_trips_keep_every_value():
     (lambda: Service("true", relax_locality=False), ["needs nodes or racks"]),
     (lambda: Service("true", node_label="gpu", nodes=["h"]), ["node label together"]),
     (lambda: Service("true", files={"a/b": "/etc/hosts"}), ["not a link name"]),
+    (lambda: Service("true", files={"a": "/etc/hosts", "b": "/etc/hosts"}),
+     ["two link names", "keep one"]),
     (lambda: File("/tmp/data.zip", type="file"), ["YARN unpacks a file by its own suffix"]),
     (lambda: Resources(memory="lots"), ["'2 GiB'"]),
     (lambda: Resources(vcores=0), ["vcores must be at least 1"]),
