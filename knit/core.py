@@ -253,6 +253,12 @@ class Knit:
         str
             The application id.
 
+        Notes
+        -----
+        The application is an :class:`~knit.spec.ApplicationSpec` of one
+        service, ``main`` (its containers see ``$KNIT_SERVICE=main``); see
+        :meth:`submit` for several.
+
         Examples
         --------
         >>> app_id = k.start('python -c "print(42)"', num_containers=3)  # doctest: +SKIP
@@ -331,25 +337,28 @@ class Knit:
                 f"k.kill() the first.", app_id=self.app_id)
 
     def _worker_script(self, svc):
-        """The service's script, after its environment variables and, with an
-        environment, the lines that step into it.  Values are single-quoted
-        for bash, which takes them literally: they arrive byte for byte."""
+        """The service's script after the lines knit runs first.  The
+        service's ``env`` goes before all of it: the JVM writes it into the
+        worker script single-quoted, which bash takes literally, so values
+        arrive byte for byte (Launch.workerScript)."""
+        lines = []
         # knit 0.2 users set the containers' locale with KNIT_LANG.
-        container_env = {"LANG": svc.env.get("KNIT_LANG", self.lang), **svc.env}
-        lines = [f"export {k}={shlex.quote(v)}" for k, v in container_env.items()]
+        lang = svc.env.get("KNIT_LANG", self.lang)
+        if lang and "LANG" not in svc.env:
+            lines.append(f"export LANG={shlex.quote(lang)}")
         if svc.environment:
             name = os.path.basename(str(svc.environment).rstrip("/"))
             # YARN unpacks an archive into a directory named like the archive
             # file (./env.zip/); conda and venv layouts both keep the
             # interpreter in bin/python.  ENTER_ENV steps into the
             # environment's folder inside it (./env.zip/env/) when there is one.
-            enter = [] if {"CONDA_PREFIX", "PYTHON_BIN"} & set(container_env) else [ENTER_ENV]
+            enter = [] if {"CONDA_PREFIX", "PYTHON_BIN"} & set(svc.env) else [ENTER_ENV]
             # knit's own values relative to the container's working directory
             # are the only ones expanded (by bash, before the script).
             here = f'"$PWD"/{shlex.quote(name)}'
             lines += [f"export {var}={here}{tail}" for var, tail in
                       (("CONDA_PREFIX", ""), ("PYTHON_BIN", "/bin/python"))
-                      if var not in container_env]
+                      if var not in svc.env]
             # PATH not through the container environment: the NodeManager also
             # starts its own launch scripts with that environment, unexpanded,
             # and a PATH of "$PWD/...:$PATH" leaves them without `setsid`.

@@ -27,6 +27,8 @@ final class AppSpec {
         final Map<String, Long> otherResources;
         /** Link name in the container to its source (local path or URI). */
         final Map<String, String> files;
+        /** Environment variables, values exactly as given (see {@link Launch#workerScript}). */
+        final Map<String, String> env;
         /** A packed environment (local path or URI), or null. */
         final String environment;
         final List<String> depends;
@@ -53,6 +55,7 @@ final class AppSpec {
                 f.put(e.getKey(), e.getValue().required("source"));
             }
             files = Collections.unmodifiableMap(f);
+            env = Collections.unmodifiableMap(s.strings("env"));
             environment = s.str("environment", null);
             depends = s.list("depends");
             String label = s.str("node_label", "");

@@ -235,7 +235,9 @@ public class Client {
      * {@link AppSpec}), and {@code submit}, this submit's settings: {@code secret},
      * {@code submit_id}, {@code staging_root}, {@code cache_root}, {@code jar},
      * {@code upload_always}, {@code replication}, {@code sweep_tmp_age_ms} and
-     * {@code scripts} (each service's worker script). With {@code submit_id}
+     * {@code scripts} (each service's script, after the lines knit runs
+     * first, e.g. to enter its environment; the service's {@code env} goes
+     * before it, see {@link Launch#workerScript}). With {@code submit_id}
      * (from {@link #createApplication(String)}) the submit can be cancelled;
      * without, a new application is created here.
      *
@@ -344,7 +346,7 @@ public class Client {
                 if (cmd == null || cmd.trim().isEmpty()) {
                     throw new IllegalArgumentException("service " + svc.name + " has no script");
                 }
-                String script = Launch.workerScript(Collections.emptyMap(), cmd);
+                String script = Launch.workerScript(svc.env, cmd);
                 Uploader.Placed sp = up.writeStaged("knit-worker-" + svc.name + ".sh",
                         script.getBytes(StandardCharsets.UTF_8));
                 resource(resources, svc.name).put(Launch.WORKER_SCRIPT_NAME, Launch.resourceJson(sp));
