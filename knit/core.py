@@ -402,7 +402,8 @@ class Knit:
                                               on_interrupt=lambda: gw.call("cancel", submit_id))
             self.app_id, self._secret = app_id, secret
             self.last_upload = {k: v for k, v in json.loads(reply).items() if k != "app_id"}
-            logger.info("Submitted %s (%s)", app_id, self.last_upload)
+            logger.info("Submitted %s (%s)", app_id,
+                        " ".join(f"{k}={v}" for k, v in self.last_upload.items()))
             if wait:
                 self.wait_for_am(wait_timeout)
         except BaseException:
