@@ -32,6 +32,17 @@ def pids_running(marker):
     return out
 
 
+def process_of(container_id, marker):
+    """The pid of ``marker``'s process in the container, or None."""
+    for p in pids_running(marker):
+        try:
+            if container_id in os.readlink(f"/proc/{p}/cwd"):
+                return p
+        except OSError:
+            pass
+    return None
+
+
 def test_two_services_depends_variables_spec_round_trip_and_control(k, tmp_path):
     marker = f"sleep 600.{os.getpid()}7"
     spec = ApplicationSpec(name="two-services", keep_alive=True, services={
@@ -93,12 +104,8 @@ def test_a_replacement_keeps_the_instance_index(k):
     poll(lambda: len(k.get_containers(service="w")) == 2, timeout=120)
     before = {c["id"]: c["instance"] for c in k._worker_containers("w")}
     victim = next(cid for cid, i in before.items() if i == 1)
-    pid = poll(lambda: sorted(pids_running(marker)), timeout=30)
-    assert len(pid) == 2
-    # Kill the process of instance 1: find it by its container's working dir.
-    for p in pid:
-        if victim in os.readlink(f"/proc/{p}/cwd"):
-            os.kill(p, signal.SIGKILL)
+    # Kill the process of instance 1: found by its container's working dir.
+    os.kill(poll(lambda: process_of(victim, marker), timeout=30), signal.SIGKILL)
     poll(lambda: k.get_container_statuses().get(victim) == "FAILED", timeout=60)
     poll(lambda: len(k.get_containers(service="w")) == 2, timeout=60)
     after = {c["id"]: c["instance"] for c in k._worker_containers("w") if c["state"] == "RUNNING"}
@@ -203,3 +210,44 @@ def test_gpus_are_requested_per_service(k):
     report = {c["containerId"]: c for c in k.yarn_api.app_containers(k.app_id)}[gpu]
     assert "yarn.io/gpu" in str(report)
     k.kill()
+
+
+def test_a_second_am_attempt_keeps_services_indices_and_budgets(k):
+    marker = f"sleep 600.{os.getpid()}9"
+    k.submit(ApplicationSpec(max_attempts=2, services={
+        "a": Service(marker, max_restarts=1),
+        "b": Service(marker, instances=2, depends=["a"])}))
+    poll(lambda: len(k.get_containers(service="b")) == 2, timeout=120)
+    # Spend a's one restart: kill its process, wait for the replacement.
+    [a_first] = k.get_containers(service="a")
+    os.kill(poll(lambda: process_of(a_first, marker), timeout=30), signal.SIGKILL)
+    poll(lambda: (ids := k.get_containers(service="a")) and ids != [a_first], timeout=60)
+    before = {c["id"]: (c["service"], c["instance"]) for c in k._worker_containers()
+              if c["state"] == "RUNNING"}
+    assert sorted(before.values()) == [("a", 0), ("b", 0), ("b", 1)]
+    # Only containers the RM knows to be running pass to the next attempt.
+    poll(lambda: sum(c["containerState"] == "RUNNING"
+                     for c in k.yarn_api.app_containers(k.app_id)) == 4, timeout=30)
+    am_container = k.yarn_api.app_attempts(k.app_id)[0]["containerId"]
+    am = [p for p in pids_running("io.knit.ApplicationMaster")
+          if am_container in os.readlink(f"/proc/{p}/cwd")
+          and os.readlink(f"/proc/{p}/exe").endswith("/java")]
+    assert len(am) == 1
+    os.kill(am[0], signal.SIGKILL)
+    poll(lambda: len(k.yarn_api.app_attempts(k.app_id)) == 2, timeout=90)
+    report = poll(lambda: (r := _report(k)) and len([c for c in r["containers"]
+                                                    if c["state"] == "RUNNING"]) == 3 and r,
+                  timeout=90)
+    after = {c["id"]: (c["service"], c["instance"]) for c in report["containers"]
+             if c["state"] == "RUNNING"}
+    assert after == before
+    assert report["services"]["a"]["restarts"] == 1
+    k.kill()
+
+
+def _report(k):
+    try:
+        am = k._am(required=False)
+        return am.containers() if am else None
+    except Exception:
+        return None          # the new attempt's channel is not open yet
