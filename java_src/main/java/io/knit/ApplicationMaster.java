@@ -465,10 +465,11 @@ public final class ApplicationMaster {
         }
     }
 
+    /** Containers of the service whose process runs (the NodeManager says so; see onStarted). */
     private synchronized int runningCount(String svc) {
         int n = 0;
         for (Worker w : workers.values()) {
-            if (w.state == State.RUNNING && w.service.equals(svc)) {
+            if (w.state == State.RUNNING && w.launched && w.service.equals(svc)) {
                 n++;
             }
         }
@@ -585,7 +586,8 @@ public final class ApplicationMaster {
 
     /** Poll the RM quickly while containers are wanted, slowly otherwise. */
     private synchronized void updateHeartbeat() {
-        amrm.setHeartbeatInterval(pendingCount() > 0 ? FAST_HEARTBEAT_MS : SLOW_HEARTBEAT_MS);
+        amrm.setHeartbeatInterval(pendingCount() > 0 || !unconfirmed.isEmpty() ? FAST_HEARTBEAT_MS
+                : SLOW_HEARTBEAT_MS);
     }
 
     private String tooBig(Resource r) {
@@ -709,7 +711,9 @@ public final class ApplicationMaster {
         } else {
             pool.use(index);
         }
-        workers.put(c.getId(), new Worker(c, group, service, index, 0, false, State.RUNNING));
+        Worker adopted = new Worker(c, group, service, index, 0, false, State.RUNNING);
+        adopted.launched = true;
+        workers.put(c.getId(), adopted);
         Log.info("adopted " + c.getId() + " (" + service + " #" + index + ") on " + c.getNodeId()
                 + " from a previous attempt");
     }
@@ -847,6 +851,47 @@ public final class ApplicationMaster {
         if (w != null && w.state == State.ALLOCATED) {
             w.state = State.RUNNING;
             Log.info("started " + id);
+            if (rules.hasDependents(w.service)) {
+                // "Started" means the NodeManager accepted the container; it
+                // may still be localizing. depends waits for its process:
+                // the NodeManager's RUNNING state.
+                unconfirmed.add(w);
+            } else {
+                w.launched = true;
+            }
+        }
+    }
+
+    /** Started containers of services others depend on, whose process is not known to run yet. */
+    private final java.util.Set<Worker> unconfirmed = new java.util.LinkedHashSet<>();
+    /** NodeManager status queries per heartbeat at most. */
+    private static final int STATUS_BATCH = 50;
+
+    /** From the heartbeat: asks the NodeManagers whether unconfirmed containers run. */
+    private synchronized void queryUnconfirmed() {
+        int n = 0;
+        for (Worker w : unconfirmed) {
+            if (n++ >= STATUS_BATCH) {
+                break;
+            }
+            nm.getContainerStatusAsync(w.id, NodeId.fromString(w.node));
+        }
+    }
+
+    private synchronized void onStatus(ContainerId id, ContainerStatus status) {
+        Worker w = workers.get(id);
+        if (w == null || !unconfirmed.contains(w)) {
+            return;
+        }
+        // The sub-state tells a process that runs from one still localizing
+        // or queued (both are RUNNING in the coarse state since Hadoop 3.1).
+        org.apache.hadoop.yarn.api.records.ContainerSubState sub = status.getContainerSubState();
+        boolean runs = sub != null ? sub != org.apache.hadoop.yarn.api.records.ContainerSubState.SCHEDULED
+                : status.getState() != org.apache.hadoop.yarn.api.records.ContainerState.NEW;
+        if (!w.isActive() || runs) {
+            unconfirmed.remove(w);
+            w.launched = w.isActive();
+            Log.info(id + " runs (" + status.getState() + ")");
             observeAll();      // may let services that depend on this one ask for containers
             updateHeartbeat();
             saveState();
@@ -1242,6 +1287,7 @@ public final class ApplicationMaster {
             // AMRMClientAsync asks for the progress once per heartbeat: the
             // moment to hand it the next batch of container requests.
             issueBacklog();
+            queryUnconfirmed();
             return progress();
         }
 
@@ -1261,6 +1307,7 @@ public final class ApplicationMaster {
 
         @Override
         public void onContainerStatusReceived(ContainerId id, ContainerStatus status) {
+            onStatus(id, status);
         }
 
         @Override

@@ -85,6 +85,16 @@ final class ServiceRules {
         }
     }
 
+    /** True when some service depends on this one (its containers' start must be confirmed). */
+    boolean hasDependents(String service) {
+        for (State s : services.values()) {
+            if (s.depends.contains(service)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** True once every service it depends on has had all its instances running. */
     boolean ready(String service) {
         for (String d : get(service).depends) {

@@ -20,6 +20,8 @@ final class Worker {
     final String node;
     final String nodeHttp;
     State state;
+    /** Its process runs: the NodeManager reported it RUNNING (not just started, maybe localizing). */
+    boolean launched;
     Integer exitStatus;
     String diagnostics = "";
 

@@ -36,6 +36,8 @@ public class ServiceRulesTest {
         ServiceRules r = twoServices();
         assertTrue(r.ready("scheduler"));
         assertFalse(r.ready("worker"));
+        assertTrue(r.hasDependents("scheduler"));
+        assertFalse(r.hasDependents("worker"));
         r.observe("scheduler", 0, 2);
         r.observe("scheduler", 1, 2);
         assertFalse("one of two schedulers runs", r.ready("worker"));
