@@ -158,7 +158,8 @@ def test_dask_cluster_that_cannot_submit_fails_pending_work(minicluster):
 # -- teardown of clusters nobody closed --------------------------------------------------
 
 CLUSTER_SCRIPT = textwrap.dedent("""
-    import sys, time
+    import faulthandler, signal, sys, time
+    faulthandler.register(signal.SIGUSR1)     # the test asks for the stacks if it hangs
     kind = sys.argv[1]
     if kind == "dask":
         from knit.dask_yarn import DaskYARNCluster
@@ -194,7 +195,17 @@ def test_unclosed_cluster_is_torn_down(minicluster, tmp_path, kind, how):
         controller = int(fields[2]) if kind == "ipp" else None
         if how != "exit":
             p.send_signal(getattr(signal, how))
-        p.communicate(timeout=180)
+        try:
+            p.communicate(timeout=180)
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGUSR1)
+            try:
+                err = p.communicate(timeout=10)[1]
+            except subprocess.TimeoutExpired as hung:     # still hung: what it wrote so far
+                err = hung.stderr or b""
+            if isinstance(err, bytes):
+                err = err.decode(errors="replace")
+            raise AssertionError(f"the client did not end; its threads:\n{err[-8000:]}") from None
         poll(lambda: api.state(app_id) in FINAL, timeout=120)
         assert api.state(app_id) == "KILLED"
         if controller:
