@@ -101,7 +101,7 @@ _CHECKED = set()
 
 def validate_start(knit, *, cmd, num_containers, virtual_cores, memory, files, envvars,
                    app_name, queue, env, max_restarts, max_attempts, am_memory, am_vcores,
-                   checks, nodes=None, racks=None, node_label=None):
+                   checks, nodes=None, racks=None, node_label=None, gpus=0):
     """Raise a :class:`~knit.exceptions.KnitException` for bad ``start`` input.
 
     Types and local files are always checked; with ``checks=True`` the
@@ -117,6 +117,7 @@ def validate_start(knit, *, cmd, num_containers, virtual_cores, memory, files, e
                         ("am_vcores", am_vcores)):
         positive_int(name, value)
     positive_int("max_restarts", max_restarts, minimum=-1)
+    positive_int("gpus", gpus, minimum=0)
     for name, value in (("app_name", app_name), ("queue", queue)):
         nonempty_str(name, value)
     check_envvars(envvars)
@@ -141,6 +142,7 @@ def validate_start(knit, *, cmd, num_containers, virtual_cores, memory, files, e
         check_archive(env, "environment archive")
     if checks:
         _check_cluster(knit, [(num_containers, virtual_cores, memory)], queue, am_memory, am_vcores)
+        check_resource_types(knit.yarn_api, {"yarn.io/gpu": gpus})
         check_node_label(knit.yarn_api, node_label, queue)
 
 

@@ -173,7 +173,7 @@ class Knit:
               envvars=None, app_name="knit", queue="default", checks=True, env=None,
               max_restarts=0, max_attempts=1, am_memory=512, am_vcores=1,
               nodes=None, racks=None, node_label=None, priority=0, keep_alive=False,
-              wait=True, wait_timeout=120, detach=True):
+              wait=True, wait_timeout=120, detach=True, gpus=0):
         """Run ``cmd`` on ``num_containers`` YARN containers; return the app id.
 
         As in knit 0.2, it returns once the ApplicationMaster runs and
@@ -241,6 +241,11 @@ class Knit:
             process dying) *during* ``start()`` leaves nothing behind: before
             the submit nothing is submitted (an upload in progress is
             aborted), after it the application is killed.
+        gpus : int
+            GPUs per container (YARN's ``yarn.io/gpu``); the cluster must
+            declare that resource type, which is checked before submit.
+            For other resource types use :meth:`submit` with
+            :class:`~knit.spec.Resources`.
 
         Raises
         ------
@@ -273,11 +278,11 @@ class Knit:
                        envvars=envvars, app_name=app_name, queue=queue, env=env,
                        max_restarts=max_restarts, max_attempts=max_attempts,
                        am_memory=am_memory, am_vcores=am_vcores, checks=checks,
-                       nodes=nodes, racks=racks, node_label=node_label)
+                       nodes=nodes, racks=racks, node_label=node_label, gpus=gpus)
         spec = ApplicationSpec(
             {DEFAULT_SERVICE: Service(
                 cmd, instances=num_containers, max_restarts=max_restarts,
-                resources=Resources(memory=memory, vcores=virtual_cores),
+                resources=Resources(memory=memory, vcores=virtual_cores, gpus=gpus),
                 files={os.path.basename(str(f).rstrip("/")): File(str(f)) for f in files},
                 env=envvars, environment=None if env is None else str(env),
                 node_label=node_label, nodes=nodes or [], racks=racks or [])},

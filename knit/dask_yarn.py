@@ -59,7 +59,7 @@ class _YARNApp:
     """The one knit application behind a cluster, started with its first worker."""
 
     def __init__(self, knit, command, env, memory_mb, vcores, queue, app_name, max_restarts,
-                 detach=False):
+                 detach=False, gpus=0, node_label=None):
         self.knit = knit
         self.detach = detach
         #: Called with the error when the application cannot serve workers.
@@ -68,6 +68,7 @@ class _YARNApp:
         self.env = env
         self.memory_mb, self.vcores = memory_mb, vcores
         self.queue, self.app_name, self.max_restarts = queue, app_name, max_restarts
+        self.gpus, self.node_label = gpus, node_label
         self._lock = asyncio.Lock()
         #: Why the application cannot serve workers (it ended, or never started).
         self.error = None
@@ -82,6 +83,7 @@ class _YARNApp:
                     self.knit.start, self.command, num_containers=0, memory=self.memory_mb,
                     virtual_cores=self.vcores, env=self.env, queue=self.queue,
                     app_name=self.app_name, max_restarts=self.max_restarts,
+                    gpus=self.gpus, node_label=self.node_label,
                     # Workers come and go (scale, adapt, retirement); the
                     # application lives until the cluster closes.
                     keep_alive=True, detach=self.detach)
@@ -195,6 +197,11 @@ class DaskYARNCluster(SpecCluster):
     worker_memory : str or int
         Memory per worker container, e.g. ``"2 GiB"`` (or bytes).  The
         worker's Dask memory limit leaves headroom below it.
+    worker_gpus : int
+        GPUs (``yarn.io/gpu``) per worker container; the cluster must
+        declare them.
+    node_label : str, optional
+        Node label expression the workers' nodes must match.
     queue, app_name : str
         YARN queue and application name.
     max_restarts : int
@@ -242,7 +249,8 @@ class DaskYARNCluster(SpecCluster):
     def __init__(self, env=None, n_workers=0, worker_vcores=1, worker_memory="2 GiB",
                  queue="default", app_name="dask", max_restarts=3, scheduler_host=None,
                  knit=None, asynchronous=False, loop=None, autodetect=True, packages=None,
-                 ip=None, channels=None, conda_pars=None, detach=False, **knit_kwargs):
+                 ip=None, channels=None, conda_pars=None, detach=False, worker_gpus=0,
+                 node_label=None, **knit_kwargs):
         if not isinstance(n_workers, int) or n_workers < 0:
             raise KnitValueError(f"n_workers must be an int >= 0, got {n_workers!r}")
         if not isinstance(worker_vcores, int) or worker_vcores < 1:
@@ -261,7 +269,8 @@ class DaskYARNCluster(SpecCluster):
         self._python = "$PYTHON_BIN" if env else shlex.quote(sys.executable)
         command = _worker_command(self._python, worker_vcores, memory_mb)
         self._app = _YARNApp(self.knit, command, env, memory_mb, worker_vcores, queue,
-                             app_name, max_restarts, detach=detach)
+                             app_name, max_restarts, detach=detach, gpus=worker_gpus,
+                             node_label=node_label)
         self._app.on_error = self._fail
         self._teardown = None if detach else tie(self, _kill_application, self.knit)
         self._watch = None

@@ -38,8 +38,10 @@ class IPyParallelCluster:
         Packed environment with ``ipyparallel`` (see
         :meth:`knit.Knit.create_env`).  Without one, engines run this
         process's interpreter path (nodes must share it).
-    memory, vcores : int
-        Per engine container (MB, vcores).
+    memory, vcores, gpus : int
+        Per engine container (MB, vcores, ``yarn.io/gpu``).
+    node_label : str, optional
+        Node label expression the engines' nodes must match.
     ip : str, optional
         Address the controller listens on; by default the one that routes
         to the ResourceManager.
@@ -60,11 +62,12 @@ class IPyParallelCluster:
 
     def __init__(self, n_engines=1, env=None, memory=512, vcores=1, ip=None, profile_dir=None,
                  knit=None, queue="default", app_name="ipyparallel", max_restarts=3,
-                 controller_timeout=60, detach=False):
+                 controller_timeout=60, detach=False, gpus=0, node_label=None):
         self.knit = knit or Knit()
         self.n_engines, self.env = n_engines, env
         self.memory, self.vcores, self.queue, self.app_name = memory, vcores, queue, app_name
         self.max_restarts = max_restarts
+        self.gpus, self.node_label = gpus, node_label
         self.ip = ip or routable_ip(urlsplit(self.knit.yarn_api.rm_url).hostname)
         self._tmp = None if profile_dir else tempfile.TemporaryDirectory(prefix="knit-ipp-")
         self.profile_dir = Path(profile_dir or self._tmp.name)
@@ -92,7 +95,7 @@ class IPyParallelCluster:
                                num_containers=self.n_engines, memory=self.memory,
                                virtual_cores=self.vcores, queue=self.queue,
                                app_name=self.app_name, max_restarts=self.max_restarts,
-                               detach=self.detach)
+                               detach=self.detach, gpus=self.gpus, node_label=self.node_label)
 
     def _start_controller(self):
         log = open(self.profile_dir / "ipcontroller.log", "wb")

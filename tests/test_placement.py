@@ -139,3 +139,33 @@ def test_the_knit_command_refuses_an_unknown_label_in_its_own_spelling(k, capsys
     assert f"no node label 'nosuch'; its node labels are: {LABEL}" in err
     assert f"e.g. --node-label {LABEL}" in err
     assert len(k.yarn_api.applications()) == before
+
+
+@pytest.mark.usefixtures("fast_nm2")
+def test_dask_workers_get_gpus_on_the_labeled_node(minicluster):
+    from distributed import Client
+
+    from knit.dask_yarn import DaskYARNCluster
+
+    nm2_http = nm_ports(minicluster, "nm2")[2]
+    with DaskYARNCluster(n_workers=2, worker_memory="256 MiB", worker_gpus=1,
+                         node_label=LABEL) as cluster:
+        with Client(cluster) as client:
+            client.wait_for_workers(2, timeout=180)
+            assert client.submit(sum, [1, 2]).result(timeout=60) == 3
+        k = cluster.knit
+        workers = set(k.get_worker_containers())
+        reports = {c["containerId"]: c for c in k.yarn_api.app_containers(k.app_id)}
+        assert len(workers) == 2 and workers <= set(reports)
+        for cid in workers:
+            assert reports[cid]["nodeHttpAddress"].endswith(f":{nm2_http}"), reports[cid]
+            assert "yarn.io/gpu" in str(reports[cid]), reports[cid]
+
+
+def test_the_knit_command_refuses_more_gpus_than_a_node_has(k, capsys):
+    from knit.cli import main
+
+    before = len(k.yarn_api.applications())
+    assert main(["start", "--gpus", str(PLACEMENT["gpus"] + 1), "--", "true"]) == 2
+    assert f"{PLACEMENT['gpus'] + 1} yarn.io/gpu" in capsys.readouterr().err
+    assert len(k.yarn_api.applications()) == before

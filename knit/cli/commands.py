@@ -17,7 +17,7 @@ from .table import fit_table, terminal_width
 #: Options of ``knit start`` passed to :meth:`knit.Knit.start` as they are.
 START_PARAMS = ("num_containers", "memory", "virtual_cores", "files", "app_name", "queue",
                 "checks", "env", "max_restarts", "max_attempts", "am_memory", "am_vcores",
-                "nodes", "racks", "node_label", "priority", "keep_alive")
+                "nodes", "racks", "node_label", "priority", "keep_alive", "gpus")
 
 
 # ---------------------------------------------------------------------------

@@ -256,6 +256,8 @@ def build_parser():
                    help="memory of each container in MB (default 128)")
     g.add_argument("-c", "--vcores", dest="virtual_cores", type=int, default=1, metavar="N",
                    help="virtual cores of each container (default 1)")
+    g.add_argument("--gpus", type=int, default=0, metavar="N",
+                   help="GPUs (yarn.io/gpu) of each container (default 0)")
     g.add_argument("--env", metavar="ENV",
                    help="packed Python environment: a .zip/.tar.gz path, an hdfs:// URI, "
                         "or the name of one in $KNIT_HOME/envs")
