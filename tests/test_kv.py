@@ -227,3 +227,26 @@ def test_knit_kv_on_a_secure_cluster(secure_knits):
     assert len(printed) == 1
     [(cid, text)] = printed.items()
     assert f"[{cid}]" in text
+
+
+def test_workers_of_one_service_find_the_server_of_another(k):
+    """Two services: the server publishes its address under a key it owns;
+    every worker waits for it and prints it, with its own service variables.
+    The server stays until the client releases it; its key goes with it."""
+    from knit import ApplicationSpec, Service
+
+    server = Service('knit-kv put server "$KNIT_SERVICE-$KNIT_INSTANCE@$(hostname):4242" '
+                     '&& knit-kv get release --wait 300 >/dev/null')
+    worker = Service('echo "$KNIT_SERVICE $KNIT_INSTANCE/$KNIT_NUM_INSTANCES" '
+                     'found "$(knit-kv get server --wait 300)"', instances=2)
+    k.submit(ApplicationSpec({"server": server, "worker": worker}, name="knit-test-discovery"))
+    address = k.kv.wait("server", timeout=300)
+    assert re.fullmatch(r"server-0@\S+:4242", address)
+    poll(lambda: len(k.get_containers(service="worker")) == 0
+         and k.logs(file="stdout") and sum("found" in t for t in stdout_of(k).values()) == 2,
+         timeout=240)
+    k.kv["release"] = "go"
+    assert finished(k)["finalStatus"] == "SUCCEEDED"
+    lines = sorted(line for text in stdout_of(k).values() for line in text.splitlines()
+                   if " found " in line)
+    assert lines == [f"worker 0/2 found {address}", f"worker 1/2 found {address}"]
