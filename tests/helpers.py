@@ -138,3 +138,12 @@ def default_sigint():
     ignored, and Python then never raises KeyboardInterrupt."""
     import signal
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def allocated(report, resource):
+    """How much of ``resource`` (``'yarn.io/gpu'``) the RM's container report says
+    the container holds (its ``allocatedResources``; 0 when not listed)."""
+    entries = (report.get("allocatedResources") or {}).get("entry") or []
+    if isinstance(entries, dict):
+        entries = [entries]
+    return sum(int(e.get("value") or 0) for e in entries if e.get("key") == resource)

@@ -18,7 +18,7 @@ from knit.minicluster.config import parse_node_labels
 from knit.minicluster.jars import distributedshell_jar
 
 from conftest import PLACEMENT
-from helpers import poll
+from helpers import allocated, poll
 
 GPU = "yarn.io/gpu"
 [LABEL] = parse_node_labels(PLACEMENT["node_labels"])[0]
@@ -143,23 +143,22 @@ def test_the_knit_command_refuses_an_unknown_label_in_its_own_spelling(k, capsys
 
 @pytest.mark.usefixtures("fast_nm2")
 def test_dask_workers_get_gpus_on_the_labeled_node(minicluster):
-    from distributed import Client
-
+    """The workers' containers are granted a GPU each, on the labeled node
+    (what the cluster gives; test_integrations covers the Dask side)."""
     from knit.dask_yarn import DaskYARNCluster
 
     nm2_http = nm_ports(minicluster, "nm2")[2]
-    with DaskYARNCluster(n_workers=2, worker_memory="256 MiB", worker_gpus=1,
+    with DaskYARNCluster(n_workers=2, worker_memory="512 MiB", worker_gpus=1,
                          node_label=LABEL) as cluster:
-        with Client(cluster) as client:
-            client.wait_for_workers(2, timeout=180)
-            assert client.submit(sum, [1, 2]).result(timeout=60) == 3
-        k = cluster.knit
-        workers = set(k.get_worker_containers())
-        reports = {c["containerId"]: c for c in k.yarn_api.app_containers(k.app_id)}
-        assert len(workers) == 2 and workers <= set(reports)
-        for cid in workers:
-            assert reports[cid]["nodeHttpAddress"].endswith(f":{nm2_http}"), reports[cid]
-            assert "yarn.io/gpu" in str(reports[cid]), reports[cid]
+        k = poll(lambda: cluster.knit.app_id and cluster.knit, timeout=120)
+
+        def granted():
+            am = k.am_container_id()
+            cs = [c for c in k.yarn_api.app_containers(k.app_id) if c["containerId"] != am]
+            return len(cs) == 2 and cs
+        for c in poll(granted, timeout=180):
+            assert c["nodeHttpAddress"].endswith(f":{nm2_http}"), c
+            assert allocated(c, GPU) == 1, c
 
 
 def test_the_knit_command_refuses_more_gpus_than_a_node_has(k, capsys):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from helpers import finished, poll
+from helpers import allocated, finished, poll
 from knit import ApplicationSpec, Service
 from knit.spec import File
 
@@ -207,8 +207,10 @@ def test_gpus_are_requested_per_service(k):
     poll(lambda: len(k.get_containers(service="gpu")) == 1
          and len(k.get_containers(service="cpu")) == 1, timeout=120)
     [gpu] = k.get_containers(service="gpu")
-    report = {c["containerId"]: c for c in k.yarn_api.app_containers(k.app_id)}[gpu]
-    assert "yarn.io/gpu" in str(report)
+    [cpu] = k.get_containers(service="cpu")
+    reports = {c["containerId"]: c for c in k.yarn_api.app_containers(k.app_id)}
+    assert allocated(reports[gpu], "yarn.io/gpu") == 1
+    assert allocated(reports[cpu], "yarn.io/gpu") == 0
     k.kill()
 
 
