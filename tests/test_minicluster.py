@@ -225,10 +225,13 @@ def test_ha_failover_after_kill_9_of_the_active_rm(ha_env):
     assert not Path(f"/proc/{pid}").exists() or mc.status()["daemons"][first]["alive"] is False
     second = poll(lambda: mc.active_rm(), timeout=120, interval=1)
     assert second != first
-    # Clients fail over too: the conf lists both RMs.
-    r = run(["yarn", "node", "-list"], {**os.environ}, timeout=180)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert "Total Nodes:2" in r.stdout
+    # Clients fail over too: the conf lists both RMs.  The NodeManagers
+    # re-register with the new active RM one heartbeat apart, so poll.
+    def node_list():
+        r = run(["yarn", "node", "-list"], {**os.environ}, timeout=180)
+        assert r.returncode == 0, r.stderr[-2000:]
+        return "Total Nodes:2" in r.stdout
+    poll(node_list, timeout=120, interval=1)
     # The killed RM comes back as the standby.
     mc.start_daemon(first)
     assert poll(lambda: mc.rm_states()[first] == "STANDBY", timeout=120, interval=1)
