@@ -663,6 +663,21 @@ public final class ApplicationMaster {
         }
     }
 
+    /**
+     * Blocks (never under the AM's lock) until the changes made so far are
+     * saved, so that a reply to a control request means the change survives
+     * an AM restart. A slow or failing HDFS delays the reply by at most 10 s.
+     */
+    void awaitStateSaved() {
+        try {
+            if (!stateStore.awaitSaved(10_000)) {
+                Log.warn("the AM state is not saved yet; a new attempt may not see the latest change");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** Hands the current state to the store (written off the lock). */
     private synchronized void saveState() {
         AmState s = new AmState();

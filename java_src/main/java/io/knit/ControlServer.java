@@ -207,6 +207,9 @@ final class ControlServer {
                 parseForm(new String(body, StandardCharsets.UTF_8), params);
             }
             reply = route(ex.getRequestMethod(), ex.getRequestURI().getPath(), params);
+            if ("POST".equals(ex.getRequestMethod()) && reply.code < 300) {
+                am.awaitStateSaved();   // acknowledged = kept by the next attempt
+            }
             send(ex, reply);
         } catch (IllegalArgumentException e) {
             send(ex, new Reply(400, Json.error(e.getMessage())));

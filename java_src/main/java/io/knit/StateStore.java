@@ -4,6 +4,8 @@ import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 import org.apache.hadoop.conf.Configuration;
@@ -19,13 +21,29 @@ import org.apache.hadoop.io.IOUtils;
  * directory, where the next attempt reads it. Writes happen off the AM's
  * lock on one background thread, newest snapshot only, each as a new file
  * renamed over the old one (atomic on HDFS), so a killed AM never leaves a
- * half-written state.
+ * half-written state. {@link #awaitSaved} lets a control request answer
+ * only once its change would survive an AM restart.
  */
 final class StateStore {
     private final FileContext fc;
     private final Path file;
     private final Path tmp;
-    private final AtomicReference<byte[]> latest = new AtomicReference<>();
+    /** A state handed over, numbered in the order of {@link #save}. */
+    private static final class Snapshot {
+        final long seq;
+        final byte[] bytes;
+
+        Snapshot(long seq, byte[] bytes) {
+            this.seq = seq;
+            this.bytes = bytes;
+        }
+    }
+
+    private final AtomicLong saves = new AtomicLong();
+    private final AtomicReference<Snapshot> latest = new AtomicReference<>();
+    /** The newest snapshot written (or given up on); guarded by {@code this}. */
+    private long settled;
+    private boolean lastWriteFailed;
     private final ExecutorService writer = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "knit-state");
         t.setDaemon(true);
@@ -51,16 +69,41 @@ final class StateStore {
 
     /** Saves {@code state} soon; only the newest of several quick saves is written. */
     void save(byte[] state) {
-        if (latest.getAndSet(state) == null) {
+        if (latest.getAndSet(new Snapshot(saves.incrementAndGet(), state)) == null) {
             writer.execute(this::writeLatest);
         }
     }
 
+    /**
+     * Waits until every state saved so far is on HDFS, at most
+     * {@code timeoutMs}; false if that time passed or the write failed.
+     */
+    synchronized boolean awaitSaved(long timeoutMs) throws InterruptedException {
+        long target = saves.get();
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        while (settled < target) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return false;
+            }
+            TimeUnit.NANOSECONDS.timedWait(this, left);
+        }
+        return !lastWriteFailed;
+    }
+
+    private synchronized void settle(long seq, boolean failed) {
+        settled = Math.max(settled, seq);
+        lastWriteFailed = failed;
+        notifyAll();
+    }
+
     private void writeLatest() {
-        byte[] bytes = latest.getAndSet(null);
-        if (bytes == null) {
+        Snapshot snap = latest.getAndSet(null);
+        if (snap == null) {
             return;
         }
+        byte[] bytes = snap.bytes;
+        boolean failed = true;
         try {
             try (FSDataOutputStream out = fc.create(tmp, java.util.EnumSet.of(
                     org.apache.hadoop.fs.CreateFlag.CREATE, org.apache.hadoop.fs.CreateFlag.OVERWRITE),
@@ -68,8 +111,11 @@ final class StateStore {
                 out.write(bytes);
             }
             fc.rename(tmp, file, Options.Rename.OVERWRITE);
+            failed = false;
         } catch (Exception e) {
             Log.warn("could not save the AM state to " + file, e);
+        } finally {
+            settle(snap.seq, failed);
         }
     }
 
