@@ -144,6 +144,8 @@ class Knit:
         self.classpath = classpath
         self.app_id = None
         self._secret = None
+        #: Inside a container (:meth:`current`): the channel of its own credential.
+        self._container_channel = None
         self._staging_root = f"{self.hdfs_home}/.knit/staging"
         self._cache_root = f"{self.hdfs_home}/.knit/cache"
         self.last_upload = {}
@@ -490,6 +492,29 @@ class Knit:
         self.app_id, self._secret = app_id, appsecrets.load(app_id)
         return self
 
+    @classmethod
+    def current(cls, **kwargs):
+        """The application this process runs in, from inside one of its containers.
+
+        The container's own credential (from its YARN credentials file)
+        opens the key-value store; when its service was given
+        ``control=True`` (see :class:`knit.Service`) it also scales, adds
+        and removes containers and ends the application, as a client can.
+        ``kwargs`` go to :class:`Knit` (autodetection finds the cluster
+        through the container's ``$HADOOP_CONF_DIR``).
+
+        Examples
+        --------
+        >>> k = Knit.current()                   # doctest: +SKIP
+        >>> k.scale('worker', 4)                 # doctest: +SKIP
+        """
+        from .kv import container_channel
+
+        channel = container_channel()
+        k = cls(**kwargs)
+        k.app_id, k._container_channel = channel.app_id, channel
+        return k
+
     def status(self):
         """The ResourceManager's dict for the application (``state``,
         ``finalStatus``, ``runningContainers``, ``allocatedMB``,
@@ -571,6 +596,8 @@ class Knit:
                 return None
             raise YARNException(f"{app_id} is {info.get('state')}, not RUNNING: its "
                                 f"ApplicationMaster cannot be reached.", app_id=app_id)
+        if self._container_channel is not None:
+            return self._container_channel
         return AMChannel(address, self._secret or appsecrets.load(app_id), app_id=app_id)
 
     @property

@@ -24,44 +24,32 @@ import sys
 import weakref
 from urllib.parse import urlsplit
 
-from dask.utils import parse_bytes
 from distributed.core import rpc
 from distributed.deploy.spec import ProcessInterface, SpecCluster
 from distributed.scheduler import Scheduler
 
+from . import dask_services as services
 from .core import FINAL_STATES, Knit
+from .dask_services import MIB, worker_memory_limit  # noqa: F401  (knit.dask_yarn's API)
 from .exceptions import KnitException, KnitValueError
 from .lifecycle import tie
 from .utils import routable_ip
 
 logger = logging.getLogger(__name__)
 
-MIB = 1024 ** 2
-
-
-def worker_memory_limit(container_bytes):
-    """Dask's memory limit for a worker in a container of ``container_bytes``.
-
-    YARN kills a container whose process tree outgrows its memory; the
-    nanny, the Python runtime and Dask's own spill margins live in the same
-    tree, so the worker's limit keeps 15 % (at least 256 MiB) of headroom.
-
-    Examples
-    --------
-    >>> worker_memory_limit(2 * 1024**3) // 1024**2
-    1740
-    """
-    headroom = max(256 * MIB, int(container_bytes * 0.15))
-    return max(64 * MIB, container_bytes - headroom)
-
-
 class _YARNApp:
     """The one knit application behind a cluster, started with its first worker."""
 
     def __init__(self, knit, command, env, memory_mb, vcores, queue, app_name, max_restarts,
-                 detach=False, gpus=0, node_label=None):
+                 detach=False, gpus=0, node_label=None, spec=None, service=None):
         self.knit = knit
         self.detach = detach
+        #: A cluster of services (remote mode, or attached to a running
+        #: application): the spec to submit, if not running yet; workers are
+        #: containers of its ``dask-worker`` service.  None: knit 0.2's
+        #: single-command application, started with the first worker.
+        self.spec = spec
+        self.service = service or (services.WORKER if spec is not None else None)
         #: Called with the error when the application cannot serve workers.
         self.on_error = None
         self.command = command
@@ -78,7 +66,10 @@ class _YARNApp:
 
     async def ensure_started(self):
         async with self._lock:
-            if self.knit.app_id is None:
+            if self.knit.app_id is None and self.spec is not None:
+                await self._run(self.knit.submit, self.spec, detach=self.detach)
+                await self._run(self._wait_running)
+            elif self.knit.app_id is None:
                 await self._run(
                     self.knit.start, self.command, num_containers=0, memory=self.memory_mb,
                     virtual_cores=self.vcores, env=self.env, queue=self.queue,
@@ -109,7 +100,8 @@ class _YARNApp:
     async def add(self, name):
         try:
             await self.ensure_started()
-            await self._run(lambda: self.knit._am().add(1, self.memory_mb, self.vcores, tag=name))
+            await self._run(lambda: self.knit._am().add(1, self.memory_mb, self.vcores, tag=name,
+                                                        service=self.service))
         except KnitException as e:
             # SpecCluster only logs a worker's start failure; keep it so that
             # waiting for workers raises it instead of timing out, and fail
@@ -120,30 +112,78 @@ class _YARNApp:
                 await self.on_error(e)
             raise
 
-    async def remove(self, name):
+    async def remove(self, name, container_id=None):
+        """Free the container of worker ``name`` (its tag), or ``container_id``
+        (a worker the spec started, which has no tag)."""
         if self.knit.app_id is None:
             return
         def remove():
             am = self.knit._am(required=False)
             if am is not None:
                 try:
-                    am.remove(tag=name)
+                    if container_id:
+                        am.remove(container_id=container_id)
+                    else:
+                        am.remove(tag=name)
                 except KnitException:
                     pass        # already gone
         await self._run(remove)
+
+    def wait_for_key(self, key, timeout=300):
+        """Runs in a thread: the value of ``key`` in the application's store,
+        failing at once (not at the timeout) when the application ends."""
+        import time
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.knit.kv.wait(key, timeout=min(5, max(0, deadline - time.monotonic())))
+            except TimeoutError:
+                pass
+            except KnitException:
+                if self.knit.runtime_status() not in FINAL_STATES:
+                    raise
+            state = self.knit.runtime_status()
+            if state in FINAL_STATES:
+                raise KnitException(f"YARN application {self.knit.app_id} ended {state} before "
+                                    f"its Dask scheduler started: "
+                                    f"{self.knit.status().get('diagnostics')}",
+                                    app_id=self.knit.app_id)
+            if time.monotonic() >= deadline:
+                raise KnitException(f"The Dask scheduler of {self.knit.app_id} did not publish "
+                                    f"its address within {timeout} s; see knit logs "
+                                    f"{self.knit.app_id}", app_id=self.knit.app_id)
+
+
+class _RemoteScheduler(ProcessInterface):
+    """The scheduler of a remote-mode cluster, running in the application's
+    ``dask-scheduler`` container; this object only knows its address."""
+
+    def __init__(self, app):
+        super().__init__()
+        self.app = app
+
+    async def start(self):
+        await self.app.ensure_started()
+        self.address = await self.app._run(self.app.wait_for_key, services.ADDRESS_KEY)
+        await super().start()
 
 
 class YARNWorker(ProcessInterface):
     """One Dask worker: a YARN container tagged with the worker's name."""
 
-    def __init__(self, scheduler, name, app=None, **kwargs):
+    def __init__(self, scheduler, name, app=None, adopted=False, container_id=None, **kwargs):
         super().__init__()
         self.scheduler = scheduler
         self.name = name
         self.app = app
+        #: A worker that already runs (a reconnected cluster's): not added again.
+        self.adopted = adopted
+        #: The container of an adopted worker the spec started (it has no tag).
+        self.container_id = container_id
 
     async def start(self):
-        await self.app.add(self.name)
+        if not self.adopted:
+            await self.app.add(self.name)
         await super().start()
 
     async def close(self):
@@ -153,17 +193,15 @@ class YARNWorker(ProcessInterface):
                 await r.retire_workers(names=[self.name])
         except Exception:                  # scheduler already closed
             pass
-        await self.app.remove(self.name)
+        await self.app.remove(self.name, self.container_id)
         await super().close()
 
 
 def _worker_command(python, vcores, memory_mb):
-    """The ``dask worker`` command of a container; ``{scheduler}`` is filled in
-    once the scheduler listens."""
+    """The ``dask worker`` command of a local-mode container; ``{scheduler}``
+    is filled in once the scheduler listens."""
     return (f"{python} -m distributed.cli.dask_worker {{scheduler}} "
-            f"--name $KNIT_CONTAINER_TAG --nthreads {vcores} "
-            f"--memory-limit {worker_memory_limit(memory_mb * MIB)} "
-            f"--no-dashboard --death-timeout 60 --local-directory $PWD/dask-scratch")
+            f"--name $KNIT_CONTAINER_TAG {services.worker_args(vcores, memory_mb)}")
 
 
 class _WorkerProcesses(dict):
@@ -250,37 +288,144 @@ class DaskYARNCluster(SpecCluster):
                  queue="default", app_name="dask", max_restarts=3, scheduler_host=None,
                  knit=None, asynchronous=False, loop=None, autodetect=True, packages=None,
                  ip=None, channels=None, conda_pars=None, detach=False, worker_gpus=0,
-                 node_label=None, **knit_kwargs):
+                 node_label=None, deploy_mode="local", scheduler_memory="1 GiB",
+                 scheduler_vcores=1, tags=None, **knit_kwargs):
         if not isinstance(n_workers, int) or n_workers < 0:
             raise KnitValueError(f"n_workers must be an int >= 0, got {n_workers!r}")
         if not isinstance(worker_vcores, int) or worker_vcores < 1:
             raise KnitValueError(f"worker_vcores must be an int >= 1, got {worker_vcores!r}")
-        try:
-            container_bytes = parse_bytes(worker_memory)
-        except (ValueError, TypeError):
-            raise KnitValueError(f"worker_memory must be like '2 GiB' or a byte count, "
-                                 f"got {worker_memory!r}") from None
-        memory_mb = -(-container_bytes // MIB)
+        if deploy_mode not in services.DEPLOY_MODES:
+            raise KnitValueError(f"deploy_mode must be 'local' (the scheduler in this process) "
+                                 f"or 'remote' (in a YARN container), got {deploy_mode!r}")
+        memory_mb = services.megabytes("worker_memory", worker_memory)
         self.knit = knit or Knit(autodetect=autodetect, **knit_kwargs)
         if env is None and packages:
             env = _dask_env(packages, channels, conda_pars)
-        host = scheduler_host or ip or routable_ip(
-            urlsplit(self.knit.yarn_api.rm_url).hostname)
         self._python = "$PYTHON_BIN" if env else shlex.quote(sys.executable)
+        spec = None
+        if deploy_mode == "remote":
+            if not isinstance(scheduler_vcores, int) or scheduler_vcores < 1:
+                raise KnitValueError(f"scheduler_vcores must be an int >= 1, got "
+                                     f"{scheduler_vcores!r}")
+            spec = services.cluster_spec(
+                python=self._python, deploy_mode="remote", n_workers=0,
+                worker_memory_mb=memory_mb, worker_vcores=worker_vcores,
+                worker_gpus=worker_gpus, node_label=node_label, env=env,
+                scheduler_memory_mb=services.megabytes("scheduler_memory", scheduler_memory),
+                scheduler_vcores=scheduler_vcores, max_restarts=max_restarts,
+                name=app_name, queue=queue, tags=tags or ())
         command = _worker_command(self._python, worker_vcores, memory_mb)
-        self._app = _YARNApp(self.knit, command, env, memory_mb, worker_vcores, queue,
-                             app_name, max_restarts, detach=detach, gpus=worker_gpus,
-                             node_label=node_label)
-        self._app.on_error = self._fail
-        self._teardown = None if detach else tie(self, _kill_application, self.knit)
-        self._watch = None
-        worker = {"cls": YARNWorker, "options": {"app": self._app}}
-        scheduler = {"cls": Scheduler, "options": {
-            "host": host, "port": 0, "dashboard_address": f"{host}:0"}}
-        super().__init__(workers={}, scheduler=scheduler, worker=worker,
-                         asynchronous=asynchronous, loop=loop, name="DaskYARNCluster")
+        app = _YARNApp(self.knit, command, env, memory_mb, worker_vcores, queue,
+                       app_name, max_restarts, detach=detach, gpus=worker_gpus,
+                       node_label=node_label, spec=spec)
+        self._init_cluster(app, deploy_mode, owned=not detach, workers={},
+                           host=scheduler_host or ip, asynchronous=asynchronous, loop=loop)
         if n_workers:
             self.scale(n_workers)
+
+    def _init_cluster(self, app, deploy_mode, owned, workers, host=None, asynchronous=False,
+                      loop=None, publish=False):
+        """The part of construction shared with :meth:`from_application_id`."""
+        self.deploy_mode = deploy_mode
+        self._app = app
+        self._app.on_error = self._fail
+        #: Whether this object put the scheduler's address in the store
+        #: (the scheduler of a submitted script, running in its driver).
+        self._publish = publish
+        # A cluster this process owns is torn down with it; one it attached
+        # to, or was told to detach, outlives it (only close() ends it).
+        self._teardown = tie(self, _kill_application, self.knit) if owned else None
+        self._watch = None
+        worker = {"cls": YARNWorker, "options": {"app": app}}
+        if deploy_mode == "remote":
+            scheduler = {"cls": _RemoteScheduler, "options": {"app": app}}
+        else:
+            host = host or routable_ip(urlsplit(self.knit.yarn_api.rm_url).hostname)
+            scheduler = {"cls": Scheduler, "options": {
+                "host": host, "port": 0, "dashboard_address": f"{host}:0"}}
+        super().__init__(workers=workers, scheduler=scheduler, worker=worker,
+                         asynchronous=asynchronous, loop=loop, name="DaskYARNCluster",
+                         shutdown_on_close=owned or deploy_mode == "local")
+
+    @classmethod
+    def from_application_id(cls, app_id, knit=None, asynchronous=False, loop=None,
+                            **knit_kwargs):
+        """The cluster of a running application, from any process of its user.
+
+        It works on a cluster whose scheduler runs in YARN
+        (``deploy_mode='remote'``, or a script run by ``knit dask
+        submit``): ``scale``, ``adapt`` and :meth:`close` act on it as on
+        the original object.  The object never ends the application by
+        being collected or at exit; only :meth:`close` (or
+        :meth:`shutdown`) does.
+
+        Parameters
+        ----------
+        app_id : str
+            The YARN application id.
+        knit : Knit, optional
+            A configured :class:`~knit.Knit`; otherwise one with
+            autodetection and ``knit_kwargs``.
+
+        Examples
+        --------
+        >>> cluster = DaskYARNCluster.from_application_id(
+        ...     'application_1796144463649_0008')           # doctest: +SKIP
+        >>> cluster.scale(4)                                  # doctest: +SKIP
+        """
+        knit = knit or Knit(autodetect=True, **knit_kwargs)
+        knit.attach(app_id)
+        return cls._attach(knit, asynchronous=asynchronous, loop=loop)
+
+    @classmethod
+    def from_current(cls, asynchronous=False, loop=None, **knit_kwargs):
+        """The cluster this process runs in, from inside one of its containers.
+
+        In the driver of ``knit dask submit`` it gives the cluster the
+        script was submitted with.  With ``--deploy-mode local`` the
+        scheduler runs here, in the driver, and this call starts it.
+
+        Examples
+        --------
+        >>> from distributed import Client
+        >>> cluster = DaskYARNCluster.from_current()          # doctest: +SKIP
+        >>> client = Client(cluster)                          # doctest: +SKIP
+        """
+        return cls._attach(Knit.current(**knit_kwargs), asynchronous=asynchronous, loop=loop,
+                           inside=True)
+
+    @classmethod
+    def _attach(cls, knit, asynchronous=False, loop=None, inside=False):
+        spec = knit.spec()
+        found = spec.services
+        if services.WORKER not in found:
+            raise KnitValueError(
+                f"{knit.app_id} is not a Dask cluster of knit: it has no "
+                f"{services.WORKER!r} service (its services: {sorted(found)})")
+        remote = services.SCHEDULER in found
+        if not remote and not (inside and services.DRIVER in found):
+            raise KnitValueError(
+                f"The scheduler of {knit.app_id} runs in the process that started it "
+                f"(deploy_mode='local'), so no other process can take the cluster over; "
+                f"start it with DaskYARNCluster(deploy_mode='remote') to reconnect later.")
+        w = found[services.WORKER]
+        app = _YARNApp(knit, None, w.environment, w.resources.memory, w.resources.vcores,
+                       spec.queue, spec.name, w.max_restarts, detach=True,
+                       gpus=w.resources.gpus, node_label=w.node_label, service=services.WORKER)
+        workers = {}
+        for c in knit._worker_containers(service=services.WORKER):
+            if c.get("state") in _ENDED:
+                continue
+            name = c.get("tag") or f"{services.WORKER}-{c.get('instance')}"
+            workers[name] = {"cls": YARNWorker, "options": {
+                "app": app, "adopted": True,
+                "container_id": None if c.get("tag") else c["id"]}}
+        self = cls.__new__(cls)
+        self.knit = knit
+        self._python = None
+        self._init_cluster(app, "remote" if remote else "local", owned=False, workers=workers,
+                           asynchronous=asynchronous, loop=loop, publish=not remote)
+        return self
 
     @property
     def workers(self):
@@ -299,8 +444,13 @@ class DaskYARNCluster(SpecCluster):
 
     async def _start(self):
         await super()._start()
-        # The command needs the scheduler's address, known only now.
-        self._app.command = self._app.command.format(scheduler=self.scheduler.address)
+        if self._app.command is not None:
+            # The command needs the scheduler's address, known only now.
+            self._app.command = self._app.command.format(scheduler=self.scheduler.address)
+        if self._publish:
+            # The workers of the spec wait for it in the key-value store.
+            address = self.scheduler.address
+            await self._app._run(self.knit.kv.__setitem__, services.ADDRESS_KEY, address)
         # The watcher holds the cluster only weakly, so that a cluster nobody
         # refers to any more is collected (and its application torn down).
         self._watch = asyncio.ensure_future(_watch_application(weakref.ref(self)))
@@ -337,7 +487,18 @@ class DaskYARNCluster(SpecCluster):
             return
         wanted = {str(name) for name in self.worker_spec}
         by_tag = {}
-        for c in am.containers()["containers"]:
+        containers = am.containers()["containers"]
+        scheduler = [c for c in containers if c.get("service") == services.SCHEDULER]
+        if scheduler and all(c["state"] in _ENDED for c in scheduler):
+            error = KnitException(
+                f"The Dask scheduler of {self.knit.app_id} ended (container "
+                f"{scheduler[-1]['id']}, exit {scheduler[-1].get('exit_status')}); the "
+                f"cluster cannot go on. Last log lines:\n"
+                f"{_last_lines(self.knit, scheduler[-1:])}", app_id=self.knit.app_id)
+            self._app.error = error
+            self.loop.add_callback(self._fail, error)
+            return
+        for c in containers:
             if c.get("tag") in wanted:
                 by_tag.setdefault(c["tag"], []).append(c)
         ended = [c for cs in by_tag.values() for c in cs if c["state"] in _ENDED]
@@ -354,7 +515,8 @@ class DaskYARNCluster(SpecCluster):
             if all(c["state"] in _ENDED for c in cs):
                 logger.warning("Dask worker %s ended (%s); requesting it again", tag,
                                ", ".join(f"{c['id']} exit {c.get('exit_status')}" for c in cs))
-                am.add(1, self._app.memory_mb, self._app.vcores, tag=tag)
+                am.add(1, self._app.memory_mb, self._app.vcores, tag=tag,
+                       service=self._app.service)
 
     async def _fail(self, error):
         """The YARN application cannot serve workers: say so, and close the
@@ -486,7 +648,9 @@ class DaskYARNCluster(SpecCluster):
         info = self.scheduler_info or {}
         workers = len(info.get("workers", {}))
         dashboard = self.dashboard_link
-        rows = [("Scheduler", f"{self.scheduler_address} (in this process)"),
+        where = ("in YARN, service " + services.SCHEDULER if self.deploy_mode == "remote"
+                 else "in this process")
+        rows = [("Scheduler", f"{self.scheduler_address} ({where})"),
                 ("Dashboard", (dashboard, dashboard) if dashboard
                  else "not available (install bokeh)"),
                 ("Workers connected", f"{workers} of {len(self.worker_spec)} wanted"),

@@ -232,13 +232,20 @@ def current():
     >>> kv = knit.kv.current()                         # doctest: +SKIP
     >>> kv["worker/" + os.environ["CONTAINER_ID"]] = socket.gethostname()  # doctest: +SKIP
     """
+    return KeyValueStore(container_channel())
+
+
+def container_channel():
+    """The channel to the AM this container opens with its own credential:
+    the key-value store, and the control routes when its service has
+    ``control: True`` (see :meth:`knit.Knit.current`)."""
     from .am_channel import AMChannel
 
     path = os.environ.get("HADOOP_TOKEN_FILE_LOCATION")
     if not path:
-        raise KnitException("knit.kv.current() works inside a container of a knit application "
-                            "($HADOOP_TOKEN_FILE_LOCATION is not set); elsewhere use "
-                            "Knit().attach(app_id).kv")
+        raise KnitException("knit.kv.current() and Knit.current() work inside a container of "
+                            "a knit application ($HADOOP_TOKEN_FILE_LOCATION is not set); "
+                            "elsewhere use Knit().attach(app_id)")
     with open(path, "rb") as f:
         secret = secret_key(f.read(), CREDENTIAL_ALIAS)
     if secret is None:
@@ -256,8 +263,7 @@ def current():
         f.write(certificate)
     atexit.register(_remove, cert_file)
     app_id = "application_" + "_".join(container_id.split("_")[-4:-2])
-    return KeyValueStore(AMChannel.for_container(address, cert_file, container_id, token,
-                                                 app_id=app_id))
+    return AMChannel.for_container(address, cert_file, container_id, token, app_id=app_id)
 
 
 def _remove(path):

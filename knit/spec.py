@@ -320,6 +320,12 @@ class Service:
         Preferred hosts / racks.
     relax_locality : bool
         Whether YARN may place containers elsewhere than ``nodes``/``racks``.
+    control : bool
+        Whether its containers may control the application as its client
+        does (scale, add and remove containers, end it), through
+        :meth:`knit.Knit.current`; for drivers, as ``knit dask submit``
+        runs.  By default a container's credential opens the key-value
+        store only.
 
     Examples
     --------
@@ -338,6 +344,7 @@ class Service:
     nodes: list = field(default_factory=list)
     racks: list = field(default_factory=list)
     relax_locality: bool = True
+    control: bool = False
 
     def __post_init__(self):
         if not isinstance(self.script, str) or not self.script.strip():
@@ -381,6 +388,8 @@ class Service:
         self.nodes, self.racks = list(self.nodes or []), list(self.racks or [])
         if not isinstance(self.relax_locality, bool):
             raise KnitTypeError(f"relax_locality must be True or False, got {self.relax_locality!r}")
+        if not isinstance(self.control, bool):
+            raise KnitTypeError(f"control must be True or False, got {self.control!r}")
         if not self.relax_locality and not (self.nodes or self.racks):
             raise KnitValueError("relax_locality=False needs nodes or racks: e.g. "
                                  "Service(..., nodes=['host1'], relax_locality=False)")

@@ -94,8 +94,6 @@ def _result(info):
 # ---------------------------------------------------------------------------
 
 def start(args):
-    from ..progress import LogFollower, StatusLine, watch
-
     if args.num_containers == 0 and not args.keep_alive:
         raise KnitValueError(
             "-n 0 starts no container, and the application would then wait, idle, until "
@@ -111,6 +109,14 @@ def start(args):
     # The id first, then the waiting: an application that fails at once is
     # still named, and with --wait its failure is an outcome (exit 3).
     app_id = k.start(cmd, envvars=_env_vars(args.envvars), wait=False, **kwargs)
+    return _then_wait(k, app_id, args)
+
+
+def _then_wait(k, app_id, args):
+    """Print the id of the application just submitted; then, with --wait or
+    --follow, wait for its end (showing progress) and exit with its outcome."""
+    from ..progress import LogFollower, StatusLine, watch
+
     print(app_id, flush=True)
     if not (args.wait or args.follow):
         k.wait_for_am()            # return once `knit containers/scale` can reach it
@@ -322,6 +328,33 @@ def submit(args):
     print(app_id, flush=True)
     k.wait_for_am()            # return once `knit containers/scale/spec` can reach it
     return Exit.OK
+
+
+def dask_submit(args):
+    from .. import dask_services as services
+
+    if not os.path.isfile(args.script):
+        raise KnitValueError(f"{args.script!r} is not a file: give the path of a Python "
+                             f"script, e.g. knit dask submit job.py --workers 2")
+    if args.timeout is not None and not args.timeout > 0:
+        raise KnitValueError(f"--timeout must be a positive number of seconds, got "
+                             f"{args.timeout:g}; e.g. knit dask submit job.py --wait "
+                             f"--timeout 600")
+    sizes = {}
+    for name in ("worker_memory", "scheduler_memory", "driver_memory"):
+        sizes[name] = services.megabytes("--" + name.replace("_", "-"), getattr(args, name))
+    python = "$PYTHON_BIN" if args.env else shlex.quote(sys.executable)
+    spec = services.cluster_spec(
+        python=python, deploy_mode=args.deploy_mode, n_workers=args.workers,
+        worker_memory_mb=sizes["worker_memory"], worker_vcores=args.worker_vcores,
+        worker_gpus=args.worker_gpus, node_label=args.node_label, env=args.env,
+        scheduler_memory_mb=sizes["scheduler_memory"], scheduler_vcores=args.scheduler_vcores,
+        max_restarts=args.max_restarts, name=args.app_name, queue=args.queue, tags=args.tags,
+        driver=args.script, driver_args=args.args, driver_memory_mb=sizes["driver_memory"],
+        driver_vcores=args.driver_vcores)
+    k = _knit()
+    app_id = k.submit(spec, checks=args.checks, wait=False)
+    return _then_wait(k, app_id, args)
 
 
 def spec(args):

@@ -100,6 +100,18 @@ ones it ignores and refuses those it cannot honour (see the docs' services
 page).
 """
 
+EPILOG_DASK_SUBMIT = """\
+examples:
+  knit dask submit job.py --env dask-env --workers 4 --worker-memory '4 GiB'
+  knit dask submit job.py --workers 2 --wait        # exit code: the script's outcome
+  knit logs APP --file stdout                       # what the script printed
+
+In the script, the cluster it was submitted with:
+  from knit.dask_yarn import DaskYARNCluster
+  from distributed import Client
+  client = Client(DaskYARNCluster.from_current())
+"""
+
 EPILOG_SPEC = """\
 examples:
   knit spec application_1795501918670_0004
@@ -440,6 +452,66 @@ def build_parser():
                                                "needs are kept.")
     ccl.add_argument("--older-than", default="0", metavar="DURATION",
                      help="only files unused for this long, e.g. 7d, 12h, 30m (default: all)")
+
+    # -- dask ---------------------------------------------------------------
+    dk = command("dask", "Dask clusters on YARN", EPILOG_DASK_SUBMIT, None,
+                 description="Run Dask scripts on YARN.")
+    dksub = dk.add_subparsers(dest="action", metavar="ACTION")
+    dksub.required = True
+    ds = command("submit", "run a Dask script as a YARN application", EPILOG_DASK_SUBMIT,
+                 commands.dask_submit, parent=dksub,
+                 description="Run a Python script inside YARN (the service dask-driver) "
+                             "with a Dask cluster of its own, which the script gets from "
+                             "DaskYARNCluster.from_current(); print the application id. "
+                             "The application ends when the script does, with its "
+                             "outcome.")
+    ds.add_argument("script", metavar="SCRIPT", help="the Python script (a local file)")
+    ds.add_argument("args", metavar="ARG", nargs="*", help="arguments of the script")
+    g = ds.add_argument_group("cluster")
+    g.add_argument("--env", metavar="ENV",
+                   help="packed Python environment holding dask, distributed and knit "
+                        "(default: this interpreter's path, for a single-machine cluster)")
+    g.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="workers started with the script (default 0; the script can "
+                        "scale)")
+    g.add_argument("--worker-memory", dest="worker_memory", default="2 GiB", metavar="SIZE",
+                   help="memory of each worker container (default '2 GiB')")
+    g.add_argument("--worker-vcores", dest="worker_vcores", type=int, default=1, metavar="N",
+                   help="vcores of each worker container, and its threads (default 1)")
+    g.add_argument("--worker-gpus", dest="worker_gpus", type=int, default=0, metavar="N",
+                   help="GPUs (yarn.io/gpu) of each worker container (default 0)")
+    g.add_argument("--node-label", dest="node_label", metavar="EXPR",
+                   help="node label expression the workers' nodes must match")
+    g.add_argument("--deploy-mode", dest="deploy_mode", choices=("remote", "local"),
+                   default="remote",
+                   help="remote: the scheduler in a container of its own (default); "
+                        "local: in the script's container")
+    g.add_argument("--scheduler-memory", dest="scheduler_memory", default="1 GiB",
+                   metavar="SIZE", help="memory of the scheduler's container (default '1 GiB')")
+    g.add_argument("--scheduler-vcores", dest="scheduler_vcores", type=int, default=1,
+                   metavar="N", help="vcores of the scheduler's container (default 1)")
+    g.add_argument("--driver-memory", dest="driver_memory", default="1 GiB", metavar="SIZE",
+                   help="memory of the script's container (default '1 GiB')")
+    g.add_argument("--driver-vcores", dest="driver_vcores", type=int, default=1, metavar="N",
+                   help="vcores of the script's container (default 1)")
+    g.add_argument("--max-restarts", dest="max_restarts", type=int, default=3, metavar="N",
+                   help="times failed workers are replaced; -1: always (default 3)")
+    a = ds.add_argument_group("application")
+    a.add_argument("--name", dest="app_name", default="dask", metavar="NAME",
+                   help="application name (default: dask)")
+    a.add_argument("-q", "--queue", default="default", help="YARN queue (default: default)")
+    a.add_argument("--tags", action="extend", type=_csv, default=[], metavar="TAG[,TAG...]",
+                   help="YARN application tags (repeatable)")
+    a.add_argument("--no-checks", dest="checks", action="store_false",
+                   help="skip the checks of resources, queue and capacity before submitting")
+    w = ds.add_argument_group("waiting")
+    w.add_argument("--wait", action="store_true",
+                   help="wait for the end, showing progress; exit 0 only if the script "
+                        "succeeded")
+    w.add_argument("--follow", action="store_true",
+                   help="like --wait, and print the containers' output as it appears")
+    w.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="with --wait/--follow: give up waiting after this long (exit 124)")
 
     # -- minicluster --------------------------------------------------------
     mc = command("minicluster", "a real single-machine Hadoop (HDFS + YARN) for trying knit",

@@ -36,6 +36,8 @@ final class AppSpec {
         final List<String> nodes;
         final List<String> racks;
         final boolean relaxLocality;
+        /** Whether its containers' credential opens the control routes too, not only /kv. */
+        final boolean control;
 
         Service(String name, Spec s, String defaultLabel) {
             this.name = name;
@@ -63,6 +65,7 @@ final class AppSpec {
             nodes = s.list("nodes");
             racks = s.list("racks");
             relaxLocality = s.getBool("relax_locality", true);
+            control = s.getBool("control", false);
             if (instances < 0 || memory < 1 || vcores < 1 || maxRestarts < -1) {
                 throw new IllegalArgumentException("service " + name + ": instances must be >= 0, memory and "
                         + "vcores >= 1, max_restarts >= -1");

@@ -664,6 +664,22 @@ public final class ApplicationMaster {
     }
 
     /**
+     * Whether the running container {@code containerId} belongs to a service
+     * whose spec says {@code control: true} (a driver that scales its own
+     * application, as {@code knit dask submit} runs).
+     */
+    synchronized boolean mayControl(String containerId) {
+        Worker w;
+        try {
+            w = workers.get(ContainerId.fromString(containerId));
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+        AppSpec.Service svc = w == null || !w.isActive() ? null : app.services.get(w.service);
+        return svc != null && svc.control;
+    }
+
+    /**
      * Blocks (never under the AM's lock) until the changes made so far are
      * saved, so that a reply to a control request means the change survives
      * an AM restart. A slow or failing HDFS delays the reply by at most 10 s.

@@ -193,8 +193,9 @@ final class ControlServer {
             }
             return;
         }
-        if (!caller.equals(CLIENT)) {
-            KvRoutes.finish(ex, 403, Json.error("a container's credential opens the key-value store (/kv/) only"));
+        if (!caller.equals(CLIENT) && !am.mayControl(caller)) {
+            KvRoutes.finish(ex, 403, Json.error("a container's credential opens the key-value store (/kv/) "
+                    + "only, unless its service has control: true"));
             return;
         }
         Reply reply = null;

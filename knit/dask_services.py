@@ -1,0 +1,173 @@
+"""The YARN side of a Dask cluster: its services, their scripts and the keys they share.
+
+A Dask cluster is one knit application.  Its workers are the service
+``dask-worker``; in remote deploy mode the scheduler is the service
+``dask-scheduler``, and a script submitted with ``knit dask submit`` is the
+service ``dask-driver``.  The scheduler's address travels through the
+application's key-value store (:mod:`knit.kv`): whoever runs the scheduler
+puts it under :data:`ADDRESS_KEY`, and each worker waits for it there, so a
+worker started before the scheduler listens, or replaced later, finds it.
+
+Examples
+--------
+>>> spec = cluster_spec(python='python3', deploy_mode='remote', n_workers=2,
+...                     worker_memory_mb=1024, worker_vcores=1)
+>>> sorted(spec.services)
+['dask-scheduler', 'dask-worker']
+>>> spec.services['dask-worker'].instances
+2
+"""
+import os
+import shlex
+
+from .exceptions import KnitValueError
+from .spec import ApplicationSpec, File, Resources, Service
+
+SCHEDULER = "dask-scheduler"
+WORKER = "dask-worker"
+DRIVER = "dask-driver"
+#: The key-value store's keys: the scheduler's address and its dashboard.
+ADDRESS_KEY = "dask.scheduler"
+DASHBOARD_KEY = "dask.dashboard"
+#: The scheduler preload that publishes both, shipped to the scheduler's container.
+PUBLISH_FILE = "knit_dask_publish.py"
+DEPLOY_MODES = ("local", "remote")
+#: Seconds a worker waits for the scheduler's address before giving up.
+ADDRESS_WAIT = 600
+
+MIB = 1024 ** 2
+
+
+def worker_memory_limit(container_bytes):
+    """Dask's memory limit for a worker in a container of ``container_bytes``.
+
+    YARN kills a container whose process tree outgrows its memory; the
+    nanny, the Python runtime and Dask's own spill margins live in the same
+    tree, so the worker's limit keeps 15 % (at least 256 MiB) of headroom.
+
+    Examples
+    --------
+    >>> worker_memory_limit(2 * 1024**3) // 1024**2
+    1740
+    """
+    headroom = max(256 * MIB, int(container_bytes * 0.15))
+    return max(64 * MIB, container_bytes - headroom)
+
+
+def megabytes(name, value):
+    """``value`` (``'2 GiB'``, or a byte count) in whole MiB, or an error naming ``name``.
+
+    Examples
+    --------
+    >>> megabytes('worker_memory', '1.5 GiB')
+    1536
+    """
+    from dask.utils import parse_bytes
+
+    try:
+        return -(-parse_bytes(value) // MIB)
+    except (ValueError, TypeError):
+        raise KnitValueError(f"{name} must be a size like '2 GiB' or '512 MiB' (or a byte "
+                             f"count), got {value!r}") from None
+
+
+def worker_args(vcores, memory_mb):
+    """The ``dask-worker`` options shared by every knit worker container."""
+    return (f"--nthreads {vcores} --memory-limit {worker_memory_limit(memory_mb * MIB)} "
+            f"--no-dashboard --death-timeout 60 --local-directory \"$PWD/dask-scratch\"")
+
+
+def worker_script(python, vcores, memory_mb):
+    """A worker container's script: wait for the scheduler's address, then serve.
+
+    Its Dask name is its tag (a worker the cluster object asked for by
+    name) or ``dask-worker-<instance>`` (one of the spec's instances).
+    """
+    return (f"addr=$(knit-kv get {ADDRESS_KEY} --wait {ADDRESS_WAIT}) || {{\n"
+            f"  echo 'knit: no Dask scheduler address in the key-value store after "
+            f"{ADDRESS_WAIT} s' >&2; exit 1; }}\n"
+            f"exec {python} -m distributed.cli.dask_worker \"$addr\" "
+            f"--name \"${{KNIT_CONTAINER_TAG:-$KNIT_SERVICE-$KNIT_INSTANCE}}\" "
+            f"{worker_args(vcores, memory_mb)}\n")
+
+
+def scheduler_script(python):
+    """The scheduler container's script: listen on the node's own name, publish."""
+    # NM_HOST is the NodeManager's host name, which clients and workers
+    # resolve; the dashboard listens on every interface of that node.
+    return (f"exec {python} -m distributed.cli.dask_scheduler --host \"$NM_HOST\" --port 0 "
+            f"--dashboard-address :0 --preload \"$PWD/{PUBLISH_FILE}\"\n")
+
+
+def driver_script(python, script, args=()):
+    """The driver container's script: run the user's script with its
+    arguments, then end the application with the script's outcome."""
+    run = " ".join([python, shlex.quote(os.path.basename(script))]
+                   + [shlex.quote(a) for a in args])
+    return f"{run}\nrc=$?\n{python} -m knit.dask_services $rc\nexit $rc\n"
+
+
+def cluster_spec(*, python, deploy_mode, n_workers, worker_memory_mb, worker_vcores,
+                 worker_gpus=0, node_label=None, env=None, scheduler_memory_mb=1024,
+                 scheduler_vcores=1, max_restarts=3, name="dask", queue="default", tags=(),
+                 driver=None, driver_args=(), driver_memory_mb=1024, driver_vcores=1):
+    """The application spec of a Dask cluster (and its driver script, if any).
+
+    Parameters
+    ----------
+    python : str
+        The interpreter in the containers (``$PYTHON_BIN`` with ``env``).
+    deploy_mode : {'local', 'remote'}
+        ``remote``: a ``dask-scheduler`` service runs the scheduler.
+        ``local``: the scheduler runs in the process that owns the cluster
+        (the driver's, for a submitted script), which publishes its address.
+    driver : str, optional
+        A local Python script to run as the ``dask-driver`` service; the
+        application ends when it does.
+    """
+    if deploy_mode not in DEPLOY_MODES:
+        raise KnitValueError(f"deploy_mode must be 'local' or 'remote', got {deploy_mode!r}")
+    services = {}
+    if deploy_mode == "remote":
+        publish = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dask_publish.py")
+        # No restarts: a new scheduler would have a new address and none of
+        # the old one's state, so its death ends the cluster, loudly.
+        services[SCHEDULER] = Service(
+            scheduler_script(python), instances=1, max_restarts=0, environment=env,
+            resources=Resources(memory=scheduler_memory_mb, vcores=scheduler_vcores),
+            files={PUBLISH_FILE: File(publish)})
+    services[WORKER] = Service(
+        worker_script(python, worker_vcores, worker_memory_mb), instances=n_workers,
+        max_restarts=max_restarts, environment=env, node_label=node_label,
+        resources=Resources(memory=worker_memory_mb, vcores=worker_vcores, gpus=worker_gpus))
+    if driver is not None:
+        services[DRIVER] = Service(
+            driver_script(python, driver, driver_args), instances=1, max_restarts=0,
+            environment=env, control=True,
+            resources=Resources(memory=driver_memory_mb, vcores=driver_vcores),
+            files={os.path.basename(driver): File(os.path.abspath(driver))})
+    return ApplicationSpec(services=services, name=name, queue=queue, tags=list(tags))
+
+
+def end_application(exit_code):
+    """Called by the driver's script once the user's script exits: end the
+    application with its outcome, so that the scheduler and workers go too.
+
+    Examples
+    --------
+    >>> end_application(0)          # doctest: +SKIP
+    """
+    from .core import Knit
+
+    k = Knit.current()
+    if exit_code == 0:
+        k._am().shutdown("SUCCEEDED", "the driver script finished")
+    else:
+        k._am().shutdown("FAILED", f"the driver script exited with code {exit_code}; "
+                                   f"see its log: knit logs {k.app_id}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    end_application(int(sys.argv[1]))
