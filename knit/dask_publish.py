@@ -6,8 +6,9 @@ needs nothing but the standard library and ``knit-kv``, which every knit
 container has on its ``PATH``; the keys go when the container ends, so a
 dead scheduler leaves no stale address behind.
 """
-import os
 import subprocess
+
+from distributed.comm import get_address_host
 
 ADDRESS_KEY = "dask.scheduler"       # = knit.dask_services.ADDRESS_KEY
 DASHBOARD_KEY = "dask.dashboard"     # = knit.dask_services.DASHBOARD_KEY
@@ -21,6 +22,7 @@ def dask_setup(scheduler):
     # The dashboard first: whoever sees the address may look for it at once.
     server = getattr(scheduler, "http_server", None)
     if server is not None and getattr(server, "port", None):
-        host = os.environ.get("NM_HOST") or scheduler.ip
+        # The host clients already reach the scheduler at.
+        host = get_address_host(scheduler.address)
         _put(DASHBOARD_KEY, f"http://{host}:{server.port}/status")
     _put(ADDRESS_KEY, scheduler.address)

@@ -30,7 +30,7 @@ from distributed.scheduler import Scheduler
 
 from . import dask_services as services
 from .core import FINAL_STATES, Knit
-from .dask_services import MIB, worker_memory_limit  # noqa: F401  (knit.dask_yarn's API)
+from .dask_services import worker_memory_limit  # noqa: F401  (part of knit.dask_yarn)
 from .exceptions import KnitException, KnitValueError
 from .lifecycle import tie
 from .utils import routable_ip
@@ -488,13 +488,8 @@ class DaskYARNCluster(SpecCluster):
         wanted = {str(name) for name in self.worker_spec}
         by_tag = {}
         containers = am.containers()["containers"]
-        scheduler = [c for c in containers if c.get("service") == services.SCHEDULER]
-        if scheduler and all(c["state"] in _ENDED for c in scheduler):
-            error = KnitException(
-                f"The Dask scheduler of {self.knit.app_id} ended (container "
-                f"{scheduler[-1]['id']}, exit {scheduler[-1].get('exit_status')}); the "
-                f"cluster cannot go on. Last log lines:\n"
-                f"{_last_lines(self.knit, scheduler[-1:])}", app_id=self.knit.app_id)
+        error = self._scheduler_ended(containers)
+        if error is not None:
             self._app.error = error
             self.loop.add_callback(self._fail, error)
             return
@@ -517,6 +512,41 @@ class DaskYARNCluster(SpecCluster):
                                ", ".join(f"{c['id']} exit {c.get('exit_status')}" for c in cs))
                 am.add(1, self._app.memory_mb, self._app.vcores, tag=tag,
                        service=self._app.service)
+
+    def _scheduler_ended(self, containers=None):
+        """Runs in a thread: in remote mode, the error to raise once the
+        scheduler's container has ended (None while it runs)."""
+        if self.deploy_mode != "remote" or self.knit.app_id is None:
+            return None
+        if containers is None:
+            am = self.knit._am(required=False)
+            if am is None:
+                return self._app.error
+            containers = am.containers()["containers"]
+        scheduler = [c for c in containers if c.get("service") == services.SCHEDULER]
+        if not scheduler or not all(c["state"] in _ENDED for c in scheduler):
+            return None
+        return self._app.error or KnitException(
+            f"The Dask scheduler of {self.knit.app_id} ended (container "
+            f"{scheduler[-1]['id']}, exit {scheduler[-1].get('exit_status')}); the "
+            f"cluster cannot go on. Last log lines:\n"
+            f"{_last_lines(self.knit, scheduler[-1:])}", app_id=self.knit.app_id)
+
+    async def _scheduler_error(self, within=60):
+        """After losing the remote scheduler's connection: the YARN error
+        that explains it, once the AM has seen its container end (or None)."""
+        import time
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            try:
+                error = await self._app._run(self._scheduler_ended)
+            except KnitException as e:
+                error = e             # the application itself is gone
+            if error is not None:
+                self._app.error = error
+                return error
+            await asyncio.sleep(1)
+        return None
 
     async def _fail(self, error):
         """The YARN application cannot serve workers: say so, and close the
@@ -541,7 +571,10 @@ class DaskYARNCluster(SpecCluster):
         try:
             return done.pop().result()
         except Exception:
-            # Waiting fails too when the scheduler closes: the YARN error is the cause.
+            # Waiting fails too when the scheduler closes or dies: the YARN
+            # error is the cause.
+            if self.yarn_error is None and self.deploy_mode == "remote":
+                await self._scheduler_error()
             if self.yarn_error is not None:
                 raise self.yarn_error from None
             raise
@@ -549,6 +582,17 @@ class DaskYARNCluster(SpecCluster):
     async def _close(self):
         if self._watch is not None:
             self._watch.cancel()
+        if self.deploy_mode == "remote" and self.yarn_error is None and self.knit.app_id:
+            await self._scheduler_error(within=0.1)      # one look: is it still there?
+        if self.deploy_mode == "remote" and self.yarn_error is not None:
+            # The scheduler is gone: nobody to retire workers with. They go
+            # with the application, below.
+            from distributed.core import Status
+            for w in self.workers.values():
+                w.status = Status.closed
+            self.worker_spec.clear()
+            self.workers.clear()
+            self.scheduler_comm = None
         await super()._close()
         if self.knit.app_id and await self._app._run(self.knit.runtime_status) not in FINAL_STATES:
             await self._app._run(self.knit.kill)

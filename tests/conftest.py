@@ -24,6 +24,7 @@ moved with environment variables: ``KNIT_TEST_SECURE_PORT_OFFSET``,
 """
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -263,3 +264,15 @@ def ha_knits(ha_env):
 def k(knits):
     """One Knit whose application is killed after the test."""
     return knits()
+
+
+@pytest.fixture(scope="session")
+def dask_env(minicluster):
+    """A venv with the client's exact dask and distributed, packed for YARN."""
+    import dask
+    import distributed
+
+    return Knit.create_env(
+        env_name="knit-test-dask",
+        packages=[f"dask=={dask.__version__}", f"distributed=={distributed.__version__}",
+                  f"python={sys.version_info.major}.{sys.version_info.minor}"])

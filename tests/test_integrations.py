@@ -6,8 +6,6 @@ import subprocess
 import sys
 import time
 
-import dask
-import distributed
 import ipyparallel
 import pytest
 import requests
@@ -21,15 +19,6 @@ from knit.utils import zip_path
 
 from test_display import CHROMIUM, render, shown_text
 from helpers import poll
-
-
-@pytest.fixture(scope="session")
-def dask_env(minicluster):
-    """A venv with the client's exact dask and distributed, packed for YARN."""
-    return Knit.create_env(
-        env_name="knit-test-dask",
-        packages=[f"dask=={dask.__version__}", f"distributed=={distributed.__version__}",
-                  f"python={sys.version_info.major}.{sys.version_info.minor}"])
 
 
 @pytest.fixture(scope="session")

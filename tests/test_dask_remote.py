@@ -1,0 +1,184 @@
+"""Dask with the scheduler inside YARN: remote deploy mode, reconnecting, ``knit dask submit``."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import requests
+from distributed import Client
+
+from knit import Knit
+from knit.dask_yarn import DaskYARNCluster
+from knit.exceptions import KnitException, KnitValueError
+
+from helpers import poll
+
+SMALL = dict(worker_memory="512 MiB", scheduler_memory="512 MiB")
+
+
+def _running_workers(cluster):
+    return [c for c in cluster.knit._worker_containers(service="dask-worker")
+            if c["state"] == "RUNNING"]
+
+
+def _run_python(code, *args, timeout=300):
+    """Run ``code`` in a new interpreter (another process of the same user)."""
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args],
+                       capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def test_remote_cluster_computes_scales_adapts_and_shows(dask_env):
+    with DaskYARNCluster(env=dask_env, deploy_mode="remote", n_workers=1, **SMALL) as cluster:
+        k = cluster.knit
+        assert set(k.spec().services) == {"dask-scheduler", "dask-worker"}
+        # The scheduler published its address; this process runs none.
+        assert cluster.scheduler_address == k.kv["dask.scheduler"]
+        [scheduler] = k._worker_containers(service="dask-scheduler")
+        with Client(cluster) as client:
+            client.wait_for_workers(1, timeout=180)
+            assert client.submit(sum, [1, 2, 3]).result(timeout=60) == 6
+            assert client.run_on_scheduler(
+                lambda: __import__("os").environ.get("CONTAINER_ID")) == scheduler["id"]
+            cluster.scale(3)
+            client.wait_for_workers(3, timeout=180)
+            assert len(_running_workers(cluster)) == 3
+            cluster.scale(1)
+            poll(lambda: len(client.scheduler_info()["workers"]) == 1, timeout=60)
+            poll(lambda: len(_running_workers(cluster)) == 1, timeout=60)
+            cluster.adapt(minimum=1, maximum=2, interval="300ms", wait_count=2)
+            futures = client.map(lambda x: __import__("time").sleep(1) or x, range(20))
+            poll(lambda: len(_running_workers(cluster)) == 2, timeout=120)
+            assert sum(client.gather(futures)) == sum(range(20))
+            # The dashboard of the scheduler's container, as published there.
+            assert cluster.dashboard_link == k.kv["dask.dashboard"]
+            assert requests.get(cluster.dashboard_link, timeout=10).status_code == 200
+            html = cluster._repr_html_()
+            assert "in YARN, service dask-scheduler" in html and cluster.application_id in html
+        app_id = cluster.application_id
+    assert k.yarn_api.state(app_id) in ("FINISHED", "KILLED")
+
+
+def test_detached_remote_cluster_outlives_its_client_and_is_taken_over(minicluster):
+    # Process 1 starts a detached cluster and exits.
+    out = _run_python("""
+        from distributed import Client
+        from knit.dask_yarn import DaskYARNCluster
+        c = DaskYARNCluster(deploy_mode="remote", n_workers=1, detach=True,
+                            worker_memory="512 MiB", scheduler_memory="512 MiB")
+        Client(c).wait_for_workers(1, timeout=180)
+        print(c.application_id)
+    """)
+    app_id = out.split()[-1]
+    k = Knit().attach(app_id)
+    try:
+        assert k.runtime_status() == "RUNNING"
+        # Process 2 reconnects, computes, scales, and exits without closing.
+        out = _run_python("""
+            import gc, sys
+            from distributed import Client
+            from knit.dask_yarn import DaskYARNCluster
+            c = DaskYARNCluster.from_application_id(sys.argv[1])
+            print(sorted(c.worker_spec))
+            client = Client(c)
+            c.scale(2)
+            client.wait_for_workers(2, timeout=180)
+            print(client.submit(lambda x: x + 1, 41).result(timeout=60))
+            client.close()
+            del c, client
+            gc.collect()
+        """, app_id)
+        assert "['yarn-0']" in out and "42" in out.split()
+        assert k.runtime_status() == "RUNNING"
+        # Here: the two workers are adopted, not started again; collecting
+        # the object ends nothing, close() ends the cluster.
+        cluster = DaskYARNCluster.from_application_id(app_id)
+        assert sorted(cluster.worker_spec) == ["yarn-0", "yarn-1"]
+        assert len(_running_workers(cluster)) == 2
+        del cluster
+        import gc
+        gc.collect()
+        assert k.runtime_status() == "RUNNING"
+        cluster = DaskYARNCluster.from_application_id(app_id)
+        with Client(cluster) as client:
+            assert client.submit(sum, [2, 3]).result(timeout=60) == 5
+        cluster.close()
+        poll(lambda: k.runtime_status() in ("FINISHED", "KILLED"), timeout=120)
+    finally:
+        k._kill_if_running()
+
+
+def test_a_killed_scheduler_fails_the_cluster_loudly(minicluster):
+    with DaskYARNCluster(deploy_mode="remote", n_workers=1, **SMALL) as cluster:
+        cluster.wait_for_workers(1, timeout=180)
+        [scheduler] = cluster.knit._worker_containers(service="dask-scheduler")
+        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()
+                and _is_scheduler_of(p, scheduler["id"])]
+        assert len(pids) == 1
+        os.kill(pids[0], signal.SIGKILL)
+        with pytest.raises(KnitException, match="Dask scheduler of .* ended"):
+            cluster.wait_for_workers(2, timeout=150)
+        assert scheduler["id"] in str(cluster.yarn_error)
+
+
+def _is_scheduler_of(pid, container_id):
+    try:
+        cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
+        return (b"distributed.cli.dask_scheduler" in cmdline
+                and container_id in os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return False
+
+
+JOB = """\
+import sys
+from distributed import Client
+from knit.dask_yarn import DaskYARNCluster
+
+cluster = DaskYARNCluster.from_current()
+client = Client(cluster)
+cluster.scale(2)
+client.wait_for_workers(2, timeout=180)
+print("RESULT", client.submit(sum, range(int(sys.argv[1]))).result(),
+      len(client.scheduler_info()["workers"]), flush=True)
+sys.exit(int(sys.argv[2]))
+"""
+
+
+@pytest.mark.parametrize("mode, exit_code", [("remote", 0), ("local", 3)])
+def test_knit_dask_submit_runs_a_script_to_its_end(minicluster, tmp_path, mode, exit_code):
+    script = tmp_path / "job.py"
+    script.write_text(JOB)
+    r = subprocess.run(
+        [sys.executable, "-m", "knit", "dask", "submit", str(script), "100", str(exit_code),
+         "--workers", "1", "--worker-memory", "512 MiB", "--scheduler-memory", "512 MiB",
+         "--driver-memory", "512 MiB", "--deploy-mode", mode, "--wait", "--timeout", "400"],
+        capture_output=True, text=True, timeout=500)
+    app_id = r.stdout.split()[0]
+    k = Knit().attach(app_id)
+    st = k.status()
+    # The script's outcome is the application's, and the CLI's exit code.
+    assert (r.returncode, st["finalStatus"]) == (
+        (0, "SUCCEEDED") if exit_code == 0 else (3, "FAILED")), r.stderr
+    if exit_code:
+        assert f"the driver script exited with code {exit_code}" in st["diagnostics"]
+    services = {"remote": {"dask-scheduler", "dask-worker", "dask-driver"},
+                "local": {"dask-worker", "dask-driver"}}[mode]
+    logs = k.logs(file="stdout")
+    assert "RESULT 4950 2" in "".join(logs.values())
+    assert len(logs) == len(services) + 1    # one container per service, and a second worker
+
+
+def test_reconnect_refuses_what_it_cannot_take_over(k):
+    with pytest.raises(KnitValueError, match="deploy_mode must be 'local'"):
+        DaskYARNCluster(deploy_mode="yarn")
+    with pytest.raises(KnitValueError, match="scheduler_memory must be a size"):
+        DaskYARNCluster(deploy_mode="remote", scheduler_memory="lots")
+    k.start("sleep 300", num_containers=1)
+    with pytest.raises(KnitValueError, match="not a Dask cluster of knit"):
+        DaskYARNCluster.from_application_id(k.app_id)
+    with pytest.raises(KnitException, match="inside a container"):
+        DaskYARNCluster.from_current()
