@@ -17,7 +17,7 @@ from .table import fit_table, terminal_width
 #: Options of ``knit start`` passed to :meth:`knit.Knit.start` as they are.
 START_PARAMS = ("num_containers", "memory", "virtual_cores", "files", "app_name", "queue",
                 "checks", "env", "max_restarts", "max_attempts", "am_memory", "am_vcores",
-                "nodes", "racks", "node_label", "priority", "keep_alive", "gpus")
+                "nodes", "racks", "node_label", "priority", "keep_alive", "gpus", "tags")
 
 
 # ---------------------------------------------------------------------------
@@ -464,6 +464,31 @@ def env_ls(args):
         _table(args, ("NAME", "SIZE", "MODIFIED", "PATH"),
                [(e["name"], _size(e["size"]), e["modified"], e["path"]) for e in envs],
                keep=(1, 2), left=(3,))
+    return Exit.OK
+
+
+def config(args):
+    from ..conf import find_conf_dir, read_site_files
+    from ..settings import CONFIG_ENV, config_path, dask_sources, effective, load_config
+
+    if args.path:
+        print(config_path())
+        return Exit.OK
+    cfg = load_config()
+    conf_dir = find_conf_dir()
+    rows = effective(cfg, hadoop_conf=read_site_files(conf_dir) if conf_dir else {})
+    if args.dask:
+        rows += dask_sources(cfg)
+    if args.json:
+        print(json.dumps({"file": str(cfg.path), "found": cfg.found,
+                          "settings": {k: {"value": v, "source": src} for k, v, src in rows}},
+                         indent=2))
+        return Exit.OK
+    how = f" (${CONFIG_ENV})" if os.environ.get(CONFIG_ENV) else ""
+    print(f"knit config file: {cfg.path}{how}{'' if cfg.found else ', not there: built-in defaults'}")
+    _table(args, ("KEY", "VALUE", "SOURCE"),
+           [(k, "-" if v in (None, []) else ",".join(v) if isinstance(v, list) else str(v), src)
+            for k, v, src in rows], keep=(0,), left=(2,))
     return Exit.OK
 
 

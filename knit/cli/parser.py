@@ -22,6 +22,7 @@ examples:
   knit ls
   knit logs application_1795501918670_0004 --follow
   knit minicluster start
+  knit config                   # defaults from ~/.config/knit/config.yaml
 
 Run `knit COMMAND --help` for a command's options.  Shell completion:
   eval "$(register-python-argcomplete knit)"   # bash or zsh, e.g. in ~/.bashrc
@@ -36,6 +37,9 @@ examples:
       '$PYTHON_BIN script.py'
   knit start -n 2 -- sh -c 'echo $CONTAINER_ID'     # several words after --
   knit start --keep-alive -n 0 'sleep 600'          # empty; grow it with `knit scale`
+
+Options whose default says "config" take it from knit's config file when it
+sets one (`knit config` shows them).
 
 With --wait or --follow, a last line on stderr gives the application's final
 state, and the exit code is its result: 0 when it SUCCEEDED, 3 when it FAILED
@@ -154,6 +158,19 @@ examples:
 Packed environments live in $KNIT_HOME/envs (~/.knit/envs by default).
 """
 
+EPILOG_CONFIG = """\
+examples:
+  knit config                      # every default, its value and its source
+  knit config --dask --json
+  $EDITOR "$(knit config --path)"  # ~/.config/knit/config.yaml
+
+The file is $KNIT_CONFIG if set, else $XDG_CONFIG_HOME/knit/config.yaml, else
+~/.config/knit/config.yaml; YAML, e.g. `queue: batch` and `memory: 1 GiB` on
+two lines.  An argument beats an environment variable ($HADOOP_USER_NAME for
+user), which beats the file, which beats the Hadoop configuration and knit's
+defaults.
+"""
+
 EPILOG_CACHE = """\
 examples:
   knit cache ls
@@ -264,15 +281,21 @@ def build_parser():
     g.add_argument("-n", "--num-containers", dest="num_containers", type=int, default=1,
                    metavar="N", help="containers to run the command on (default 1; 0 needs "
                                      "--keep-alive)")
-    g.add_argument("-m", "--memory", type=int, default=128, metavar="MB",
-                   help="memory of each container in MB (default 128)")
-    g.add_argument("-c", "--vcores", dest="virtual_cores", type=int, default=1, metavar="N",
-                   help="virtual cores of each container (default 1)")
-    g.add_argument("--gpus", type=int, default=0, metavar="N",
-                   help="GPUs (yarn.io/gpu) of each container (default 0)")
+    # Options whose default says "config" come from knit's config file when
+    # it sets them (`knit config` shows the values in effect).
+    g.add_argument("-m", "--memory", type=int, default=None, metavar="MB",
+                   help="memory of each container in MB (default: config, else 128)")
+    g.add_argument("-c", "--vcores", dest="virtual_cores", type=int, default=None,
+                   metavar="N", help="virtual cores of each container (default: config, "
+                                     "else 1)")
+    g.add_argument("--gpus", type=int, default=None, metavar="N",
+                   help="GPUs (yarn.io/gpu) of each container (default: config, else 0)")
+    # Before --env: errors about the environment name --env (CLISpelling).
+    g.add_argument("--no-env", dest="env", action="store_const", const=False,
+                   help="no environment, even if the config file names one")
     g.add_argument("--env", metavar="ENV",
                    help="packed Python environment: a .zip/.tar.gz path, an hdfs:// URI, "
-                        "or the name of one in $KNIT_HOME/envs")
+                        "or the name of one in $KNIT_HOME/envs (default: config, else none)")
     g.add_argument("--files", action="extend", type=_csv, default=[], metavar="FILE[,FILE...]",
                    help="local paths or hdfs:// URIs linked into each container's "
                         "working directory (repeatable; archives are unpacked)")
@@ -290,9 +313,13 @@ def build_parser():
                    help="keep the application running when its containers have ended, "
                         "waiting for `knit scale`, until killed (needed for -n 0)")
     a = s.add_argument_group("application")
-    a.add_argument("--name", dest="app_name", default="knit", metavar="NAME",
-                   help="application name (default: knit)")
-    a.add_argument("-q", "--queue", default="default", help="YARN queue (default: default)")
+    a.add_argument("--name", dest="app_name", default=None, metavar="NAME",
+                   help="application name (default: config, else knit)")
+    a.add_argument("-q", "--queue", default=None,
+                   help="YARN queue (default: config, else default)")
+    a.add_argument("--tags", action="extend", type=_csv, default=None,
+                   metavar="TAG[,TAG...]", help="YARN application tags (repeatable; "
+                                                "default: config, else none)")
     a.add_argument("--priority", type=int, default=0, metavar="N",
                    help="YARN application priority (default 0)")
     a.add_argument("--max-attempts", dest="max_attempts", type=int, default=1, metavar="N",
@@ -436,6 +463,20 @@ def build_parser():
                                                "$KNIT_HOME/envs.")
     json_arg(envls, "print the list as JSON")
     wide_arg(envls)
+
+    # -- config -------------------------------------------------------------
+    cf = command("config", "show the defaults in effect and where each comes from",
+                 EPILOG_CONFIG, commands.config,
+                 description="Show every setting of knit's config file with the value in "
+                             "effect and its source: the file, an environment variable, "
+                             "the Hadoop configuration or knit's default.  A bad file is "
+                             "reported here as it would be at `knit start`.")
+    cf.add_argument("--dask", action="store_true",
+                    help="also the Dask cluster's defaults (dask's `knit` config section)")
+    cf.add_argument("--path", action="store_true",
+                    help="print only where the config file is (or would be)")
+    json_arg(cf, "print the settings as JSON")
+    wide_arg(cf)
 
     # -- cache --------------------------------------------------------------
     cache = command("cache", "show and evict the HDFS upload cache", EPILOG_CACHE, None,
