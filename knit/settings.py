@@ -260,7 +260,7 @@ def _check_keys(where, data, keys, sections=None):
         try:
             out[key] = keys[key].check(value)
         except ValueError as e:
-            example = _yaml_value({key: keys[key].example})
+            example = f"{key}: {_yaml_value(keys[key].example)}"
             raise KnitValueError(f"{where}: bad value for {key!r}: {_yaml_value(value)} "
                                  f"({e}); e.g. `{example}`") from None
     return out
