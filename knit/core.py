@@ -84,6 +84,13 @@ class Knit:
 
     Notes
     -----
+    Settings not given here, in ``pars`` or (for ``user``) in
+    ``$HADOOP_USER_NAME`` come from knit's config file when it has them
+    (``user``, ``rm``, ``rm_port``, ``fs_default``, ``replication_factor``;
+    see :mod:`knit.settings`), before the Hadoop site files; the file's
+    ``queue``, ``memory``, ``env``, ... are :meth:`start`'s defaults.
+    :attr:`defaults` holds the file as read.
+
     Everything given here (``rm``, ports, ``user``, ``replication_factor``,
     Hadoop properties in ``pars``) steers the REST calls and the gateway
     JVM alike, so both always reach the same ResourceManager as the same
