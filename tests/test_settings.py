@@ -138,7 +138,7 @@ def test_dask_config_section_then_knit_file_then_default(cfg_file):
     base = dask_cluster_defaults(cfg)
     # knit/knit.yaml's defaults; queue, env and tags from knit's file.
     assert base == {"env": "file-env", "queue": "batch", "worker_memory": "2 GiB",
-                    "worker_vcores": 1, "worker_gpus": 0, "scheduler_memory": "2 GiB",
+                    "worker_vcores": 1, "worker_gpus": 0, "scheduler_memory": "1 GiB",
                     "scheduler_vcores": 1, "deploy_mode": "local", "tags": ["t1"],
                     "user": None, "n_workers": 0, "node_label": None, "app_name": "dask"}
     with dask_config_mod.set({"knit.worker-memory": "4 GiB", "knit.environment": "dask-env",
@@ -255,6 +255,23 @@ def test_a_bad_value_from_the_file_is_named_at_start(minicluster, cfg_file):
     with pytest.raises(KnitValueError, match=rf"'no-such-queue' does not exist.*'queue' came "
                                              rf"from knit's config file {path}"):
         Knit().start("true")
+
+
+def test_knit_dask_submit_takes_dask_config_then_knit_file(cfg_file, tmp_path):
+    from knit.cli.commands import dask_submit_spec
+    from knit.cli.parser import build_parser
+
+    cfg_file("queue: batch\ntags: [t1]\n")
+    script = tmp_path / "job.py"
+    script.write_text("print(1)\n")
+    with dask_config_mod.set({"knit.worker-memory": "768 MiB", "knit.n-workers": 2,
+                              "knit.user": "dask-user"}):
+        args = build_parser().parse_args(["dask", "submit", str(script), "--worker-vcores", "2"])
+        spec, user = dask_submit_spec(args)
+    worker = spec.services["dask-worker"]
+    assert (worker.resources.memory, worker.instances, worker.resources.vcores) == (768, 2, 2)
+    assert (spec.queue, spec.tags, user) == ("batch", ["t1"], "dask-user")
+    assert spec.services["dask-scheduler"].resources.memory == 1024   # knit/knit.yaml
 
 
 def test_every_key_is_documented():

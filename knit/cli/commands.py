@@ -24,9 +24,9 @@ START_PARAMS = ("num_containers", "memory", "virtual_cores", "files", "app_name"
 # helpers
 # ---------------------------------------------------------------------------
 
-def _knit():
+def _knit(**kwargs):
     from ..core import Knit
-    return Knit()
+    return Knit(**kwargs)
 
 
 def _attach(app_id):
@@ -331,8 +331,6 @@ def submit(args):
 
 
 def dask_submit(args):
-    from .. import dask_services as services
-
     if not os.path.isfile(args.script):
         raise KnitValueError(f"{args.script!r} is not a file: give the path of a Python "
                              f"script, e.g. knit dask submit job.py --workers 2")
@@ -340,21 +338,39 @@ def dask_submit(args):
         raise KnitValueError(f"--timeout must be a positive number of seconds, got "
                              f"{args.timeout:g}; e.g. knit dask submit job.py --wait "
                              f"--timeout 600")
-    sizes = {}
-    for name in ("worker_memory", "scheduler_memory", "driver_memory"):
-        sizes[name] = services.megabytes("--" + name.replace("_", "-"), getattr(args, name))
-    python = "$PYTHON_BIN" if args.env else shlex.quote(sys.executable)
-    spec = services.cluster_spec(
-        python=python, deploy_mode=args.deploy_mode, n_workers=args.workers,
-        worker_memory_mb=sizes["worker_memory"], worker_vcores=args.worker_vcores,
-        worker_gpus=args.worker_gpus, node_label=args.node_label, env=args.env,
-        scheduler_memory_mb=sizes["scheduler_memory"], scheduler_vcores=args.scheduler_vcores,
-        max_restarts=args.max_restarts, name=args.app_name, queue=args.queue, tags=args.tags,
-        driver=args.script, driver_args=args.args, driver_memory_mb=sizes["driver_memory"],
-        driver_vcores=args.driver_vcores)
-    k = _knit()
+    spec, user = dask_submit_spec(args)
+    k = _knit() if user is None else _knit(user=user)
     app_id = k.submit(spec, checks=args.checks, wait=False)
     return _then_wait(k, app_id, args)
+
+
+def dask_submit_spec(args):
+    """The spec of ``knit dask submit`` and the user to submit as: each
+    option not given comes from dask's ``knit`` config section, then knit's
+    config file (:func:`knit.settings.dask_cluster_defaults`)."""
+    from .. import dask_services as services
+    from ..settings import dask_cluster_defaults
+
+    d = dask_cluster_defaults(
+        env=args.env, n_workers=args.workers, worker_memory=args.worker_memory,
+        worker_vcores=args.worker_vcores, worker_gpus=args.worker_gpus,
+        node_label=args.node_label, deploy_mode=args.deploy_mode,
+        scheduler_memory=args.scheduler_memory, scheduler_vcores=args.scheduler_vcores,
+        app_name=args.app_name, queue=args.queue, tags=args.tags)
+    sizes = {}
+    for name in ("worker_memory", "scheduler_memory"):
+        sizes[name] = services.megabytes("--" + name.replace("_", "-"), d[name])
+    sizes["driver_memory"] = services.megabytes("--driver-memory", args.driver_memory)
+    python = "$PYTHON_BIN" if d["env"] else shlex.quote(sys.executable)
+    spec = services.cluster_spec(
+        python=python, deploy_mode=d["deploy_mode"], n_workers=d["n_workers"],
+        worker_memory_mb=sizes["worker_memory"], worker_vcores=d["worker_vcores"],
+        worker_gpus=d["worker_gpus"], node_label=d["node_label"], env=d["env"],
+        scheduler_memory_mb=sizes["scheduler_memory"], scheduler_vcores=d["scheduler_vcores"],
+        max_restarts=args.max_restarts, name=d["app_name"], queue=d["queue"],
+        tags=d["tags"] or [], driver=args.script, driver_args=args.args,
+        driver_memory_mb=sizes["driver_memory"], driver_vcores=args.driver_vcores)
+    return spec, d["user"]
 
 
 def spec(args):

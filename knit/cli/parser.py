@@ -110,6 +110,10 @@ examples:
   knit dask submit job.py --workers 2 --wait        # exit code: the script's outcome
   knit logs APP --file stdout                       # what the script printed
 
+Options whose default says "dask config" take it from dask's `knit` config
+section (~/.config/dask/knit.yaml, DASK_KNIT__WORKER_MEMORY=...), then from
+knit's config file (env, queue, tags); `knit config --dask` shows them.
+
 In the script, the cluster it was submitted with:
   from knit.dask_yarn import DaskYARNCluster
   from distributed import Client
@@ -509,28 +513,37 @@ def build_parser():
     ds.add_argument("script", metavar="SCRIPT", help="the Python script (a local file)")
     ds.add_argument("args", metavar="ARG", nargs="*", help="arguments of the script")
     g = ds.add_argument_group("cluster")
+    # "dask config": dask's `knit` section (knit.worker-memory, ...), then
+    # knit's config file where it has the key (`knit config --dask`).
     g.add_argument("--env", metavar="ENV",
                    help="packed Python environment holding dask, distributed and knit "
-                        "(default: this interpreter's path, for a single-machine cluster)")
-    g.add_argument("--workers", type=int, default=0, metavar="N",
-                   help="workers started with the script (default 0; the script can "
-                        "scale)")
-    g.add_argument("--worker-memory", dest="worker_memory", default="2 GiB", metavar="SIZE",
-                   help="memory of each worker container (default '2 GiB')")
-    g.add_argument("--worker-vcores", dest="worker_vcores", type=int, default=1, metavar="N",
-                   help="vcores of each worker container, and its threads (default 1)")
-    g.add_argument("--worker-gpus", dest="worker_gpus", type=int, default=0, metavar="N",
-                   help="GPUs (yarn.io/gpu) of each worker container (default 0)")
+                        "(default: dask config, else this interpreter's path, for a "
+                        "single-machine cluster)")
+    g.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="workers started with the script (default: dask config, else 0; "
+                        "the script can scale)")
+    g.add_argument("--worker-memory", dest="worker_memory", default=None, metavar="SIZE",
+                   help="memory of each worker container (default: dask config, else "
+                        "'2 GiB')")
+    g.add_argument("--worker-vcores", dest="worker_vcores", type=int, default=None,
+                   metavar="N", help="vcores of each worker container, and its threads "
+                                     "(default: dask config, else 1)")
+    g.add_argument("--worker-gpus", dest="worker_gpus", type=int, default=None, metavar="N",
+                   help="GPUs (yarn.io/gpu) of each worker container (default: dask "
+                        "config, else 0)")
     g.add_argument("--node-label", dest="node_label", metavar="EXPR",
-                   help="node label expression the workers' nodes must match")
+                   help="node label expression the workers' nodes must match (default: "
+                        "dask config, else none)")
     g.add_argument("--deploy-mode", dest="deploy_mode", choices=("remote", "local"),
                    default="remote",
                    help="remote: the scheduler in a container of its own (default); "
                         "local: in the script's container")
-    g.add_argument("--scheduler-memory", dest="scheduler_memory", default="1 GiB",
-                   metavar="SIZE", help="memory of the scheduler's container (default '1 GiB')")
-    g.add_argument("--scheduler-vcores", dest="scheduler_vcores", type=int, default=1,
-                   metavar="N", help="vcores of the scheduler's container (default 1)")
+    g.add_argument("--scheduler-memory", dest="scheduler_memory", default=None,
+                   metavar="SIZE", help="memory of the scheduler's container (default: dask "
+                                        "config, else '1 GiB')")
+    g.add_argument("--scheduler-vcores", dest="scheduler_vcores", type=int, default=None,
+                   metavar="N", help="vcores of the scheduler's container (default: dask "
+                                     "config, else 1)")
     g.add_argument("--driver-memory", dest="driver_memory", default="1 GiB", metavar="SIZE",
                    help="memory of the script's container (default '1 GiB')")
     g.add_argument("--driver-vcores", dest="driver_vcores", type=int, default=1, metavar="N",
@@ -538,11 +551,13 @@ def build_parser():
     g.add_argument("--max-restarts", dest="max_restarts", type=int, default=3, metavar="N",
                    help="times failed workers are replaced; -1: always (default 3)")
     a = ds.add_argument_group("application")
-    a.add_argument("--name", dest="app_name", default="dask", metavar="NAME",
-                   help="application name (default: dask)")
-    a.add_argument("-q", "--queue", default="default", help="YARN queue (default: default)")
-    a.add_argument("--tags", action="extend", type=_csv, default=[], metavar="TAG[,TAG...]",
-                   help="YARN application tags (repeatable)")
+    a.add_argument("--name", dest="app_name", default=None, metavar="NAME",
+                   help="application name (default: dask config, else dask)")
+    a.add_argument("-q", "--queue", default=None,
+                   help="YARN queue (default: dask config, else default)")
+    a.add_argument("--tags", action="extend", type=_csv, default=None,
+                   metavar="TAG[,TAG...]", help="YARN application tags (repeatable; "
+                                                "default: dask config, else none)")
     a.add_argument("--no-checks", dest="checks", action="store_false",
                    help="skip the checks of resources, queue and capacity before submitting")
     w = ds.add_argument_group("waiting")
