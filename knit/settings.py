@@ -293,7 +293,8 @@ class KnitConfig:
         128
         """
         keys, values = self._scope(section)
-        return values[name] if name in values else keys[name].default
+        value = values[name] if name in values else keys[name].default
+        return list(value) if isinstance(value, list) else value
 
     def source(self, name, section=None):
         """The file's path if it sets ``name``, else ``'default'``."""

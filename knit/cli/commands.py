@@ -501,7 +501,8 @@ def config(args):
                          indent=2))
         return Exit.OK
     how = f" (${CONFIG_ENV})" if os.environ.get(CONFIG_ENV) else ""
-    print(f"knit config file: {cfg.path}{how}{'' if cfg.found else ', not there: built-in defaults'}")
+    missing = "" if cfg.found else ", not there: built-in defaults"
+    print(f"knit config file: {cfg.path}{how}{missing}")
     _table(args, ("KEY", "VALUE", "SOURCE"),
            [(k, "-" if v in (None, []) else ",".join(v) if isinstance(v, list) else str(v), src)
             for k, v, src in rows], keep=(0,), left=(2,))
