@@ -15,6 +15,7 @@ import pytest
 
 import knit.settings
 from knit.cli import main
+from knit.cli.parser import build_parser
 from knit.conf import settings_from
 from knit.exceptions import KnitTypeError, KnitValueError
 from knit.settings import (KnitConfig, config_path, dask_cluster_defaults, dask_config,
@@ -248,18 +249,27 @@ def test_a_submission_takes_queue_memory_and_tags_from_the_file(minicluster, cfg
         Knit().attach(app_id).kill()
 
 
-def test_a_bad_value_from_the_file_is_named_at_start(minicluster, cfg_file):
+def test_the_file_reaches_knit_and_its_jvm_and_names_itself_in_errors(minicluster, cfg_file):
     from knit import Knit
 
-    path = cfg_file("queue: no-such-queue\n")
+    path = cfg_file("queue: no-such-queue\nreplication_factor: 2\nenv: no-such-env\n")
+    k = Knit()
+    # A Knit() setting from the file steers the gateway JVM as an argument would.
+    assert k.conf.replication_factor == 2
+    assert k._jvm.conf_value("dfs.replication") == "2"
+    with pytest.raises(KnitValueError, match=rf"no-such-env.*'env' came from knit's config "
+                                             rf"file {path}"):
+        k.start("true")
+    # env=False: no environment, whatever the file says; then the file's queue.
     with pytest.raises(KnitValueError, match=rf"'no-such-queue' does not exist.*'queue' came "
                                              rf"from knit's config file {path}"):
-        Knit().start("true")
+        k.start("true", env=False)
+    assert k.app_id is None                        # nothing was submitted
+    assert build_parser().parse_args(["start", "--no-env", "true"]).env is False
 
 
 def test_knit_dask_submit_takes_dask_config_then_knit_file(cfg_file, tmp_path):
     from knit.cli.commands import dask_submit_spec
-    from knit.cli.parser import build_parser
 
     cfg_file("queue: batch\ntags: [t1]\n")
     script = tmp_path / "job.py"
