@@ -14,7 +14,7 @@ setup(
     license="BSD-3-Clause",
     python_requires=">=3.9",
     packages=find_packages(include=["knit", "knit.*"]),
-    package_data={"knit": ["VERSION", "java/knit.jar"],
+    package_data={"knit": ["VERSION", "java/knit.jar", "knit.yaml"],
                   "knit.minicluster": ["hadoop-pom.xml"]},
     install_requires=["py4j==0.10.9.9", "requests>=2.25", "lxml>=4.6", "tqdm>=4.60",
                       # shell completion of the knit command

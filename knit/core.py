@@ -21,6 +21,7 @@ from . import appsecrets
 from .am_channel import AMChannel
 from .checks import validate_spec, validate_start
 from .conf import find_conf_dir, read_site_files, settings_from
+from .settings import load_config
 from .exceptions import (KnitException, KnitTypeError, KnitValueError, YARNConnectionError,
                          YARNException, YARNTimeoutError)
 from .env import ENTER_ENV, UNPACK_HOOK, UploadProgress, resolve_env
@@ -83,6 +84,13 @@ class Knit:
 
     Notes
     -----
+    Settings not given here, in ``pars`` or (for ``user``) in
+    ``$HADOOP_USER_NAME`` come from knit's config file when it has them
+    (``user``, ``rm``, ``rm_port``, ``fs_default``, ``replication_factor``;
+    see :mod:`knit.settings`), before the Hadoop site files; the file's
+    ``queue``, ``memory``, ``env``, ... are :meth:`start`'s defaults.
+    :attr:`defaults` holds the file as read.
+
     Everything given here (``rm``, ports, ``user``, ``replication_factor``,
     Hadoop properties in ``pars``) steers the REST calls and the gateway
     JVM alike, so both always reach the same ResourceManager as the same
@@ -113,6 +121,12 @@ class Knit:
         if autodetect:
             conf_dir = find_conf_dir()
             conf = read_site_files(conf_dir) if conf_dir else {}
+        #: The user's defaults: knit's config file (:mod:`knit.settings`).
+        self.defaults = load_config()
+        given = kwargs
+        # The file's settings count as arguments below the given ones (so
+        # they reach the JVM too), except where pars or $HADOOP_USER_NAME win.
+        kwargs = self.defaults.knit_kwargs(kwargs, pars)
         settings = settings_from(kwargs, pars, conf)
         if bool(principal) != bool(keytab):
             raise KnitValueError("principal= and keytab= go together: e.g. Knit(principal="
@@ -124,7 +138,7 @@ class Knit:
             # Kerberos decides who we are: the JVM logs in (or finds no
             # ticket and says so) before anything else happens, and the
             # REST side and the HDFS home follow its short name.
-            explicit_user = (kwargs.get("user") or (pars or {}).get("user"))
+            explicit_user = (given.get("user") or (pars or {}).get("user"))
             self._jvm.user = explicit_user
             settings = dataclasses.replace(settings, user=self._jvm.identity["user"])
         else:
@@ -171,11 +185,11 @@ class Knit:
         return os.path.join(self.knit_home, self.JAR_FILE)
 
     # -- launching ------------------------------------------------------
-    def start(self, cmd, num_containers=1, virtual_cores=1, memory=128, files=None,
-              envvars=None, app_name="knit", queue="default", checks=True, env=None,
+    def start(self, cmd, num_containers=1, virtual_cores=None, memory=None, files=None,
+              envvars=None, app_name=None, queue=None, checks=True, env=None,
               max_restarts=0, max_attempts=1, am_memory=512, am_vcores=1,
               nodes=None, racks=None, node_label=None, priority=0, keep_alive=False,
-              wait=True, wait_timeout=120, detach=True, gpus=0):
+              wait=True, wait_timeout=120, detach=True, gpus=None, tags=None):
         """Run ``cmd`` on ``num_containers`` YARN containers; return the app id.
 
         As in knit 0.2, it returns once the ApplicationMaster runs and
@@ -190,6 +204,9 @@ class Knit:
         num_containers, virtual_cores, memory : int
             Containers, and vcores and MB each.  With ``num_containers=0``
             the application waits for :meth:`add_containers`.
+            ``virtual_cores`` and ``memory`` (like ``app_name``, ``queue``,
+            ``env``, ``gpus`` and ``tags``) default to knit's config file,
+            else 1 and 128 (see :mod:`knit.settings`).
         files : list of str, optional
             Local paths (uploaded) or ``hdfs://`` URIs (used in place),
             linked into each container's working directory by base name;
@@ -202,13 +219,16 @@ class Knit:
             knit's own ``$CONDA_PREFIX`` and ``$PYTHON_BIN`` are relative to
             the container's working directory.
         app_name, queue : str
-            YARN application name and queue.
+            YARN application name and queue (by default ``knit`` and
+            ``default``, or the config file's).
         checks : bool
             Check resources, queue and cluster capacity before submitting.
         env : str, optional
             A packed environment: a local zip/tar.gz, an ``hdfs://`` URI, or
             the name of one in ``$KNIT_HOME/envs`` (from :meth:`create_env`
             or ``knit env create``).  It is cached in HDFS by content hash.
+            By default the config file's ``env``, if any; ``env=False``
+            runs without an environment even then.
         max_restarts : int
             Times a failed container is replaced (-1: always).
         max_attempts : int
@@ -248,6 +268,8 @@ class Knit:
             declare that resource type, which is checked before submit.
             For other resource types use :meth:`submit` with
             :class:`~knit.spec.Resources`.
+        tags : list of str, optional
+            YARN application tags (by default the config file's, else none).
 
         Raises
         ------
@@ -272,15 +294,31 @@ class Knit:
         """
         files = [] if files is None else files
         envvars = {} if envvars is None else envvars
+        given = dict(virtual_cores=virtual_cores, memory=memory, app_name=app_name,
+                     queue=queue, env=env, gpus=gpus, tags=tags)
+        from_file = {k for k, v in given.items() if v is None and k in self.defaults.values}
+        d = self.defaults.resolve(**given)
+        virtual_cores, memory, app_name, queue, gpus, tags = (
+            d["virtual_cores"], d["memory"], d["app_name"], d["queue"], d["gpus"], d["tags"])
+        env = d["env"] or None
         self._refuse_second_app()
-        if isinstance(env, (str, os.PathLike)):
-            env = resolve_env(os.fspath(env))
-        validate_start(self, cmd=cmd, num_containers=num_containers,
-                       virtual_cores=virtual_cores, memory=memory, files=files,
-                       envvars=envvars, app_name=app_name, queue=queue, env=env,
-                       max_restarts=max_restarts, max_attempts=max_attempts,
-                       am_memory=am_memory, am_vcores=am_vcores, checks=checks,
-                       nodes=nodes, racks=racks, node_label=node_label, gpus=gpus)
+        try:
+            if isinstance(env, (str, os.PathLike)):
+                env = resolve_env(os.fspath(env))
+            validate_start(self, cmd=cmd, num_containers=num_containers,
+                           virtual_cores=virtual_cores, memory=memory, files=files,
+                           envvars=envvars, app_name=app_name, queue=queue, env=env,
+                           max_restarts=max_restarts, max_attempts=max_attempts,
+                           am_memory=am_memory, am_vcores=am_vcores, checks=checks,
+                           nodes=nodes, racks=racks, node_label=node_label, gpus=gpus)
+        except (KnitValueError, KnitTypeError) as e:
+            # A value the user did not type here: say where it came from.
+            named = e.param if e.param in from_file else (
+                "env" if "env" in from_file and "environment" in str(e).lower() else None)
+            if named is None or type(e) not in (KnitValueError, KnitTypeError):
+                raise
+            raise type(e)(f"{e.template} ({named!r} came from knit's config file "
+                          f"{self.defaults.path})", fix=e.fix, function=e.function) from e
         spec = ApplicationSpec(
             {DEFAULT_SERVICE: Service(
                 cmd, instances=num_containers, max_restarts=max_restarts,
@@ -289,7 +327,8 @@ class Knit:
                 env=envvars, environment=None if env is None else str(env),
                 node_label=node_label, nodes=nodes or [], racks=racks or [])},
             name=app_name, queue=queue, priority=priority, max_attempts=max_attempts,
-            keep_alive=keep_alive, master=Master(Resources(memory=am_memory, vcores=am_vcores)))
+            tags=tags, keep_alive=keep_alive,
+            master=Master(Resources(memory=am_memory, vcores=am_vcores)))
         return self._submit(spec, wait=wait, wait_timeout=wait_timeout, detach=detach)
 
     def submit(self, spec, checks=True, wait=True, wait_timeout=120, detach=True):

@@ -104,6 +104,22 @@ def _apply_env(monkeypatch, mc):
         monkeypatch.setenv(key, value)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_user_config(tmp_path_factory):
+    """The developer's own knit config file (~/.config/knit/config.yaml) must
+    not steer the tests: ``$KNIT_CONFIG`` names an empty file for the run
+    (tests of the file point it elsewhere themselves)."""
+    empty = tmp_path_factory.mktemp("knit-config") / "config.yaml"
+    empty.write_text("")
+    saved = os.environ.get("KNIT_CONFIG")
+    os.environ["KNIT_CONFIG"] = str(empty)
+    yield
+    if saved is None:
+        os.environ.pop("KNIT_CONFIG", None)
+    else:
+        os.environ["KNIT_CONFIG"] = saved
+
+
 @pytest.fixture(scope="session")
 def minicluster():
     mc = MiniCluster(**PLACEMENT)

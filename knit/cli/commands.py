@@ -17,16 +17,16 @@ from .table import fit_table, terminal_width
 #: Options of ``knit start`` passed to :meth:`knit.Knit.start` as they are.
 START_PARAMS = ("num_containers", "memory", "virtual_cores", "files", "app_name", "queue",
                 "checks", "env", "max_restarts", "max_attempts", "am_memory", "am_vcores",
-                "nodes", "racks", "node_label", "priority", "keep_alive", "gpus")
+                "nodes", "racks", "node_label", "priority", "keep_alive", "gpus", "tags")
 
 
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
 
-def _knit():
+def _knit(**kwargs):
     from ..core import Knit
-    return Knit()
+    return Knit(**kwargs)
 
 
 def _attach(app_id):
@@ -331,8 +331,6 @@ def submit(args):
 
 
 def dask_submit(args):
-    from .. import dask_services as services
-
     if not os.path.isfile(args.script):
         raise KnitValueError(f"{args.script!r} is not a file: give the path of a Python "
                              f"script, e.g. knit dask submit job.py --workers 2")
@@ -340,21 +338,39 @@ def dask_submit(args):
         raise KnitValueError(f"--timeout must be a positive number of seconds, got "
                              f"{args.timeout:g}; e.g. knit dask submit job.py --wait "
                              f"--timeout 600")
-    sizes = {}
-    for name in ("worker_memory", "scheduler_memory", "driver_memory"):
-        sizes[name] = services.megabytes("--" + name.replace("_", "-"), getattr(args, name))
-    python = "$PYTHON_BIN" if args.env else shlex.quote(sys.executable)
-    spec = services.cluster_spec(
-        python=python, deploy_mode=args.deploy_mode, n_workers=args.workers,
-        worker_memory_mb=sizes["worker_memory"], worker_vcores=args.worker_vcores,
-        worker_gpus=args.worker_gpus, node_label=args.node_label, env=args.env,
-        scheduler_memory_mb=sizes["scheduler_memory"], scheduler_vcores=args.scheduler_vcores,
-        max_restarts=args.max_restarts, name=args.app_name, queue=args.queue, tags=args.tags,
-        driver=args.script, driver_args=args.args, driver_memory_mb=sizes["driver_memory"],
-        driver_vcores=args.driver_vcores)
-    k = _knit()
+    spec, user = dask_submit_spec(args)
+    k = _knit() if user is None else _knit(user=user)
     app_id = k.submit(spec, checks=args.checks, wait=False)
     return _then_wait(k, app_id, args)
+
+
+def dask_submit_spec(args):
+    """The spec of ``knit dask submit`` and the user to submit as: each
+    option not given comes from dask's ``knit`` config section, then knit's
+    config file (:func:`knit.settings.dask_cluster_defaults`)."""
+    from .. import dask_services as services
+    from ..settings import dask_cluster_defaults
+
+    d = dask_cluster_defaults(
+        env=args.env, n_workers=args.workers, worker_memory=args.worker_memory,
+        worker_vcores=args.worker_vcores, worker_gpus=args.worker_gpus,
+        node_label=args.node_label, deploy_mode=args.deploy_mode,
+        scheduler_memory=args.scheduler_memory, scheduler_vcores=args.scheduler_vcores,
+        app_name=args.app_name, queue=args.queue, tags=args.tags)
+    sizes = {}
+    for name in ("worker_memory", "scheduler_memory"):
+        sizes[name] = services.megabytes("--" + name.replace("_", "-"), d[name])
+    sizes["driver_memory"] = services.megabytes("--driver-memory", args.driver_memory)
+    python = "$PYTHON_BIN" if d["env"] else shlex.quote(sys.executable)
+    spec = services.cluster_spec(
+        python=python, deploy_mode=d["deploy_mode"], n_workers=d["n_workers"],
+        worker_memory_mb=sizes["worker_memory"], worker_vcores=d["worker_vcores"],
+        worker_gpus=d["worker_gpus"], node_label=d["node_label"], env=d["env"],
+        scheduler_memory_mb=sizes["scheduler_memory"], scheduler_vcores=d["scheduler_vcores"],
+        max_restarts=args.max_restarts, name=d["app_name"], queue=d["queue"],
+        tags=d["tags"] or [], driver=args.script, driver_args=args.args,
+        driver_memory_mb=sizes["driver_memory"], driver_vcores=args.driver_vcores)
+    return spec, d["user"]
 
 
 def spec(args):
@@ -464,6 +480,32 @@ def env_ls(args):
         _table(args, ("NAME", "SIZE", "MODIFIED", "PATH"),
                [(e["name"], _size(e["size"]), e["modified"], e["path"]) for e in envs],
                keep=(1, 2), left=(3,))
+    return Exit.OK
+
+
+def config(args):
+    from ..conf import find_conf_dir, read_site_files
+    from ..settings import CONFIG_ENV, config_path, dask_sources, effective, load_config
+
+    if args.path:
+        print(config_path())
+        return Exit.OK
+    cfg = load_config()
+    conf_dir = find_conf_dir()
+    rows = effective(cfg, hadoop_conf=read_site_files(conf_dir) if conf_dir else {})
+    if args.dask:
+        rows += dask_sources(cfg)
+    if args.json:
+        print(json.dumps({"file": str(cfg.path), "found": cfg.found,
+                          "settings": {k: {"value": v, "source": src} for k, v, src in rows}},
+                         indent=2))
+        return Exit.OK
+    how = f" (${CONFIG_ENV})" if os.environ.get(CONFIG_ENV) else ""
+    missing = "" if cfg.found else ", not there: built-in defaults"
+    print(f"knit config file: {cfg.path}{how}{missing}")
+    _table(args, ("KEY", "VALUE", "SOURCE"),
+           [(k, "-" if v in (None, []) else ",".join(v) if isinstance(v, list) else str(v), src)
+            for k, v, src in rows], keep=(0,), left=(2,))
     return Exit.OK
 
 

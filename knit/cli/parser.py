@@ -22,6 +22,7 @@ examples:
   knit ls
   knit logs application_1795501918670_0004 --follow
   knit minicluster start
+  knit config                   # defaults from ~/.config/knit/config.yaml
 
 Run `knit COMMAND --help` for a command's options.  Shell completion:
   eval "$(register-python-argcomplete knit)"   # bash or zsh, e.g. in ~/.bashrc
@@ -36,6 +37,9 @@ examples:
       '$PYTHON_BIN script.py'
   knit start -n 2 -- sh -c 'echo $CONTAINER_ID'     # several words after --
   knit start --keep-alive -n 0 'sleep 600'          # empty; grow it with `knit scale`
+
+Options whose default says "config" take it from knit's config file when it
+sets one (`knit config` shows them).
 
 With --wait or --follow, a last line on stderr gives the application's final
 state, and the exit code is its result: 0 when it SUCCEEDED, 3 when it FAILED
@@ -106,6 +110,10 @@ examples:
   knit dask submit job.py --workers 2 --wait        # exit code: the script's outcome
   knit logs APP --file stdout                       # what the script printed
 
+Options whose default says "dask config" take it from dask's `knit` config
+section (~/.config/dask/knit.yaml, DASK_KNIT__WORKER_MEMORY=...), then from
+knit's config file (env, queue, tags); `knit config --dask` shows them.
+
 In the script, the cluster it was submitted with:
   from knit.dask_yarn import DaskYARNCluster
   from distributed import Client
@@ -152,6 +160,19 @@ examples:
   knit start --env myenv '$PYTHON_BIN -c "import numpy"'
 
 Packed environments live in $KNIT_HOME/envs (~/.knit/envs by default).
+"""
+
+EPILOG_CONFIG = """\
+examples:
+  knit config                      # every default, its value and its source
+  knit config --dask --json
+  $EDITOR "$(knit config --path)"  # ~/.config/knit/config.yaml
+
+The file is $KNIT_CONFIG if set, else $XDG_CONFIG_HOME/knit/config.yaml, else
+~/.config/knit/config.yaml; YAML, e.g. `queue: batch` and `memory: 1 GiB` on
+two lines.  An argument beats an environment variable ($HADOOP_USER_NAME for
+user), which beats the file, which beats the Hadoop configuration and knit's
+defaults.
 """
 
 EPILOG_CACHE = """\
@@ -264,15 +285,21 @@ def build_parser():
     g.add_argument("-n", "--num-containers", dest="num_containers", type=int, default=1,
                    metavar="N", help="containers to run the command on (default 1; 0 needs "
                                      "--keep-alive)")
-    g.add_argument("-m", "--memory", type=int, default=128, metavar="MB",
-                   help="memory of each container in MB (default 128)")
-    g.add_argument("-c", "--vcores", dest="virtual_cores", type=int, default=1, metavar="N",
-                   help="virtual cores of each container (default 1)")
-    g.add_argument("--gpus", type=int, default=0, metavar="N",
-                   help="GPUs (yarn.io/gpu) of each container (default 0)")
+    # Options whose default says "config" come from knit's config file when
+    # it sets them (`knit config` shows the values in effect).
+    g.add_argument("-m", "--memory", type=int, default=None, metavar="MB",
+                   help="memory of each container in MB (default: config, else 128)")
+    g.add_argument("-c", "--vcores", dest="virtual_cores", type=int, default=None,
+                   metavar="N", help="virtual cores of each container (default: config, "
+                                     "else 1)")
+    g.add_argument("--gpus", type=int, default=None, metavar="N",
+                   help="GPUs (yarn.io/gpu) of each container (default: config, else 0)")
+    # Before --env: errors about the environment name --env (CLISpelling).
+    g.add_argument("--no-env", dest="env", action="store_const", const=False,
+                   help="no environment, even if the config file names one")
     g.add_argument("--env", metavar="ENV",
                    help="packed Python environment: a .zip/.tar.gz path, an hdfs:// URI, "
-                        "or the name of one in $KNIT_HOME/envs")
+                        "or the name of one in $KNIT_HOME/envs (default: config, else none)")
     g.add_argument("--files", action="extend", type=_csv, default=[], metavar="FILE[,FILE...]",
                    help="local paths or hdfs:// URIs linked into each container's "
                         "working directory (repeatable; archives are unpacked)")
@@ -290,9 +317,13 @@ def build_parser():
                    help="keep the application running when its containers have ended, "
                         "waiting for `knit scale`, until killed (needed for -n 0)")
     a = s.add_argument_group("application")
-    a.add_argument("--name", dest="app_name", default="knit", metavar="NAME",
-                   help="application name (default: knit)")
-    a.add_argument("-q", "--queue", default="default", help="YARN queue (default: default)")
+    a.add_argument("--name", dest="app_name", default=None, metavar="NAME",
+                   help="application name (default: config, else knit)")
+    a.add_argument("-q", "--queue", default=None,
+                   help="YARN queue (default: config, else default)")
+    a.add_argument("--tags", action="extend", type=_csv, default=None,
+                   metavar="TAG[,TAG...]", help="YARN application tags (repeatable; "
+                                                "default: config, else none)")
     a.add_argument("--priority", type=int, default=0, metavar="N",
                    help="YARN application priority (default 0)")
     a.add_argument("--max-attempts", dest="max_attempts", type=int, default=1, metavar="N",
@@ -437,6 +468,20 @@ def build_parser():
     json_arg(envls, "print the list as JSON")
     wide_arg(envls)
 
+    # -- config -------------------------------------------------------------
+    cf = command("config", "show the defaults in effect and where each comes from",
+                 EPILOG_CONFIG, commands.config,
+                 description="Show every setting of knit's config file with the value in "
+                             "effect and its source: the file, an environment variable, "
+                             "the Hadoop configuration or knit's default.  A bad file is "
+                             "reported here as it would be at `knit start`.")
+    cf.add_argument("--dask", action="store_true",
+                    help="also the Dask cluster's defaults (dask's `knit` config section)")
+    cf.add_argument("--path", action="store_true",
+                    help="print only where the config file is (or would be)")
+    json_arg(cf, "print the settings as JSON")
+    wide_arg(cf)
+
     # -- cache --------------------------------------------------------------
     cache = command("cache", "show and evict the HDFS upload cache", EPILOG_CACHE, None,
                     description="Show and evict the HDFS cache of uploaded environments "
@@ -468,28 +513,37 @@ def build_parser():
     ds.add_argument("script", metavar="SCRIPT", help="the Python script (a local file)")
     ds.add_argument("args", metavar="ARG", nargs="*", help="arguments of the script")
     g = ds.add_argument_group("cluster")
+    # "dask config": dask's `knit` section (knit.worker-memory, ...), then
+    # knit's config file where it has the key (`knit config --dask`).
     g.add_argument("--env", metavar="ENV",
                    help="packed Python environment holding dask, distributed and knit "
-                        "(default: this interpreter's path, for a single-machine cluster)")
-    g.add_argument("--workers", type=int, default=0, metavar="N",
-                   help="workers started with the script (default 0; the script can "
-                        "scale)")
-    g.add_argument("--worker-memory", dest="worker_memory", default="2 GiB", metavar="SIZE",
-                   help="memory of each worker container (default '2 GiB')")
-    g.add_argument("--worker-vcores", dest="worker_vcores", type=int, default=1, metavar="N",
-                   help="vcores of each worker container, and its threads (default 1)")
-    g.add_argument("--worker-gpus", dest="worker_gpus", type=int, default=0, metavar="N",
-                   help="GPUs (yarn.io/gpu) of each worker container (default 0)")
+                        "(default: dask config, else this interpreter's path, for a "
+                        "single-machine cluster)")
+    g.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="workers started with the script (default: dask config, else 0; "
+                        "the script can scale)")
+    g.add_argument("--worker-memory", dest="worker_memory", default=None, metavar="SIZE",
+                   help="memory of each worker container (default: dask config, else "
+                        "'2 GiB')")
+    g.add_argument("--worker-vcores", dest="worker_vcores", type=int, default=None,
+                   metavar="N", help="vcores of each worker container, and its threads "
+                                     "(default: dask config, else 1)")
+    g.add_argument("--worker-gpus", dest="worker_gpus", type=int, default=None, metavar="N",
+                   help="GPUs (yarn.io/gpu) of each worker container (default: dask "
+                        "config, else 0)")
     g.add_argument("--node-label", dest="node_label", metavar="EXPR",
-                   help="node label expression the workers' nodes must match")
+                   help="node label expression the workers' nodes must match (default: "
+                        "dask config, else none)")
     g.add_argument("--deploy-mode", dest="deploy_mode", choices=("remote", "local"),
                    default="remote",
                    help="remote: the scheduler in a container of its own (default); "
                         "local: in the script's container")
-    g.add_argument("--scheduler-memory", dest="scheduler_memory", default="1 GiB",
-                   metavar="SIZE", help="memory of the scheduler's container (default '1 GiB')")
-    g.add_argument("--scheduler-vcores", dest="scheduler_vcores", type=int, default=1,
-                   metavar="N", help="vcores of the scheduler's container (default 1)")
+    g.add_argument("--scheduler-memory", dest="scheduler_memory", default=None,
+                   metavar="SIZE", help="memory of the scheduler's container (default: dask "
+                                        "config, else '1 GiB')")
+    g.add_argument("--scheduler-vcores", dest="scheduler_vcores", type=int, default=None,
+                   metavar="N", help="vcores of the scheduler's container (default: dask "
+                                     "config, else 1)")
     g.add_argument("--driver-memory", dest="driver_memory", default="1 GiB", metavar="SIZE",
                    help="memory of the script's container (default '1 GiB')")
     g.add_argument("--driver-vcores", dest="driver_vcores", type=int, default=1, metavar="N",
@@ -497,11 +551,13 @@ def build_parser():
     g.add_argument("--max-restarts", dest="max_restarts", type=int, default=3, metavar="N",
                    help="times failed workers are replaced; -1: always (default 3)")
     a = ds.add_argument_group("application")
-    a.add_argument("--name", dest="app_name", default="dask", metavar="NAME",
-                   help="application name (default: dask)")
-    a.add_argument("-q", "--queue", default="default", help="YARN queue (default: default)")
-    a.add_argument("--tags", action="extend", type=_csv, default=[], metavar="TAG[,TAG...]",
-                   help="YARN application tags (repeatable)")
+    a.add_argument("--name", dest="app_name", default=None, metavar="NAME",
+                   help="application name (default: dask config, else dask)")
+    a.add_argument("-q", "--queue", default=None,
+                   help="YARN queue (default: dask config, else default)")
+    a.add_argument("--tags", action="extend", type=_csv, default=None,
+                   metavar="TAG[,TAG...]", help="YARN application tags (repeatable; "
+                                                "default: dask config, else none)")
     a.add_argument("--no-checks", dest="checks", action="store_false",
                    help="skip the checks of resources, queue and capacity before submitting")
     w = ds.add_argument_group("waiting")
