@@ -34,6 +34,8 @@ PUBLISH_FILE = "knit_dask_publish.py"
 DEPLOY_MODES = ("local", "remote")
 #: Seconds a worker waits for the scheduler's address before giving up.
 ADDRESS_WAIT = 600
+#: Seconds the scheduler of a submitted script lives on without a client.
+DRIVER_GONE = 300
 
 MIB = 1024 ** 2
 
@@ -91,12 +93,18 @@ def worker_script(python, vcores, memory_mb):
             f"{worker_args(vcores, memory_mb)}\n")
 
 
-def scheduler_script(python):
-    """The scheduler container's script: listen on the node's own name, publish."""
+def scheduler_script(python, idle_timeout=None):
+    """The scheduler container's script: listen on the node's own name, publish.
+
+    ``idle_timeout`` (seconds): end once no client and no work was seen for
+    that long; a submitted script's scheduler has one, so that a driver
+    that died without ending its application does not leave it running.
+    """
     # NM_HOST is the NodeManager's host name, which clients and workers
     # resolve; the dashboard listens on every interface of that node.
+    idle = f" --idle-timeout {idle_timeout}s" if idle_timeout else ""
     return (f"exec {python} -m distributed.cli.dask_scheduler --host \"$NM_HOST\" --port 0 "
-            f"--dashboard-address :0 --preload \"$PWD/{PUBLISH_FILE}\"\n")
+            f"--dashboard-address :0 --preload \"$PWD/{PUBLISH_FILE}\"{idle}\n")
 
 
 def driver_script(python, script, args=()):
@@ -133,7 +141,8 @@ def cluster_spec(*, python, deploy_mode, n_workers, worker_memory_mb, worker_vco
         # No restarts: a new scheduler would have a new address and none of
         # the old one's state, so its death ends the cluster, loudly.
         services[SCHEDULER] = Service(
-            scheduler_script(python), instances=1, max_restarts=0, environment=env,
+            scheduler_script(python, idle_timeout=DRIVER_GONE if driver else None),
+            instances=1, max_restarts=0, environment=env,
             resources=Resources(memory=scheduler_memory_mb, vcores=scheduler_vcores),
             files={PUBLISH_FILE: File(publish)})
     services[WORKER] = Service(

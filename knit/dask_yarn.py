@@ -33,15 +33,18 @@ from .core import FINAL_STATES, Knit
 from .dask_services import worker_memory_limit  # noqa: F401  (part of knit.dask_yarn)
 from .exceptions import KnitException, KnitValueError
 from .lifecycle import tie
+from .settings import dask_cluster_defaults, register_dask_defaults
 from .utils import routable_ip
 
 logger = logging.getLogger(__name__)
+
+register_dask_defaults()        # the `knit` section of dask's configuration
 
 class _YARNApp:
     """The one knit application behind a cluster, started with its first worker."""
 
     def __init__(self, knit, command, env, memory_mb, vcores, queue, app_name, max_restarts,
-                 detach=False, gpus=0, node_label=None, spec=None, service=None):
+                 detach=False, gpus=0, node_label=None, spec=None, service=None, tags=None):
         self.knit = knit
         self.detach = detach
         #: A cluster of services (remote mode, or attached to a running
@@ -56,7 +59,7 @@ class _YARNApp:
         self.env = env
         self.memory_mb, self.vcores = memory_mb, vcores
         self.queue, self.app_name, self.max_restarts = queue, app_name, max_restarts
-        self.gpus, self.node_label = gpus, node_label
+        self.gpus, self.node_label, self.tags = gpus, node_label, list(tags or [])
         self._lock = asyncio.Lock()
         #: Why the application cannot serve workers (it ended, or never started).
         self.error = None
@@ -72,9 +75,10 @@ class _YARNApp:
             elif self.knit.app_id is None:
                 await self._run(
                     self.knit.start, self.command, num_containers=0, memory=self.memory_mb,
-                    virtual_cores=self.vcores, env=self.env, queue=self.queue,
+                    # env=False: none, even where knit's config file names one.
+                    virtual_cores=self.vcores, env=self.env or False, queue=self.queue,
                     app_name=self.app_name, max_restarts=self.max_restarts,
-                    gpus=self.gpus, node_label=self.node_label,
+                    gpus=self.gpus, node_label=self.node_label, tags=self.tags,
                     # Workers come and go (scale, adapt, retirement); the
                     # application lives until the cluster closes.
                     keep_alive=True, detach=self.detach)
@@ -221,8 +225,19 @@ class _WorkerProcesses(dict):
 class DaskYARNCluster(SpecCluster):
     """A Dask cluster whose workers run in YARN containers.
 
+    Arguments left out (or None) come from the ``knit`` section of dask's
+    configuration (``~/.config/dask/knit.yaml``, ``DASK_KNIT__*``), then
+    from knit's config file, then from the defaults below (see the
+    documentation's configuration page).
+
     Parameters
     ----------
+    deploy_mode : {'local', 'remote'}
+        Where the scheduler runs: ``local`` (the default) in this process;
+        ``remote`` in a YARN container of the application (the service
+        ``dask-scheduler``), so the cluster outlives this process when
+        ``detach=True`` and another process can take it over
+        (:meth:`from_application_id`).
     env : str, optional
         A packed environment (from :meth:`knit.Knit.create_env`, a local
         zip or an ``hdfs://`` path) holding ``dask`` and ``distributed``.
@@ -240,8 +255,12 @@ class DaskYARNCluster(SpecCluster):
         declare them.
     node_label : str, optional
         Node label expression the workers' nodes must match.
+    scheduler_memory, scheduler_vcores : str or int, int
+        The scheduler's container in remote mode (default ``"1 GiB"``, 1).
     queue, app_name : str
-        YARN queue and application name.
+        YARN queue (``"default"``) and application name (``"dask"``).
+    tags : list of str, optional
+        YARN application tags.
     max_restarts : int
         Times worker containers that end while their worker is still wanted
         are replaced (-1: always), whatever their exit code: a worker that
@@ -282,14 +301,37 @@ class DaskYARNCluster(SpecCluster):
     >>> cluster.scale(8)                                  # doctest: +SKIP
     >>> cluster.adapt(minimum=1, maximum=10)              # doctest: +SKIP
     >>> cluster.close()                                   # doctest: +SKIP
+
+    The scheduler in YARN, taken over later from another process:
+
+    >>> cluster = DaskYARNCluster(env=env, deploy_mode="remote", detach=True)  # doctest: +SKIP
+    >>> app_id = cluster.application_id                   # doctest: +SKIP
+    >>> DaskYARNCluster.from_application_id(app_id).scale(4)  # doctest: +SKIP
     """
 
-    def __init__(self, env=None, n_workers=0, worker_vcores=1, worker_memory="2 GiB",
-                 queue="default", app_name="dask", max_restarts=3, scheduler_host=None,
+    def __init__(self, env=None, n_workers=None, worker_vcores=None, worker_memory=None,
+                 queue=None, app_name=None, max_restarts=3, scheduler_host=None,
                  knit=None, asynchronous=False, loop=None, autodetect=True, packages=None,
-                 ip=None, channels=None, conda_pars=None, detach=False, worker_gpus=0,
-                 node_label=None, deploy_mode="local", scheduler_memory="1 GiB",
-                 scheduler_vcores=1, tags=None, **knit_kwargs):
+                 ip=None, channels=None, conda_pars=None, detach=False, worker_gpus=None,
+                 node_label=None, deploy_mode=None, scheduler_memory=None,
+                 scheduler_vcores=None, tags=None, **knit_kwargs):
+        if env is None and packages:
+            # Before the defaults: packages given here beat a configured environment.
+            env = _dask_env(packages, channels, conda_pars)
+        d = dask_cluster_defaults(
+            env=env, n_workers=n_workers, worker_vcores=worker_vcores,
+            worker_memory=worker_memory, queue=queue, app_name=app_name,
+            worker_gpus=worker_gpus, node_label=node_label, deploy_mode=deploy_mode,
+            scheduler_memory=scheduler_memory, scheduler_vcores=scheduler_vcores, tags=tags,
+            user=knit_kwargs.pop("user", None))
+        if d["user"] is not None:
+            knit_kwargs["user"] = d["user"]
+        env, n_workers, worker_vcores, worker_memory = (
+            d["env"], d["n_workers"], d["worker_vcores"], d["worker_memory"])
+        queue, app_name, worker_gpus, node_label = (
+            d["queue"], d["app_name"], d["worker_gpus"], d["node_label"])
+        deploy_mode, scheduler_memory, scheduler_vcores, tags = (
+            d["deploy_mode"], d["scheduler_memory"], d["scheduler_vcores"], d["tags"])
         if not isinstance(n_workers, int) or n_workers < 0:
             raise KnitValueError(f"n_workers must be an int >= 0, got {n_workers!r}")
         if not isinstance(worker_vcores, int) or worker_vcores < 1:
@@ -299,8 +341,6 @@ class DaskYARNCluster(SpecCluster):
                                  f"or 'remote' (in a YARN container), got {deploy_mode!r}")
         memory_mb = services.megabytes("worker_memory", worker_memory)
         self.knit = knit or Knit(autodetect=autodetect, **knit_kwargs)
-        if env is None and packages:
-            env = _dask_env(packages, channels, conda_pars)
         self._python = "$PYTHON_BIN" if env else shlex.quote(sys.executable)
         spec = None
         if deploy_mode == "remote":
@@ -317,7 +357,7 @@ class DaskYARNCluster(SpecCluster):
         command = _worker_command(self._python, worker_vcores, memory_mb)
         app = _YARNApp(self.knit, command, env, memory_mb, worker_vcores, queue,
                        app_name, max_restarts, detach=detach, gpus=worker_gpus,
-                       node_label=node_label, spec=spec)
+                       node_label=node_label, spec=spec, tags=tags)
         self._init_cluster(app, deploy_mode, owned=not detach, workers={},
                            host=scheduler_host or ip, asynchronous=asynchronous, loop=loop)
         if n_workers:
@@ -443,7 +483,14 @@ class DaskYARNCluster(SpecCluster):
         return f"yarn-{worker_number}"
 
     async def _start(self):
-        await super()._start()
+        try:
+            await super()._start()
+        except RuntimeError as e:
+            # SpecCluster wraps why it could not start ("Cluster failed to
+            # start: ..."); knit's own error already names the fix.
+            if isinstance(e.__cause__, KnitException):
+                raise e.__cause__ from None
+            raise
         if self._app.command is not None:
             # The command needs the scheduler's address, known only now.
             self._app.command = self._app.command.format(scheduler=self.scheduler.address)
