@@ -568,6 +568,11 @@ class DaskYARNCluster(SpecCluster):
         if containers is None:
             am = self.knit._am(required=False)
             if am is None:
+                state = self.knit.runtime_status()
+                if state in FINAL_STATES:
+                    return self._app.error or KnitException(
+                        f"YARN application {self.knit.app_id} of this Dask cluster ended "
+                        f"{state}", app_id=self.knit.app_id)
                 return self._app.error
             containers = am.containers()["containers"]
         scheduler = [c for c in containers if c.get("service") == services.SCHEDULER]

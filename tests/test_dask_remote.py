@@ -182,3 +182,45 @@ def test_reconnect_refuses_what_it_cannot_take_over(k):
         DaskYARNCluster.from_application_id(k.app_id)
     with pytest.raises(KnitException, match="inside a container"):
         DaskYARNCluster.from_current()
+
+
+def test_cluster_spec_carries_placement_and_driver_rights():
+    from knit.dask_services import cluster_spec
+
+    spec = cluster_spec(python="python3", deploy_mode="remote", n_workers=2,
+                        worker_memory_mb=1024, worker_vcores=2, worker_gpus=1,
+                        node_label="fast", driver=__file__, driver_args=["a b"])
+    worker, scheduler, driver = (spec.services[n] for n in
+                                 ("dask-worker", "dask-scheduler", "dask-driver"))
+    assert (worker.resources.gpus, worker.node_label, worker.instances) == (1, "fast", 2)
+    assert "--nthreads 2" in worker.script and "knit-kv get dask.scheduler" in worker.script
+    # Only the driver may steer the application; only its scheduler gives up
+    # once no client is left (a dead driver must not leave the cluster up).
+    assert [s.control for s in (worker, scheduler, driver)] == [False, False, True]
+    assert "--idle-timeout" in scheduler.script and "'a b'" in driver.script
+    local = cluster_spec(python="python3", deploy_mode="local", n_workers=0,
+                         worker_memory_mb=512, worker_vcores=1)
+    assert sorted(local.services) == ["dask-worker"]
+    remote = cluster_spec(python="python3", deploy_mode="remote", n_workers=0,
+                          worker_memory_mb=512, worker_vcores=1)
+    assert "--idle-timeout" not in remote.services["dask-scheduler"].script
+
+
+def test_cluster_arguments_default_to_dasks_knit_section(minicluster):
+    import dask
+
+    with dask.config.set({"knit.worker-memory": "384 MiB", "knit.worker-vcores": 2,
+                          "knit.app-name": "from-config"}):
+        with DaskYARNCluster() as cluster:        # no worker: nothing is submitted
+            assert (cluster._app.memory_mb, cluster._app.vcores) == (384, 2)
+            assert cluster._app.app_name == "from-config" and cluster.deploy_mode == "local"
+            assert cluster.application_id is None
+        with DaskYARNCluster(worker_memory="256 MiB", deploy_mode="remote") as cluster:
+            assert (cluster._app.memory_mb, cluster._app.vcores) == (256, 2)
+            spec = cluster._app.spec
+            assert spec.name == "from-config"
+            assert spec.services["dask-worker"].resources.memory == 256
+            app_id = cluster.application_id
+            # Ended under it: closing still returns at once.
+            cluster.knit.kill()
+        assert cluster.knit.yarn_api.state(app_id) == "KILLED"
