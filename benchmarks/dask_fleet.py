@@ -15,6 +15,7 @@ docs include (``docs/dask-times.inc``).
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -44,6 +45,7 @@ def main(argv=None):
         env_name="knit-test-dask",
         packages=[f"dask=={dask.__version__}", f"distributed=={distributed.__version__}",
                   f"python={sys.version_info.major}.{sys.version_info.minor}"])
+    load = os.getloadavg()[0]
     times = {"ready_n2": [], "ready_n2_remote": [], "ready_n8": [], "ready_n8_remote": [],
              "scale_2_to_8": [], "scale_8_to_2": []}
     for _ in range(args.runs):
@@ -66,8 +68,10 @@ def main(argv=None):
                         time.sleep(0.05)
                     times["scale_8_to_2"].append(time.monotonic() - t0)
     results = {name: summarize(v) for name, v in times.items()}
+    results["load_at_start"] = round(load, 2)
     for name, r in results.items():
-        print(report(name, r))
+        if name != "load_at_start":
+            print(report(name, r))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2))
     (Path(__file__).parent.parent / "docs" / "dask-times.inc").write_text(rst_table(results))
@@ -75,6 +79,8 @@ def main(argv=None):
 
 def rst_table(results):
     """The docs' table of the ready times, local beside remote."""
+    load = results.get("load_at_start")
+    results = {k: v for k, v in results.items() if k != "load_at_start"}
     def cell(name):
         r = results.get(name)
         return f"{r['median_s']:.2f} s ({r['min_s']:.2f}–{r['max_s']:.2f})" if r else "–"
@@ -87,7 +93,8 @@ def rst_table(results):
     return (".. Written by benchmarks/dask_fleet.py; do not edit.\n\n"
             ".. list-table::\n   :header-rows: 1\n\n" + "\n".join(rows) + "\n\n"
             f"{runs} runs each (``python benchmarks/dask_fleet.py``); scaling a running "
-            f"cluster from 2 to 8 workers took {cell('scale_2_to_8')}.\n")
+            f"cluster from 2 to 8 workers took {cell('scale_2_to_8')}.  Load average "
+            f"at the start: {load} on {os.cpu_count()} cores.\n")
 
 
 if __name__ == "__main__":
