@@ -12,6 +12,8 @@ import java.io.PrintStream;
 import java.net.URL;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Paths;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.cert.Certificate;
@@ -56,13 +58,15 @@ public final class KvClient {
     static final int DEFAULT_WAIT_SECONDS = 600;
 
     static final String USAGE_TEXT = "usage: knit-kv put [--keep] KEY VALUE\n"
+            + "       knit-kv put [--keep] KEY --file PATH\n"
             + "       knit-kv get KEY [--wait [SECONDS]]\n"
             + "       knit-kv ls [PREFIX]\n"
             + "       knit-kv del KEY\n"
             + "\n"
             + "The application's key-value store, from inside one of its containers.\n"
             + "  put   set KEY to VALUE (taken byte for byte); the key goes when this\n"
-            + "        container ends, unless --keep\n"
+            + "        container ends, unless --keep; --file: the bytes of the file PATH\n"
+            + "        (a secret stays off the command line)\n"
             + "  get   print KEY's value (exactly, no newline added); --wait: until it is\n"
             + "        set, at most SECONDS (default " + DEFAULT_WAIT_SECONDS + ")\n"
             + "  ls    the keys (starting with PREFIX), one per line\n"
@@ -121,10 +125,16 @@ public final class KvClient {
         List<byte[]> restRaw = new ArrayList<>();
         boolean keep = false;
         Integer wait = null;
+        String file = null;
         for (int i = 1; i < args.length; i++) {
             String a = args[i];
             if (cmd.equals("put") && a.equals("--keep")) {
                 keep = true;
+            } else if (cmd.equals("put") && a.equals("--file")) {
+                if (i + 1 >= args.length) {
+                    throw new Usage("--file takes a PATH");
+                }
+                file = args[++i];
             } else if (cmd.equals("get") && (a.equals("--wait") || a.startsWith("--wait="))) {
                 String n = a.startsWith("--wait=") ? a.substring(7)
                         : i + 1 < args.length && args[i + 1].matches("\\d+") ? args[++i] : null;
@@ -146,10 +156,11 @@ public final class KvClient {
         }
         switch (cmd) {
             case "put":
-                need(rest, 2, "put takes KEY VALUE");
+                need(rest, file == null ? 2 : 1, file == null ? "put takes KEY VALUE" : "put takes KEY --file PATH");
+                byte[] value = file == null ? restRaw.get(1) : Files.readAllBytes(Paths.get(file));
                 Credential c = Credential.mine();
                 Answer a = c.call("PUT", "/kv/value", "key", rest.get(0), "owner", keep ? "" : c.containerId,
-                        restRaw.get(1), 30);
+                        value, 30);
                 return a.ok(err) ? OK : MISSING;
             case "get":
                 need(rest, 1, "get takes one KEY");
