@@ -102,6 +102,21 @@ public class KvAccessTest {
     }
 
     @Test
+    public void putTakesItsValueFromAFile() {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream e = new PrintStream(err, true);
+        PrintStream o = new PrintStream(new ByteArrayOutputStream(), true);
+        assertEquals(KvClient.USAGE, KvClient.run(KvClient.utf8(new String[] {"put", "k", "--file"}), o, e));
+        assertTrue(err.toString().contains("--file takes a PATH"));
+        assertEquals(KvClient.USAGE, KvClient.run(KvClient.utf8(new String[] {"put", "k", "v", "--file", "f"}), o, e));
+        assertTrue(err.toString().contains("put takes KEY --file PATH"));
+        // The file is read before the store is asked: a missing one is named.
+        err.reset();
+        assertEquals(KvClient.MISSING, KvClient.run(KvClient.utf8(new String[] {"put", "k", "--file", "/no/such/file"}), o, e));
+        assertTrue(err.toString(), err.toString().contains("/no/such/file"));
+    }
+
+    @Test
     public void thePathGetsKnitKvFirst() {
         String cmd = KvAccess.withKvOnPath("/bin/bash knit-worker.sh");
         assertEquals("PATH='$PWD/.knit/bin:$PATH' /bin/bash knit-worker.sh", cmd);
