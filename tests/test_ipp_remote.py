@@ -193,3 +193,11 @@ def test_a_detached_cluster_outlives_its_process_until_closed(minicluster, tmp_p
     finally:
         if api.state(app_id) not in FINAL:
             api.kill(app_id)
+
+
+def test_docstring_examples():
+    import doctest
+
+    import knit.ipp_remote
+    result = doctest.testmod(knit.ipp_remote)
+    assert result.failed == 0 and result.attempted > 0
