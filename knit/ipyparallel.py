@@ -198,8 +198,9 @@ class IPyParallelCluster:
                       detach=True, deploy_mode="remote",
                       controller_memory=controller.resources.memory,
                       controller_vcores=controller.resources.vcores)
-        # The AM's target is the live count (after any scale), not the spec's.
-        cluster.n_engines = len(k.get_containers(service=ipp_remote.ENGINE)) or engine.instances
+        # The AM's target counts every scale since the submit; the spec does not.
+        services = k._am().containers().get("services", {})
+        cluster.n_engines = services.get(ipp_remote.ENGINE, {}).get("target", engine.instances)
         cluster._connect()
         return cluster
 

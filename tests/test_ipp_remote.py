@@ -111,6 +111,7 @@ def test_another_process_reconnects_maps_and_scales(cluster, tmp_path):
 
 def test_collecting_a_reconnected_cluster_leaves_the_application_running(cluster):
     other = IPyParallelCluster.from_application_id(cluster.app_id)
+    assert other.n_engines == 5          # the other process's scale, from the AM
     rc = other.client()
     assert len(rc.ids) == 5
     rc.close()
