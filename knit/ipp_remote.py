@@ -1,8 +1,8 @@
 """The pieces of IPython Parallel's remote deploy mode: the controller in YARN.
 
 In :class:`~knit.ipyparallel.IPyParallelCluster` with
-``deploy_mode='remote'`` one application runs two services: ``controller``
-(one ``ipcontroller``) and ``engine`` (the ``ipengine``\\ s).  The
+``deploy_mode='remote'`` one application runs two services: ``ipcontroller``
+(one controller) and ``ipengine`` (the engines).  The
 controller's container publishes its two connection files in the
 application's key-value store (:mod:`knit.kv`); each engine waits for the
 engine file with ``knit-kv get --wait``, and the client reads the client
@@ -16,17 +16,17 @@ Examples
 >>> spec = remote_spec('python3', n_engines=2, env=None, memory=256, vcores=1, gpus=0,
 ...                    node_label=None, max_restarts=3, controller_memory=512,
 ...                    controller_vcores=1, queue='default', app_name='ipp')
->>> sorted(spec.services), spec.services['engine'].instances
-(['controller', 'engine'], 2)
+>>> sorted(spec.services), spec.services['ipengine'].instances
+(['ipcontroller', 'ipengine'], 2)
 """
 from .spec import ApplicationSpec, Resources, Service
 
 #: The services of a remote-mode application.
-CONTROLLER, ENGINE = "controller", "engine"
+CONTROLLER, ENGINE = "ipcontroller", "ipengine"
 #: Keys of the connection files in the application's key-value store.  The
 #: controller's container owns them, so they go when it ends: an engine
 #: started later waits instead of reading the keys of a dead controller.
-ENGINE_KEY, CLIENT_KEY = "ipyparallel/engine.json", "ipyparallel/client.json"
+ENGINE_KEY, CLIENT_KEY = "ipyparallel.engine", "ipyparallel.client"
 #: Seconds an engine waits for the controller's file before its container fails.
 ENGINE_WAIT_S = 600
 #: Container states of the AM's report that mean "this container is over".

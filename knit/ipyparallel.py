@@ -69,7 +69,7 @@ class IPyParallelCluster:
         Where the controller runs.  ``'local'`` (the default): in this
         process's machine, started and stopped with this object.
         ``'remote'``: in a YARN container of the engines' application (a
-        service ``controller`` beside the service ``engine``), so that the
+        service ``ipcontroller`` beside the service ``ipengine``), so that the
         cluster can outlive this process (``detach=True``) and be reached
         again with :meth:`from_application_id`.
     controller_memory, controller_vcores : int
