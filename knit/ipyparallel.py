@@ -276,9 +276,10 @@ class IPyParallelCluster:
                     f"The ipcontroller of {self.app_id} published no connection file in "
                     f"{self.controller_timeout:g} s; see `knit logs {self.app_id}`, or wait "
                     f"longer with controller_timeout=", app_id=self.app_id)
+        # The file holds the controller's key: a private directory, as
+        # IPython keeps its own profiles' security directories.
         security = self.client_file.parent
         security.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.profile_dir, 0o700)
         os.chmod(security, 0o700)
         fd = os.open(self.client_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:

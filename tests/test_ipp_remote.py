@@ -61,6 +61,16 @@ def test_engines_gpus_and_label_reach_the_spec():
     assert spec.keep_alive and spec.queue == "q"
 
 
+def test_local_mode_scales_too(minicluster):
+    with IPyParallelCluster(n_engines=1, memory=256) as local:
+        assert local.deploy_mode == "local" and local.controller.poll() is None
+        local.wait_for_engines(1, timeout=240)
+        local.scale(2)
+        assert len(local.wait_for_engines(timeout=240)) == 2
+        assert local.knit.am_container_id() not in local.knit.get_containers(service="main")
+        assert len(local.knit.get_containers(service="main")) == 2
+
+
 def test_remote_controller_runs_a_map_on_three_engines(cluster):
     assert len(cluster.wait_for_engines(3, timeout=240)) == 3
     rc = cluster.client()
