@@ -234,7 +234,9 @@ class IPyParallelCluster:
         if not self.detach:
             self._teardown = tie(self, _teardown, self.knit, self.controller, self._tmp)
         cmd = f"{python} -m ipyparallel.engine --file=ipcontroller-engine.json"
-        return self.knit.start(cmd, env=self.env, files=[str(self.engine_file)],
+        # env=False: no environment means this interpreter, even where knit's
+        # config file names a default environment (the command says which).
+        return self.knit.start(cmd, env=self.env or False, files=[str(self.engine_file)],
                                num_containers=self.n_engines, memory=self.memory,
                                virtual_cores=self.vcores, queue=self.queue,
                                app_name=self.app_name, max_restarts=self.max_restarts,
