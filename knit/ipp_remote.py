@@ -19,6 +19,7 @@ Examples
 >>> sorted(spec.services), spec.services['ipengine'].instances
 (['ipcontroller', 'ipengine'], 2)
 """
+from .logs import last_lines
 from .spec import ApplicationSpec, Resources, Service
 
 #: The services of a remote-mode application.
@@ -116,7 +117,8 @@ def controller_problem(knit):
     return (f"The ipcontroller of {app_id} is gone: its container {last.get('id')} ended "
             f"{last.get('state')} (exit status {last.get('exit_status')}). A controller is "
             f"not restarted (the engines and clients hold its keys): close() this cluster "
-            f"and start a new one.")
+            f"and start a new one. Its last log lines:\n"
+            f"{last_lines(knit.yarn_api, [last])}")
 
 
 def fail_outstanding(rc, error):

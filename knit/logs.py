@@ -219,3 +219,29 @@ def _shell_logs(app_id):
         raise YARNException(f"`yarn logs -applicationId {app_id}` failed:\n"
                             f"{proc.stderr[-2000:]}", app_id=app_id)
     return parse_log_dump(proc.stdout)
+
+
+def last_lines(api, containers, n=15):
+    """The last ``n`` lines of stderr and stdout of each container, for an error.
+
+    ``containers`` are entries of the ApplicationMaster's report (``id``,
+    ``node_http``, ``exit_status``); their logs are read from their
+    NodeManagers, which keep them while the application runs.  A log that
+    cannot be read says why instead: logs are a courtesy here.
+
+    Examples
+    --------
+    >>> last_lines(k.yarn_api, k._am().containers()["containers"][-1:])   # doctest: +SKIP
+    '--- container_1795501918670_0004_01_000002 stderr (exit 1):\\nImportError: ...'
+    """
+    out = []
+    for c in containers:
+        for name in ("stderr", "stdout"):
+            try:
+                text = api.container_log(c.get("node_http"), c["id"], name)
+            except Exception as e:
+                text = f"(no {name}: {e})"
+            lines = (text or "").rstrip().splitlines()[-n:]
+            out.append(f"--- {c['id']} {name} (exit {c.get('exit_status')}):\n"
+                       + "\n".join(lines))
+    return "\n".join(out)

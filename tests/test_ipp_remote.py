@@ -19,6 +19,7 @@ from knit import Knit
 from knit.exceptions import KnitException, KnitValueError
 from knit.ipp_remote import CONTROLLER, ENGINE, remote_spec
 from knit.ipyparallel import IPyParallelCluster
+from knit.utils import zip_path
 
 from helpers import poll
 
@@ -71,6 +72,22 @@ def test_local_mode_scales_too(minicluster):
         assert len(local.knit.get_containers(service="main")) == 2
 
 
+def test_a_controller_that_cannot_start_fails_start_with_its_log(minicluster, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "README").write_text("no python in here")
+    c = IPyParallelCluster(n_engines=1, memory=256, controller_memory=256,
+                           env=zip_path(str(broken)), deploy_mode="remote",
+                           app_name="ipp-broken-test")
+    with pytest.raises(KnitException, match=r"(?s)ipcontroller of .* is gone.*exit status 127"
+                                            r".*stderr.*No such file or directory") as failure:
+        c.start()
+    assert "bin/python" in str(failure.value)
+    # Nobody could use it: start() took the application down.
+    assert Knit().yarn_api.state(failure.value.app_id) in FINAL
+    c.close()
+
+
 def test_remote_controller_runs_a_map_on_three_engines(cluster):
     assert len(cluster.wait_for_engines(3, timeout=240)) == 3
     rc = cluster.client()
@@ -98,6 +115,7 @@ def test_scale_up(cluster):
 RECONNECT = textwrap.dedent("""
     import math, sys
     from knit.ipyparallel import IPyParallelCluster
+from knit.utils import zip_path
     c = IPyParallelCluster.from_application_id(sys.argv[1])
     rc = c.client()
     print("MAP", rc[:].map_sync(math.factorial, range(4)), flush=True)
@@ -176,6 +194,7 @@ def test_a_killed_controller_fails_the_cluster_instead_of_hanging(cluster):
 
 DETACHED = textwrap.dedent("""
     from knit.ipyparallel import IPyParallelCluster
+from knit.utils import zip_path
     c = IPyParallelCluster(n_engines=1, memory=256, controller_memory=256,
                            deploy_mode="remote", detach=True, app_name="ipp-detached-test")
     print("UP", c.start(), flush=True)
