@@ -25,7 +25,8 @@ with :meth:`IPyParallelCluster.from_application_id`::
     >>> cluster.start()                                      # doctest: +SKIP
     'application_1795501918670_0009'
     >>> # later, elsewhere:
-    >>> cluster = IPyParallelCluster.from_application_id('application_1795501918670_0009')  # doctest: +SKIP
+    >>> app_id = 'application_1795501918670_0009'
+    >>> cluster = IPyParallelCluster.from_application_id(app_id)  # doctest: +SKIP
     >>> cluster.scale(6)                                     # doctest: +SKIP
 """
 import os
@@ -174,7 +175,8 @@ class IPyParallelCluster:
 
         Examples
         --------
-        >>> cluster = IPyParallelCluster.from_application_id('application_1795501918670_0009')  # doctest: +SKIP
+        >>> app_id = 'application_1795501918670_0009'
+        >>> cluster = IPyParallelCluster.from_application_id(app_id)  # doctest: +SKIP
         >>> cluster.client()[:].map_sync(abs, [-1, -2])   # doctest: +SKIP
         [1, 2]
         """
