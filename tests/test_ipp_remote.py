@@ -66,7 +66,6 @@ def test_engines_gpus_and_label_reach_the_spec():
 def test_local_mode_scales_too(minicluster):
     with IPyParallelCluster(n_engines=1, memory=256) as local:
         assert local.deploy_mode == "local" and local.controller.poll() is None
-        local.wait_for_engines(1, timeout=240)
         local.scale(2)
         assert len(local.wait_for_engines(timeout=240)) == 2
         assert local.knit.am_container_id() not in local.knit.get_containers(service="main")
@@ -116,7 +115,6 @@ def test_scale_up(cluster):
 RECONNECT = textwrap.dedent("""
     import math, sys
     from knit.ipyparallel import IPyParallelCluster
-from knit.utils import zip_path
     c = IPyParallelCluster.from_application_id(sys.argv[1])
     rc = c.client()
     print("MAP", rc[:].map_sync(math.factorial, range(4)), flush=True)
@@ -195,7 +193,6 @@ def test_a_killed_controller_fails_the_cluster_instead_of_hanging(cluster):
 
 DETACHED = textwrap.dedent("""
     from knit.ipyparallel import IPyParallelCluster
-from knit.utils import zip_path
     c = IPyParallelCluster(n_engines=1, memory=256, controller_memory=256,
                            deploy_mode="remote", detach=True, app_name="ipp-detached-test")
     print("UP", c.start(), flush=True)
