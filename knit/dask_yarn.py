@@ -33,6 +33,7 @@ from .core import FINAL_STATES, Knit
 from .dask_services import worker_memory_limit  # noqa: F401  (part of knit.dask_yarn)
 from .exceptions import KnitException, KnitValueError
 from .lifecycle import tie
+from .logs import last_lines
 from .settings import dask_cluster_defaults, register_dask_defaults
 from .utils import routable_ip
 
@@ -549,7 +550,7 @@ class DaskYARNCluster(SpecCluster):
             error = KnitException(
                 f"Dask workers of {self.knit.app_id} ended {len(ended)} times while still "
                 f"wanted (max_restarts={limit}); the cluster gives up. Last log lines:\n"
-                f"{_last_lines(self.knit, ended[-3:])}", app_id=self.knit.app_id)
+                f"{last_lines(self.knit.yarn_api, ended[-3:])}", app_id=self.knit.app_id)
             self.loop.add_callback(self._fail, error)
             self._app.error = error
             return
@@ -582,7 +583,7 @@ class DaskYARNCluster(SpecCluster):
             f"The Dask scheduler of {self.knit.app_id} ended (container "
             f"{scheduler[-1]['id']}, exit {scheduler[-1].get('exit_status')}); the "
             f"cluster cannot go on. Last log lines:\n"
-            f"{_last_lines(self.knit, scheduler[-1:])}", app_id=self.knit.app_id)
+            f"{last_lines(self.knit.yarn_api, scheduler[-1:])}", app_id=self.knit.app_id)
 
     async def _scheduler_error(self, within=60):
         """After losing the remote scheduler's connection: the YARN error
@@ -776,21 +777,6 @@ _ENDED = frozenset({"SUCCEEDED", "FAILED", "KILLED", "RELEASED"})
 def _kill_application(knit):
     """The teardown of a cluster nobody closed (see :mod:`knit.lifecycle`)."""
     knit._kill_if_running()
-
-
-def _last_lines(knit, containers, n=15):
-    """The last ``n`` lines of stderr and stdout of each container, for errors."""
-    out = []
-    for c in containers:
-        for name in ("stderr", "stdout"):
-            try:
-                text = knit.yarn_api.container_log(c.get("node_http"), c["id"], name)
-            except Exception as e:          # logs are a courtesy here
-                text = f"(no {name}: {e})"
-            lines = (text or "").rstrip().splitlines()[-n:]
-            out.append(f"--- {c['id']} {name} (exit {c.get('exit_status')}):\n"
-                       + "\n".join(lines))
-    return "\n".join(out)
 
 
 def _dask_env(packages, channels=None, conda_pars=None):
