@@ -44,6 +44,7 @@ from . import ipp_remote
 from .core import DEFAULT_SERVICE, FINAL_STATES, Knit
 from .exceptions import KnitException, KnitValueError, YARNTimeoutError
 from .lifecycle import tie
+from .settings import ipyparallel_cluster_defaults
 from .utils import routable_ip
 
 DEPLOY_MODES = ("local", "remote")
@@ -53,6 +54,11 @@ WATCH_EVERY_S = 2.0
 
 class IPyParallelCluster:
     """``ipengine``\\ s on YARN and their ``ipcontroller``, here or on YARN.
+
+    ``n_engines``, ``env``, ``memory``, ``vcores``, ``gpus``, ``queue`` and
+    ``deploy_mode`` left out come from the ``ipyparallel:`` section of
+    knit's config file, then its top-level ``env`` and ``queue``, then the
+    defaults below (see the documentation's configuration page).
 
     Parameters
     ----------
@@ -118,10 +124,17 @@ class IPyParallelCluster:
     >>> cluster.close()                                  # doctest: +SKIP
     """
 
-    def __init__(self, n_engines=1, env=None, memory=512, vcores=1, ip=None, profile_dir=None,
-                 knit=None, queue="default", app_name="ipyparallel", max_restarts=3,
-                 controller_timeout=120, detach=False, gpus=0, node_label=None,
-                 deploy_mode="local", controller_memory=512, controller_vcores=1):
+    def __init__(self, n_engines=None, env=None, memory=None, vcores=None, ip=None,
+                 profile_dir=None, knit=None, queue=None, app_name="ipyparallel",
+                 max_restarts=3, controller_timeout=120, detach=False, gpus=None,
+                 node_label=None, deploy_mode=None, controller_memory=512,
+                 controller_vcores=1):
+        # Left out (None): from the `ipyparallel:` section of knit's config file.
+        d = ipyparallel_cluster_defaults(n_engines=n_engines, env=env, memory=memory,
+                                         vcores=vcores, gpus=gpus, queue=queue,
+                                         deploy_mode=deploy_mode)
+        n_engines, env, memory, vcores = d["n_engines"], d["env"], d["memory"], d["vcores"]
+        gpus, queue, deploy_mode = d["gpus"], d["queue"], d["deploy_mode"]
         if deploy_mode not in DEPLOY_MODES:
             raise KnitValueError(f"deploy_mode is 'local' (the controller in this process) or "
                                  f"'remote' (in YARN), got {deploy_mode!r}: e.g. "
