@@ -16,7 +16,6 @@ from pathlib import Path
 
 import requests
 
-RM = "http://127.0.0.1:8088"
 HERE = Path(__file__).parent
 PEERS_VENV = HERE / ".peers"          # skein and venv-pack live here, not in knit's venv
 
@@ -24,6 +23,16 @@ PEERS_VENV = HERE / ".peers"          # skein and venv-pack live here, not in kn
 def mark_cmd(stamp_file, tail=""):
     """The container command: record when it started, then ``tail``."""
     return f"date +%s.%N >> {stamp_file}{'; ' + tail if tail else ''}"
+
+
+def _rm_url():
+    # The cluster of $HADOOP_CONF_DIR (`eval "$(knit minicluster env)"`), at
+    # whatever port offset it runs.
+    from knit.conf import settings_from
+    return settings_from().rm_url
+
+
+RM = _rm_url()
 
 
 def find_app(name, since_ms, timeout=120):

@@ -4,13 +4,20 @@
     python benchmarks/run.py --quick    # startup_n8 only, under 5 minutes (make bench-quick)
 
 All tools run in one process, alternating run by run, with the same
-container size (128 MB, 1 vcore) and at least 5 runs each.  Results go to
+container size (the cluster's minimum allocation, 1 vcore) and 5 runs each
+(fewer at N = 300 and 1,000: ``BIG_RUNS``).  The cost curve is
+``startup_n{N}`` for N in ``CURVE``; 1,000 containers fit at once only on a
+cluster started with ``make bench``'s NodeManager sizes.  Results go to
 ``benchmarks/results/latest.json`` (median, min and max seconds per
-scenario and tool), ``latest.png`` and ``latest.md``, and
-``docs/benchmark-results.inc`` (included by docs/benchmarks.rst).
+scenario and tool, and the 1-minute load average at the start of each run),
+``latest.png`` (the curve, copied to ``docs/benchmark-curve.png``) and
+``latest.md``, and ``docs/benchmark-results.inc`` (included by
+docs/benchmarks.rst).
 """
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,9 +35,15 @@ from common import summarize  # noqa: E402
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
 FINAL = ("FINISHED", "FAILED", "KILLED")
+#: N of the cost curve, startup_n{N}.
+CURVE = (1, 8, 32, 100, 300, 1000)
+#: Runs per tool at large N, where 5 would take the full run past ~30
+#: minutes (a run of 1,000 containers takes each tool minutes here).
+BIG_RUNS = {300: 3, 1000: 2}
 
 
-def wait_lines(path, n, timeout=120):
+def wait_lines(path, n, timeout=None):
+    timeout = timeout or 120 + 0.5 * n
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if path.exists():
@@ -41,7 +54,7 @@ def wait_lines(path, n, timeout=120):
     raise TimeoutError(f"{path}: fewer than {n} containers started in {timeout} s")
 
 
-def wait_final(name, since_ms, timeout=300):
+def wait_final(name, since_ms, timeout=600):
     app = peers.find_app(name, since_ms)
     deadline = time.monotonic() + timeout
     while app["state"] not in FINAL:
@@ -55,19 +68,30 @@ def wait_final(name, since_ms, timeout=300):
 
 
 class Bench:
-    def __init__(self, stamps):
+    def __init__(self, stamps, memory):
         self.stamps = stamps
+        self.memory = memory         # MB per container: the cluster's minimum allocation
 
-    def startup(self, tool, n, env=None, label="startup", memory=128):
+    def startup(self, tool, n, env=None, label="startup", memory=None):
         """Seconds from submit until all ``n`` containers run, and until FINISHED."""
+        memory = memory or self.memory
         name = f"bench-{label}-{tool.name}-{uuid.uuid4().hex[:8]}"
         stamp = self.stamps / name
         since = int(time.time() * 1000) - 2000
+        load = os.getloadavg()[0]
         t0 = time.time()
-        tool.submit(peers.mark_cmd(stamp), n, name, memory=memory, env=env)
-        running = max(wait_lines(stamp, n)) - t0
-        wait_final(name, since)
-        return {"running": running, "finished": time.time() - t0}
+        try:
+            tool.submit(peers.mark_cmd(stamp), n, name, memory=memory, env=env)
+            running = max(wait_lines(stamp, n)) - t0
+            wait_final(name, since)
+        except BaseException:
+            # A run that failed (or was interrupted) leaves no application behind.
+            try:
+                peers.kill(peers.find_app(name, since, timeout=5)["id"])
+            except Exception:
+                pass
+            raise
+        return {"running": running, "finished": time.time() - t0, "load": load}
 
     def add_10(self, tool):
         """Seconds from asking a running application for 10 more containers
@@ -76,18 +100,20 @@ class Bench:
         stamp = self.stamps / name
         cmd = peers.mark_cmd(stamp, "sleep 600")
         if isinstance(tool, peers.KnitWarm):
-            tool.knit.start(cmd, num_containers=1, memory=128, app_name=name)
+            tool.knit.start(cmd, num_containers=1, memory=self.memory, app_name=name)
             app_id = tool.knit.app_id
             wait_lines(stamp, 1)
             while not tool.knit.get_worker_containers():      # the AM is up and answers
                 time.sleep(0.02)
+            load = os.getloadavg()[0]
             t0 = time.time()
-            tool.knit.add_containers(10, memory=128)
+            tool.knit.add_containers(10, memory=self.memory)
         elif isinstance(tool, peers.Skein):
             since = int(time.time() * 1000) - 2000
-            tool.submit(cmd, 1, name)
+            tool.submit(cmd, 1, name, memory=self.memory)
             app_id = peers.find_app(name, since)["id"]
             wait_lines(stamp, 1)
+            load = os.getloadavg()[0]
             out = subprocess.run([str(peers.PEERS_VENV / "bin" / "python"), "-c", textwrap.dedent(
                 f"""
                 import time, skein
@@ -102,7 +128,7 @@ class Bench:
             raise NotImplementedError(f"{tool.name} cannot add containers to a running "
                                       f"application")
         try:
-            return {"running": max(wait_lines(stamp, 11)) - t0}
+            return {"running": max(wait_lines(stamp, 11)) - t0, "load": load}
         finally:
             peers.kill(app_id)
 
@@ -129,6 +155,8 @@ def run_scenario(name, tools, measure, runs):
             continue
         s = samples[tool.name]
         out[tool.name] = summarize([x["running"] for x in s])
+        if "load" in s[0]:
+            out[tool.name]["load_1m_at_start"] = [round(x["load"], 2) for x in s]
         if "finished" in s[0]:
             fin = summarize([x["finished"] for x in s])
             out[tool.name].update({f"finished_{k}": v for k, v in fin.items() if k != "runs"})
@@ -152,14 +180,29 @@ def drop_from_cache(archive):
     """Forget ``archive`` in knit's HDFS cache, so the next start uploads it."""
     import hashlib
     h = hashlib.sha256(Path(archive).read_bytes()).hexdigest()
-    requests.delete(f"http://127.0.0.1:9870/webhdfs/v1/user/root/.knit/cache/{h}",
-                    params={"op": "DELETE", "recursive": "true", "user.name": "root"}, timeout=30)
+    # Relative to the HDFS home, where knit's cache lives (<home>/.knit/cache).
+    subprocess.run(["hdfs", "dfs", "-rm", "-r", "-f", "-skipTrash", f".knit/cache/{h}"],
+                   check=True, capture_output=True)
+
+
+def cluster_fits(n, memory):
+    """None when ``n`` containers of ``memory`` MB and an AM of 512 MB fit the
+    cluster at once, else why not (and how to start a cluster that fits)."""
+    m = requests.get(f"{peers.RM}/ws/v1/cluster/metrics", timeout=10).json()["clusterMetrics"]
+    need_mb, need_vc = n * memory + 512, n + 1
+    if m["totalMB"] >= need_mb and m["totalVirtualCores"] >= need_vc:
+        return None
+    return (f"{n} containers of {memory} MB need {need_mb} MB and {need_vc} vcores; the "
+            f"cluster has {m['totalMB']} MB and {m['totalVirtualCores']}: start it as `make "
+            f"bench` does (knit minicluster start --nm-memory 36864 --nm-vcores 640)")
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="startup_n8 only (< 5 minutes)")
-    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--runs", type=int, default=5, help="runs per tool (default 5)")
+    p.add_argument("--sizes", type=int, nargs="+", metavar="N", default=None,
+                   help=f"N of the curve (default {' '.join(map(str, CURVE))})")
     p.add_argument("--only", nargs="+", metavar="SCENARIO",
                    help="run just these scenarios, keeping the others' latest results")
     args = p.parse_args(argv)
@@ -168,30 +211,34 @@ def main(argv=None):
     RESULTS.mkdir(exist_ok=True)
     stamps = Path(tempfile.mkdtemp(prefix="knit-bench-"))
     stamps.chmod(0o777)
-    bench = Bench(stamps)
+    from knit.conf import settings_from
+    memory = settings_from().min_memory_mb
+    bench = Bench(stamps, memory)
     cold, warm, skein, ds = peers.KnitCold(), peers.KnitWarm(), peers.Skein(), peers.DistributedShell()
     results = {}
 
-    def scenario(name, tools, measure):
+    def scenario(name, tools, measure, runs=args.runs):
         if args.only and name not in args.only:
             return
-        print(f"{name} ...", flush=True)
+        print(f"{name} ... (load {os.getloadavg()[0]:.2f})", flush=True)
         t = time.monotonic()
-        results[name] = run_scenario(name, tools, measure, args.runs)
+        results[name] = run_scenario(name, tools, measure, runs)
         print(f"{name}: {time.monotonic() - t:.0f} s  {json.dumps(results[name])}", flush=True)
 
-    sizes = [8] if args.quick else [1, 8, 32]
+    sizes = [8] if args.quick else (args.sizes or CURVE)
     for n in sizes:
-        scenario(f"startup_n{n}", [cold, skein, ds], lambda t, n=n: bench.startup(t, n))
-        scenario(f"startup_n{n}_warm", [warm], lambda t, n=n: bench.startup(t, n))
+        why = cluster_fits(n, memory)
+        if why:
+            results[f"startup_n{n}"] = {t.name: {"error": why} for t in (cold, skein, ds)}
+            continue
+        scenario(f"startup_n{n}", [cold, skein, ds], lambda t, n=n: bench.startup(t, n),
+                 runs=min(args.runs, BIG_RUNS.get(n, args.runs)) if not args.quick else args.runs)
+        for entry in results.get(f"startup_n{n}", {}).values():
+            if "median_s" in entry and n >= 100:
+                entry["containers_per_s"] = round(n / entry["median_s"], 1)
+        if n == 8:
+            scenario("startup_n8_warm", [warm], lambda t: bench.startup(t, 8))
     if not args.quick:
-        # 100 containers of the cluster's minimum size (64 MB), so that all of
-        # them fit at once (100 x 128 MB would not: 12 GB in all).
-        scenario("scale_100", [cold, skein, ds],
-                 lambda t: bench.startup(t, 100, label="scale100", memory=64))
-        for tool, entry in results.get("scale_100", {}).items():
-            if "median_s" in entry:
-                entry["containers_per_s"] = round(100 / entry["median_s"], 1)
         scenario("add_10", [warm, skein, ds], bench.add_10)
         knit_zip, tgz = build_env() if not args.only or {"env_first", "env_cached"} & set(
             args.only) else (None, None)
@@ -205,34 +252,55 @@ def main(argv=None):
                                  label="env")
         scenario("env_first", [cold, skein, ds], lambda t: env_run(t, True))
         scenario("env_cached", [cold, skein, ds], lambda t: env_run(t, False))
-    write_results(results, merge=args.quick or bool(args.only))
+    write_results(results, memory, merge=args.quick or bool(args.only or args.sizes))
 
 
-def write_results(results, merge=False):
+def write_results(results, memory, merge=False):
     path = RESULTS / "latest.json"
     if merge and path.exists():
         old = json.loads(path.read_text()).get("scenarios", {})
         results = {**old, **results}
-    doc = {"scenarios": results, "container": {"memory_mb": 128, "vcores": 1},
+    results = dict(sorted(results.items(), key=lambda kv: order(kv[0])))
+    doc = {"scenarios": results, "container": {"memory_mb": memory, "vcores": 1},
+           "machine": {"cpus": os.cpu_count()},
            "when": time.strftime("%Y-%m-%d %H:%M:%S")}
     path.write_text(json.dumps(doc, indent=2) + "\n")
     table = markdown_table(results)
     (RESULTS / "latest.md").write_text(table)
     (HERE.parent / "docs" / "benchmark-results.inc").write_text(rst_page(table))
-    chart(results, RESULTS / "latest.png")
+    if chart(results, RESULTS / "latest.png"):
+        shutil.copyfile(RESULTS / "latest.png", HERE.parent / "docs" / "benchmark-curve.png")
     print(table)
+
+
+def order(name):
+    """Scenarios in a stable order: the curve by N, then the rest."""
+    if name.startswith("startup_n"):
+        n, _, warm = name[len("startup_n"):].partition("_")
+        if n.isdigit():
+            return (0, int(n), warm)
+    return (1, 0, name)
 
 
 def cell(entry):
     if "error" in entry:
         return "error: " + entry["error"].split(":")[0]
-    return f"{entry['median_s']:.2f} ({entry['min_s']:.2f}–{entry['max_s']:.2f})"
+    text = f"{entry['median_s']:.2f} ({entry['min_s']:.2f}–{entry['max_s']:.2f})"
+    if entry.get("runs", 5) < 5:
+        text += f" [{entry['runs']} runs]"
+    return text
+
+
+def load_range(entries):
+    loads = [x for e in entries.values() for x in e.get("load_1m_at_start", ())]
+    return f"{min(loads):.1f}–{max(loads):.1f}" if loads else ""
 
 
 def markdown_table(results):
     tools = ["knit", "skein", "distributedshell"]
-    lines = ["| scenario | " + " | ".join(tools) + " | knit/skein | knit/distributedshell |",
-             "|---|" + "---|" * (len(tools) + 2)]
+    lines = ["| scenario | " + " | ".join(tools) + " | knit/skein | knit/distributedshell "
+             "| load (1 min) at start |",
+             "|---|" + "---|" * (len(tools) + 3)]
     for name, entries in results.items():
         row = [cell(entries[t]) if t in entries else "" for t in tools]
         ratios = []
@@ -240,7 +308,7 @@ def markdown_table(results):
             k, o = entries.get("knit", {}), entries.get(peer, {})
             ratios.append(f"{k['median_s'] / o['median_s']:.2f}"
                           if "median_s" in k and "median_s" in o else "")
-        lines.append(f"| {name} | " + " | ".join(row + ratios) + " |")
+        lines.append(f"| {name} | " + " | ".join(row + ratios + [load_range(entries)]) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -248,39 +316,50 @@ def rst_page(table):
     body = textwrap.indent(table, "   ")
     return (".. Written by benchmarks/run.py; do not edit.\n\n"
             "Latest results\n--------------\n\n"
-            "Median seconds (min–max) until all containers run, per tool and scenario; "
-            "the last columns are knit's median divided by the peer's.\n\n"
+            ".. image:: benchmark-curve.png\n"
+            "   :alt: seconds from submit until all N containers run, against N, per tool\n\n"
+            "Median seconds (min–max) until all containers run, per tool and scenario "
+            "(5 runs each unless the cell says fewer); the ratio columns are knit's median "
+            "divided by the peer's, and the last column is the machine's 1-minute load "
+            "average at the start of the runs.\n\n"
             f".. code-block:: text\n\n{body}\n")
 
 
 def chart(results, path):
+    """The cost curve: median seconds until all N run against N (log-log),
+    min–max as error bars, one line per tool.  False without matplotlib."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         print("matplotlib is not installed: no chart", file=sys.stderr)
-        return
-    tools = ["knit", "skein", "distributedshell"]
-    names = list(results)
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(names)), 4))
-    width = 0.8 / len(tools)
-    for i, tool in enumerate(tools):
-        xs, med, lo, hi = [], [], [], []
-        for j, name in enumerate(names):
-            e = results[name].get(tool, {})
-            if "median_s" in e:
-                xs.append(j + i * width)
-                med.append(e["median_s"])
-                lo.append(e["median_s"] - e["min_s"])
-                hi.append(e["max_s"] - e["median_s"])
-        ax.bar(xs, med, width, yerr=[lo, hi], label=tool, capsize=3)
-    ax.set_xticks([j + width for j in range(len(names))], names, rotation=20, ha="right")
-    ax.set_ylabel("s until all containers run")
-    ax.set_title("median and min–max of 5 runs each (lower is better)")
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for tool, style in (("knit", "o-"), ("skein", "s-"), ("distributedshell", "^-")):
+        pts = []
+        for name, entries in results.items():
+            n = name[len("startup_n"):]
+            e = entries.get(tool, {})
+            if name.startswith("startup_n") and n.isdigit() and "median_s" in e:
+                pts.append((int(n), e["median_s"], e["min_s"], e["max_s"]))
+        if not pts:
+            continue
+        pts.sort()
+        ns, med, lo, hi = zip(*pts)
+        ax.errorbar(ns, med, yerr=[[m - a for m, a in zip(med, lo)],
+                                   [b - m for m, b in zip(med, hi)]],
+                    fmt=style, capsize=3, label=tool)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("containers (N)")
+    ax.set_ylabel("s from submit until all N run")
+    ax.set_title("cost curve: median, min–max (lower is better)")
+    ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
+    return True
 
 
 if __name__ == "__main__":

@@ -524,7 +524,8 @@ def minicluster(args):
         kinds = dict(hadoop_version=args.hadoop_version, secure=args.secure, ha=args.ha,
                      token_lifetime=args.token_lifetime, ticket_lifetime=args.ticket_lifetime,
                      kdc_port=args.kdc_port, zk_port=args.zk_port, gpus=args.gpus,
-                     node_labels=args.node_labels)
+                     node_labels=args.node_labels, nm_memory_mb=args.nm_memory,
+                     nm_vcores=args.nm_vcores)
         if args.plain:
             kinds.update(secure=False, ha=False)
     mc = MiniCluster(args.root, port_offset=args.port_offset,

@@ -624,6 +624,11 @@ def build_parser():
                        help="non-exclusive node labels: nm2=fast puts fast on nm2, a bare "
                             "LABEL adds it on no node (NodeManagers nm1, nm2; both queues "
                             "may use every label; '' removes them)")
+    start.add_argument("--nm-memory", type=int, metavar="MB", default=None,
+                       help="memory each NodeManager offers YARN (default 6144; YARN only "
+                            "counts it: 36864 fits 1,000 containers of 64 MB)")
+    start.add_argument("--nm-vcores", type=int, metavar="N", default=None,
+                       help="vcores each NodeManager offers YARN (default 64)")
     mc_command("stop", "stop every daemon and container process",
                "Stop the cluster's daemons and every process its containers left; "
                "the state directory stays, for the next start.")

@@ -112,18 +112,21 @@ class MiniCluster:
 
     def __init__(self, root=None, hadoop_version=None, port_offset=None, secure=None,
                  ha=None, token_lifetime=None, ticket_lifetime=None, kdc_port=None,
-                 zk_port=None, gpus=None, node_labels=None, progress=None):
+                 zk_port=None, gpus=None, node_labels=None, nm_memory_mb=None, nm_vcores=None,
+                 progress=None):
         root = Path(root) if root else config.default_state_dir()
         self.saved_options = config.Options.load(root)
         try:
             self.options = self.saved_options.updated(
                 hadoop_version=hadoop_version, port_offset=port_offset, secure=secure, ha=ha,
                 token_lifetime=token_lifetime, ticket_lifetime=ticket_lifetime,
-                kdc_port=kdc_port, zk_port=zk_port, gpus=gpus, node_labels=node_labels)
+                kdc_port=kdc_port, zk_port=zk_port, gpus=gpus, node_labels=node_labels,
+                nm_memory_mb=nm_memory_mb, nm_vcores=nm_vcores)
         except ValueError as e:
-            raise MiniClusterError(f"{e} (MiniCluster(gpus=..., node_labels=...), "
-                                   f"`knit minicluster start --gpus N --node-labels nm2=fast`)"
-                                   ) from None
+            raise MiniClusterError(f"{e} (MiniCluster(gpus=..., node_labels=..., "
+                                   f"nm_memory_mb=..., nm_vcores=...), `knit minicluster start "
+                                   f"--gpus N --node-labels nm2=fast --nm-memory MB "
+                                   f"--nm-vcores N`)") from None
         self.layout = config.Layout(root, ports=self.options.ports(), options=self.options)
         self.kdc = Kdc(root, self.layout.ports.kdc, self.layout.logs,
                        ticket_lifetime=self.options.ticket_lifetime)

@@ -26,6 +26,9 @@ LOOPBACK = "127.0.0.1"
 NODEMANAGERS = ("nm1", "nm2")
 RM_IDS = ("rm1", "rm2")
 HA_CLUSTER_ID = "knit-minicluster"
+#: The largest container the scheduler grants (yarn.scheduler.maximum-allocation-*).
+MAX_ALLOCATION_MB = 4096
+MAX_ALLOCATION_VCORES = 8
 
 
 def default_state_dir():
@@ -154,11 +157,19 @@ class Options:
         ``"nm2=fast"``, ``"fast"`` (on no node yet), ``"nm1=slow,nm2=fast"``
         (see :func:`parse_node_labels`); every label is non-exclusive and
         every queue may use it.
+    nm_memory_mb, nm_vcores : int
+        What each of the two NodeManagers offers YARN.  YARN only counts
+        these (the containers' processes share the machine), so a cluster
+        for the 1,000-container benchmark may declare more than the machine
+        has: ``nm_memory_mb=36864, nm_vcores=640`` fits 1,000 containers of
+        the minimum allocation (64 MB) plus an ApplicationMaster.
 
     Examples
     --------
     >>> Options(secure=True).describe()
     'Hadoop 3.4.2, Kerberos'
+    >>> Options(nm_memory_mb=36864, nm_vcores=640).describe()
+    'Hadoop 3.4.2, NodeManagers of 36864 MB and 640 vcores'
     """
     hadoop_version: str = "3.4.2"
     port_offset: int = 0
@@ -170,10 +181,19 @@ class Options:
     zk_port: int = None
     gpus: int = 0
     node_labels: str = None
+    nm_memory_mb: int = 6144
+    nm_vcores: int = 64
 
     def __post_init__(self):
         if not isinstance(self.gpus, int) or isinstance(self.gpus, bool) or self.gpus < 0:
             raise ValueError(f"gpus must be a whole number of at least 0, got {self.gpus!r}")
+        # A NodeManager must hold the largest container the scheduler grants
+        # (maximum-allocation-mb/-vcores) or the RM refuses to register it.
+        for name, least in (("nm_memory_mb", MAX_ALLOCATION_MB), ("nm_vcores", MAX_ALLOCATION_VCORES)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise ValueError(f"{name} must be a whole number of at least {least} (the "
+                                 f"scheduler's maximum allocation), got {value!r}")
         if not self.node_labels:
             object.__setattr__(self, "node_labels", None)
         else:
@@ -220,6 +240,8 @@ class Options:
             parts.append(f"{self.gpus} GPUs per node")
         if self.node_labels:
             parts.append(f"node labels {self.node_labels}")
+        if (self.nm_memory_mb, self.nm_vcores) != (Options.nm_memory_mb, Options.nm_vcores):
+            parts.append(f"NodeManagers of {self.nm_memory_mb} MB and {self.nm_vcores} vcores")
         return ", ".join(parts)
 
     @classmethod
@@ -301,8 +323,6 @@ class Layout:
     """Paths of one mini cluster under ``root``."""
     root: Path
     ports: Ports = field(default_factory=Ports)
-    nm_memory_mb: int = 6144
-    nm_vcores: int = 64
     options: Options = field(default_factory=Options)
 
     def keytab(self, kind):
@@ -497,9 +517,9 @@ def yarn_site(layout, lib):
         # Two NMs on one host must stay two nodes.
         "yarn.scheduler.include-port-in-node-name": "true",
         "yarn.scheduler.minimum-allocation-mb": 64,
-        "yarn.scheduler.maximum-allocation-mb": 4096,
+        "yarn.scheduler.maximum-allocation-mb": MAX_ALLOCATION_MB,
         "yarn.scheduler.minimum-allocation-vcores": 1,
-        "yarn.scheduler.maximum-allocation-vcores": 8,
+        "yarn.scheduler.maximum-allocation-vcores": MAX_ALLOCATION_VCORES,
         # Lost NMs / AMs are noticed in seconds, not the default 10 minutes,
         # so fault tests finish quickly.
         "yarn.nm.liveness-monitor.expiry-interval-ms": 10000,
@@ -513,8 +533,8 @@ def yarn_site(layout, lib):
         "yarn.resourcemanager.leveldb-state-store.path": str(layout.data / "rmstore"),
         "yarn.resourcemanager.work-preserving-recovery.enabled": "true",
         "yarn.nodemanager.hostname": LOOPBACK,
-        "yarn.nodemanager.resource.memory-mb": layout.nm_memory_mb,
-        "yarn.nodemanager.resource.cpu-vcores": layout.nm_vcores,
+        "yarn.nodemanager.resource.memory-mb": layout.options.nm_memory_mb,
+        "yarn.nodemanager.resource.cpu-vcores": layout.options.nm_vcores,
         "yarn.nodemanager.vmem-check-enabled": "false",
         "yarn.nodemanager.disk-health-checker.max-disk-utilization-per-disk-percentage": 100,
         "yarn.nodemanager.disk-health-checker.min-free-space-per-disk-mb": 0,
