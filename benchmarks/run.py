@@ -39,7 +39,7 @@ FINAL = ("FINISHED", "FAILED", "KILLED")
 CURVE = (1, 8, 32, 100, 300, 1000)
 #: Runs per tool at large N, where 5 would take the full run past ~30
 #: minutes (a run of 1,000 containers takes each tool minutes here).
-BIG_RUNS = {300: 3, 1000: 2}
+BIG_RUNS = {300: 2, 1000: 1}
 
 
 def wait_lines(path, n, timeout=None):
@@ -67,6 +67,25 @@ def wait_final(name, since_ms, timeout=600):
     return app
 
 
+def am_memory(app_id):
+    """``{"rss_mb", "peak_rss_mb"}`` of knit's AM JVM of ``app_id`` (from
+    /proc: every container runs on this machine), or None once it is gone."""
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            # The JVM itself, not the shells of the container's launch script.
+            if (argv[0].endswith(b"/java") and b"io.knit.ApplicationMaster" in argv
+                    and app_id in os.readlink(proc / "cwd")):
+                status = dict(line.split(":", 1) for line in
+                              (proc / "status").read_text().splitlines() if ":" in line)
+                kb = {k: int(status[k].split()[0]) for k in ("VmRSS", "VmHWM")}
+                return {"rss_mb": round(kb["VmRSS"] / 1024, 1),
+                        "peak_rss_mb": round(kb["VmHWM"] / 1024, 1)}
+        except (OSError, ValueError, KeyError):
+            continue
+    return None
+
+
 class Bench:
     def __init__(self, stamps, memory):
         self.stamps = stamps
@@ -83,6 +102,7 @@ class Bench:
         try:
             tool.submit(peers.mark_cmd(stamp), n, name, memory=memory, env=env)
             running = max(wait_lines(stamp, n)) - t0
+            am = am_memory(peers.find_app(name, since)["id"]) if tool.name == "knit" else None
             wait_final(name, since)
         except BaseException:
             # A run that failed (or was interrupted) leaves no application behind.
@@ -91,7 +111,10 @@ class Bench:
             except Exception:
                 pass
             raise
-        return {"running": running, "finished": time.time() - t0, "load": load}
+        out = {"running": running, "finished": time.time() - t0, "load": load}
+        if am:
+            out["am"] = am
+        return out
 
     def add_10(self, tool):
         """Seconds from asking a running application for 10 more containers
@@ -157,6 +180,11 @@ def run_scenario(name, tools, measure, runs):
         out[tool.name] = summarize([x["running"] for x in s])
         if "load" in s[0]:
             out[tool.name]["load_1m_at_start"] = [round(x["load"], 2) for x in s]
+        ams = [x["am"] for x in s if x.get("am")]
+        if ams:
+            # The AM's memory when the last container started (knit only).
+            out[tool.name]["am_rss_mb"] = max(a["rss_mb"] for a in ams)
+            out[tool.name]["am_peak_rss_mb"] = max(a["peak_rss_mb"] for a in ams)
         if "finished" in s[0]:
             fin = summarize([x["finished"] for x in s])
             out[tool.name].update({f"finished_{k}": v for k, v in fin.items() if k != "runs"})
@@ -252,7 +280,7 @@ def main(argv=None):
                                  label="env")
         scenario("env_first", [cold, skein, ds], lambda t: env_run(t, True))
         scenario("env_cached", [cold, skein, ds], lambda t: env_run(t, False))
-    write_results(results, memory, merge=args.quick or bool(args.only or args.sizes))
+    write_results(results, memory, merge=args.quick or bool(args.only))
 
 
 def write_results(results, memory, merge=False):

@@ -14,8 +14,10 @@ import requests
 
 from helpers import poll
 
+from knit.cli.parser import build_parser
 from knit.minicluster import MiniCluster, MiniClusterError
 from knit.minicluster.cluster import _pids_under
+from knit.minicluster.config import Layout, Options, yarn_site
 from knit.minicluster.jars import distributedshell_jar
 
 
@@ -69,6 +71,41 @@ def test_distributedshell_hostname_on_two_containers(env):
     # Two worker containers each printed the host name; the AM's stdout is empty.
     outputs = re.findall(r"LogContents:\n(.*?)\nEnd of LogType", r.stdout, re.S)
     assert sorted(o.strip() for o in outputs if o.strip()) == [host, host]
+
+
+def test_nodemanager_sizes_reach_yarn_site_and_are_checked(tmp_path):
+    props = yarn_site(Layout(tmp_path, options=Options(nm_memory_mb=36864, nm_vcores=640)),
+                      tmp_path)
+    assert props["yarn.nodemanager.resource.memory-mb"] == 36864
+    assert props["yarn.nodemanager.resource.cpu-vcores"] == 640
+    defaults = yarn_site(Layout(tmp_path), tmp_path)
+    assert (defaults["yarn.nodemanager.resource.memory-mb"],
+            defaults["yarn.nodemanager.resource.cpu-vcores"]) == (6144, 64)
+    # A cluster.json from before these options keeps the old sizes.
+    (tmp_path / "cluster.json").write_text(json.dumps({"gpus": 2}))
+    assert Options.load(tmp_path).nm_memory_mb == 6144
+    with pytest.raises(MiniClusterError, match=r"nm_memory_mb must be .* at least 4096.*"
+                                               r"--nm-memory MB"):
+        MiniCluster(tmp_path, nm_memory_mb=1000)
+    args = build_parser().parse_args(["minicluster", "start", "--nm-memory", "36864",
+                                      "--nm-vcores", "640"])
+    assert (args.nm_memory, args.nm_vcores) == (36864, 640)
+
+
+def test_yarn_counts_what_the_nodemanagers_declare(minicluster):
+    m = requests.get(f"{minicluster.rm_url}/ws/v1/cluster/metrics",
+                     timeout=10).json()["clusterMetrics"]
+    assert m["totalMB"] == 2 * minicluster.options.nm_memory_mb
+    assert m["totalVirtualCores"] == 2 * minicluster.options.nm_vcores
+
+
+def test_nodemanagers_load_hadoops_native_library(minicluster):
+    # As on real clusters: file permissions through JNI, not a forked chmod
+    # per file of each container.
+    for name in ("nm1", "nm2"):
+        pid = minicluster._load_pids()[name]
+        maps = Path(f"/proc/{pid}/maps").read_text()
+        assert "libhadoop.so" in maps, f"{name} runs without libhadoop.so"
 
 
 def test_start_reuses_a_healthy_cluster(minicluster):

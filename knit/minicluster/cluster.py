@@ -275,7 +275,7 @@ class MiniCluster:
             self.stop()
         lib = jars.hadoop_lib(self.hadoop_version, progress=self.progress)
         java_home = jars.java_home()
-        native = jars.native_lib_dir(progress=self.progress) if self.secure else None
+        native = self._native_dir()
         self._check_ports()
         for d in (self.layout.logs, self.layout.data):
             d.mkdir(parents=True, exist_ok=True)
@@ -393,7 +393,7 @@ class MiniCluster:
         if name in self._alive_pids():
             return
         lib, java_home = jars.hadoop_lib(self.hadoop_version), jars.java_home()
-        self._native = jars.native_lib_dir() if self.secure else None
+        self._native = self._native_dir()
         proc = self._spawn(name, lib, java_home)
         self._save_pids({**self._load_pids(), name: proc.pid})
         if name in ("kdc", "zookeeper"):
@@ -470,12 +470,29 @@ class MiniCluster:
             self.stop()
 
     # -- daemons --------------------------------------------------------
+    def _native_dir(self):
+        """Where libhadoop.so is, for every daemon (as on real clusters).
+
+        A secure cluster cannot do without it: NodeManagers need it for
+        secure IO (log aggregation checks file owners).  A plain one runs
+        without it where it cannot be had (not Linux x86-64, no Maven), but
+        with it a NodeManager sets file permissions through JNI instead of
+        forking ``chmod`` for each of a container's ~25 files and
+        directories, which is much of what a container launch costs on a
+        busy machine.
+        """
+        try:
+            return jars.native_lib_dir(progress=self.progress)
+        except KnitException as e:
+            if self.secure:
+                raise
+            self.progress(f"Without Hadoop's native library ({e})")
+            return None
+
     def _java(self, name, lib, java_home, conf_dir, main, *args):
-        flags = []
-        if self.secure:
-            # NodeManagers need libhadoop.so for secure IO (log aggregation
-            # checks file owners); the others load it too, as on real clusters.
-            flags = [*self.kdc.jvm_flags(), f"-Djava.library.path={self._native}"]
+        flags = [*self.kdc.jvm_flags()] if self.secure else []
+        if self._native:
+            flags.append(f"-Djava.library.path={self._native}")
         return [str(java_home / "bin" / "java"), f"-Xmx{HEAP_MB.get(name, 256)}m",
                 "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", *JDK_OPENS, *flags,
                 f"-Dknit.minicluster={self.layout.root}",
