@@ -252,6 +252,8 @@ def main(argv=None):
         t = time.monotonic()
         results[name] = run_scenario(name, tools, measure, runs)
         print(f"{name}: {time.monotonic() - t:.0f} s  {json.dumps(results[name])}", flush=True)
+        # Written after every scenario: a run cut short keeps what it measured.
+        write_results(results, memory, merge=args.quick or bool(args.only), quiet=True)
 
     sizes = [8] if args.quick else (args.sizes or CURVE)
     for n in sizes:
@@ -283,7 +285,7 @@ def main(argv=None):
     write_results(results, memory, merge=args.quick or bool(args.only))
 
 
-def write_results(results, memory, merge=False):
+def write_results(results, memory, merge=False, quiet=False):
     path = RESULTS / "latest.json"
     if merge and path.exists():
         old = json.loads(path.read_text()).get("scenarios", {})
@@ -298,7 +300,8 @@ def write_results(results, memory, merge=False):
     (HERE.parent / "docs" / "benchmark-results.inc").write_text(rst_page(table))
     if chart(results, RESULTS / "latest.png"):
         shutil.copyfile(RESULTS / "latest.png", HERE.parent / "docs" / "benchmark-curve.png")
-    print(table)
+    if not quiet:
+        print(table)
 
 
 def order(name):
