@@ -475,7 +475,8 @@ class Knit:
         ------
         YARNException
             The application ended (e.g. FAILED) before its AM came up; the
-            message carries YARN's diagnostics.
+            message carries YARN's diagnostics.  One that already
+            succeeded is no error.
         YARNTimeoutError
             The AM was not up within ``timeout`` seconds; the application
             is killed, since nobody could use it.
@@ -491,6 +492,8 @@ class Knit:
         while True:
             info = self.yarn_api.status(app_id)
             state = info.get("state")
+            if state == "FINISHED" and info.get("finalStatus") == "SUCCEEDED":
+                return     # a short job may be done before a poll sees its AM
             if state in FINAL_STATES:
                 raise YARNException(
                     f"{app_id} ended {state}/{info.get('finalStatus')} before its "

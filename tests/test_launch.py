@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from knit import Knit, zip_path
-from knit.exceptions import KnitTypeError, KnitValueError, YARNConnectionError
+from knit.exceptions import KnitTypeError, KnitValueError, YARNConnectionError, YARNException
 
 from helpers import finished, poll
 
@@ -45,6 +45,17 @@ def test_files_archive_envvars_and_lang(k, tmp_path):
     lines = out.splitlines()
     assert lines[:2] == ["a note", "inside the zip"]
     assert lines[2] == f"hi there|en_US.UTF-8|{cid}"
+
+
+def test_waiting_for_the_am_of_a_job_already_done_is_no_error(k):
+    # A short job can succeed between two polls of start()'s wait for its AM.
+    k.start("true", num_containers=2, wait=False)
+    assert finished(k)["finalStatus"] == "SUCCEEDED"
+    k.wait_for_am(timeout=30)      # returns: the job did what it was for
+    k.start("exit 3", num_containers=1, wait=False)
+    assert finished(k)["finalStatus"] == "FAILED"
+    with pytest.raises(YARNException, match="before its ApplicationMaster came up"):
+        k.wait_for_am(timeout=30)
 
 
 def test_exit_code_three_fails_with_diagnostics(k):

@@ -112,6 +112,12 @@ public class Client {
     public Map<String, String> connect(Map<String, String> overrides, String user, String principal,
             String keytab) throws Exception {
         Map<String, String> o = overrides == null ? Collections.emptyMap() : new HashMap<>(overrides);
+        if (user != null && principal == null && keytab == null && o.isEmpty()) {
+            // No overrides: HADOOP_CONF_DIR's security mode, as Hadoop's login
+            // (by the warm-up, as a rule) has read it already.
+            user = Session.sameAsLogin(user, UserGroupInformation.isSecurityEnabled() ? "kerberos" : "simple",
+                    () -> UserGroupInformation.getLoginUser().getShortUserName());
+        }
         String key = Session.key(o, user, principal, keytab);
         Session s;
         synchronized (sessions) {

@@ -59,6 +59,27 @@ final class Session {
      * digest, because overrides may hold secrets (e.g. an object store's key)
      * and the key travels to Python and into error messages.
      */
+    /** Supplies a value; may throw (Hadoop's login may fail). */
+    interface Lookup {
+        String get() throws IOException;
+    }
+
+    /**
+     * {@code null} (Hadoop's login user) in place of {@code user} when that
+     * is the login user by name under simple authentication, else
+     * {@code user}. Python names the user it acts as (the OS user by
+     * default); without this its session would differ from the one the
+     * gateway opens for the login user while Python is still starting, and
+     * the first submit would wait for that one and then start a second
+     * Hadoop client of the same identity.
+     */
+    static String sameAsLogin(String user, String authentication, Lookup loginShortName) throws IOException {
+        if (user == null || !"simple".equals(authentication.trim().toLowerCase())) {
+            return user;
+        }
+        return user.equals(loginShortName.get()) ? null : user;
+    }
+
     static String key(Map<String, String> overrides, String user, String principal, String keytab) {
         String canonical = new TreeMap<>(overrides) + "|user=" + user + "|principal=" + principal
                 + "|keytab=" + keytab;
