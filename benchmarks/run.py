@@ -381,11 +381,22 @@ def chart(results, path):
         ax.errorbar(ns, med, yerr=[[m - a for m, a in zip(med, lo)],
                                    [b - m for m, b in zip(med, hi)]],
                     fmt=style, capsize=3, label=tool)
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ns = sorted({int(n[len("startup_n"):]) for n in results
+                 if n.startswith("startup_n") and n[len("startup_n"):].isdigit()})
+    ax.set_xticks(ns)
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
     ax.set_xlabel("containers (N)")
     ax.set_ylabel("s from submit until all N run")
-    ax.set_title("cost curve: median, min–max (lower is better)")
+    loads = [x for e in results.values() for t in e.values()
+             for x in t.get("load_1m_at_start", ())]
+    load = f"; 1-min load at start {min(loads):.0f}–{max(loads):.0f}" if loads else ""
+    ax.set_title(f"cost curve: median, min–max (lower is better){load}", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
