@@ -38,14 +38,15 @@ RM = _rm_url()
 def find_app(name, since_ms, timeout=120):
     """The RM's dict for the application called ``name`` started after ``since_ms``."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:                          # asks once at least, even with timeout=0
         apps = requests.get(f"{RM}/ws/v1/cluster/apps", timeout=10,
                             params={"startedTimeBegin": since_ms}).json()
         for app in ((apps.get("apps") or {}).get("app") or []):
             if app["name"] == name:
                 return app
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"no application named {name}")
         time.sleep(0.05)
-    raise TimeoutError(f"no application named {name}")
 
 
 def kill(app_id):

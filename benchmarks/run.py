@@ -42,14 +42,22 @@ CURVE = (1, 8, 32, 100, 300, 1000)
 BIG_RUNS = {300: 2, 1000: 1}
 
 
-def wait_lines(path, n, timeout=None):
+def wait_lines(path, n, timeout=None, ended=None):
+    """The start stamps in ``path`` once there are ``n``; ``ended()`` (polled
+    every second) returns why the application can no longer get there."""
     timeout = timeout or 120 + 0.5 * n
     deadline = time.monotonic() + timeout
+    next_check = time.monotonic() + 1
     while time.monotonic() < deadline:
         if path.exists():
             lines = [float(x) for x in path.read_text().split()]
             if len(lines) >= n:
                 return lines
+        if ended and time.monotonic() > next_check:
+            why = ended()
+            if why:
+                raise RuntimeError(why)
+            next_check = time.monotonic() + 1
         time.sleep(0.02)
     raise TimeoutError(f"{path}: fewer than {n} containers started in {timeout} s")
 
@@ -65,6 +73,17 @@ def wait_final(name, since_ms, timeout=600):
     if app["finalStatus"] != "SUCCEEDED":
         raise RuntimeError(f"{app['id']} ended {app['finalStatus']}: {app['diagnostics'][:300]}")
     return app
+
+
+def ended_early(name, since_ms):
+    """Why the application ``name`` ended before all its containers ran, or None."""
+    try:
+        app = peers.find_app(name, since_ms, timeout=0)
+    except TimeoutError:
+        return None                       # not submitted yet
+    if app["state"] in ("FAILED", "KILLED"):
+        return f"{app['id']} ended {app['state']}: {app['diagnostics'][:300]}"
+    return None
 
 
 def am_memory(app_id):
@@ -101,7 +120,7 @@ class Bench:
         t0 = time.time()
         try:
             tool.submit(peers.mark_cmd(stamp), n, name, memory=memory, env=env)
-            running = max(wait_lines(stamp, n)) - t0
+            running = max(wait_lines(stamp, n, ended=lambda: ended_early(name, since))) - t0
             am = am_memory(peers.find_app(name, since)["id"]) if tool.name == "knit" else None
             wait_final(name, since)
         except BaseException:
