@@ -99,10 +99,7 @@ def start(args):
             "-n 0 starts no container, and the application would then wait, idle, until "
             "killed.  To start such an empty application on purpose (to grow it later "
             "with `knit scale APP N`), add --keep-alive: knit start --keep-alive -n 0 CMD")
-    if args.timeout is not None and not args.timeout > 0:
-        # Checked before anything is submitted.
-        raise KnitValueError(f"--timeout must be a positive number of seconds, got "
-                             f"{args.timeout:g}; e.g. knit start --wait --timeout 600 ...")
+    _check_timeout(args, "knit start --wait --timeout 600 ...")
     cmd = args.cmd[0] if len(args.cmd) == 1 else shlex.join(args.cmd)
     kwargs = {name: getattr(args, name) for name in START_PARAMS}
     k = _knit()
@@ -110,6 +107,13 @@ def start(args):
     # still named, and with --wait its failure is an outcome (exit 3).
     app_id = k.start(cmd, envvars=_env_vars(args.envvars), wait=False, **kwargs)
     return _then_wait(k, app_id, args)
+
+
+def _check_timeout(args, example):
+    """Refuse a --timeout that is not positive, before anything is submitted."""
+    if args.timeout is not None and not args.timeout > 0:
+        raise KnitValueError(f"--timeout must be a positive number of seconds, got "
+                             f"{args.timeout:g}; e.g. {example}")
 
 
 def _then_wait(k, app_id, args):
@@ -334,10 +338,7 @@ def dask_submit(args):
     if not os.path.isfile(args.script):
         raise KnitValueError(f"{args.script!r} is not a file: give the path of a Python "
                              f"script, e.g. knit dask submit job.py --workers 2")
-    if args.timeout is not None and not args.timeout > 0:
-        raise KnitValueError(f"--timeout must be a positive number of seconds, got "
-                             f"{args.timeout:g}; e.g. knit dask submit job.py --wait "
-                             f"--timeout 600")
+    _check_timeout(args, "knit dask submit job.py --wait --timeout 600")
     spec, user = dask_submit_spec(args)
     k = _knit() if user is None else _knit(user=user)
     app_id = k.submit(spec, checks=args.checks, wait=False)

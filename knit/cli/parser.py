@@ -272,6 +272,27 @@ def build_parser():
         c.add_argument("--wide", action="store_true",
                        help="values in full instead of fitting the terminal")
 
+    def naming_args(group, source, name):
+        """--name, --queue and --tags, whose defaults come from ``source``."""
+        group.add_argument("--name", dest="app_name", default=None, metavar="NAME",
+                           help=f"application name (default: {source}, else {name})")
+        group.add_argument("-q", "--queue", default=None,
+                           help=f"YARN queue (default: {source}, else default)")
+        group.add_argument("--tags", action="extend", type=_csv, default=None,
+                           metavar="TAG[,TAG...]", help=f"YARN application tags (repeatable; "
+                                                        f"default: {source}, else none)")
+
+    def waiting_args(c, outcome):
+        """--wait, --follow and --timeout of a command that submits."""
+        w = c.add_argument_group("waiting")
+        w.add_argument("--wait", action="store_true",
+                       help=f"wait for the end, showing progress; exit 0 only if {outcome}")
+        w.add_argument("--follow", action="store_true",
+                       help="like --wait, and print the containers' stdout and stderr as "
+                            "they appear")
+        w.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                       help="with --wait/--follow: give up waiting after this long (exit 124)")
+
     # -- start --------------------------------------------------------------
     # dest = the parameter of Knit.start (see CLISpelling).
     s = command("start", "run a shell command on YARN containers", EPILOG_START, commands.start,
@@ -317,13 +338,7 @@ def build_parser():
                    help="keep the application running when its containers have ended, "
                         "waiting for `knit scale`, until killed (needed for -n 0)")
     a = s.add_argument_group("application")
-    a.add_argument("--name", dest="app_name", default=None, metavar="NAME",
-                   help="application name (default: config, else knit)")
-    a.add_argument("-q", "--queue", default=None,
-                   help="YARN queue (default: config, else default)")
-    a.add_argument("--tags", action="extend", type=_csv, default=None,
-                   metavar="TAG[,TAG...]", help="YARN application tags (repeatable; "
-                                                "default: config, else none)")
+    naming_args(a, "config", "knit")
     a.add_argument("--priority", type=int, default=0, metavar="N",
                    help="YARN application priority (default 0)")
     a.add_argument("--max-attempts", dest="max_attempts", type=int, default=1, metavar="N",
@@ -335,14 +350,7 @@ def build_parser():
                    help="virtual cores of the ApplicationMaster (default 1)")
     a.add_argument("--no-checks", dest="checks", action="store_false",
                    help="skip the checks of resources, queue and capacity before submitting")
-    w = s.add_argument_group("waiting")
-    w.add_argument("--wait", action="store_true",
-                   help="wait for the end, showing progress; exit 0 only if it SUCCEEDED")
-    w.add_argument("--follow", action="store_true",
-                   help="like --wait, and print the containers' stdout and stderr as "
-                        "they appear")
-    w.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                   help="with --wait/--follow: give up waiting after this long (exit 124)")
+    waiting_args(s, "it SUCCEEDED")
 
     # -- status / ls --------------------------------------------------------
     st = command("status", "show an application's state and containers", EPILOG_STATUS,
@@ -551,23 +559,10 @@ def build_parser():
     g.add_argument("--max-restarts", dest="max_restarts", type=int, default=3, metavar="N",
                    help="times failed workers are replaced; -1: always (default 3)")
     a = ds.add_argument_group("application")
-    a.add_argument("--name", dest="app_name", default=None, metavar="NAME",
-                   help="application name (default: dask config, else dask)")
-    a.add_argument("-q", "--queue", default=None,
-                   help="YARN queue (default: dask config, else default)")
-    a.add_argument("--tags", action="extend", type=_csv, default=None,
-                   metavar="TAG[,TAG...]", help="YARN application tags (repeatable; "
-                                                "default: dask config, else none)")
+    naming_args(a, "dask config", "dask")
     a.add_argument("--no-checks", dest="checks", action="store_false",
                    help="skip the checks of resources, queue and capacity before submitting")
-    w = ds.add_argument_group("waiting")
-    w.add_argument("--wait", action="store_true",
-                   help="wait for the end, showing progress; exit 0 only if the script "
-                        "succeeded")
-    w.add_argument("--follow", action="store_true",
-                   help="like --wait, and print the containers' output as it appears")
-    w.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                   help="with --wait/--follow: give up waiting after this long (exit 124)")
+    waiting_args(ds, "the script succeeded")
 
     # -- minicluster --------------------------------------------------------
     mc = command("minicluster", "a real single-machine Hadoop (HDFS + YARN) for trying knit",
