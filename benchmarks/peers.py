@@ -90,7 +90,9 @@ class KnitCold(Tool):
 
 
 class KnitWarm(Tool):
-    """One Knit in this process: the gateway JVM is already up."""
+    """A new Knit per submit in this process, whose gateway JVM is already up
+    and whose jar is already in knit's HDFS cache (one Knit runs one
+    application at a time, as in 0.2)."""
     name = "knit"
     env_error = None
 
@@ -101,6 +103,8 @@ class KnitWarm(Tool):
         self.knit.wait_for_completion(60)
 
     def submit(self, cmd, n, app_name, memory=128, env=None):
+        from knit import Knit
+        self.knit = Knit()
         self.knit.start(cmd, num_containers=n, memory=memory, app_name=app_name, env=env)
 
 

@@ -142,7 +142,7 @@ class Bench:
         stamp = self.stamps / name
         cmd = peers.mark_cmd(stamp, "sleep 600")
         if isinstance(tool, peers.KnitWarm):
-            tool.knit.start(cmd, num_containers=1, memory=self.memory, app_name=name)
+            tool.submit(cmd, 1, name, memory=self.memory)
             app_id = tool.knit.app_id
             wait_lines(stamp, 1)
             while not tool.knit.get_worker_containers():      # the AM is up and answers

@@ -12,6 +12,7 @@ import requests
 
 from knit.exceptions import KerberosError
 from knit.gateway import shutdown_gateway
+from knit.minicluster.config import MAX_ALLOCATION_MB
 
 from conftest import SECURE_TOKEN_LIFETIME
 from helpers import finished, poll
@@ -96,10 +97,13 @@ def test_application_outlives_its_token_lifetime(secure_knits, secure_env):
     # Wait past the tokens' max lifetime (the RM renews and re-fetches them).
     poll(lambda: k.yarn_api.cluster_info() and _now() > submitted + SECURE_TOKEN_LIFETIME + 15,
          timeout=SECURE_TOKEN_LIFETIME + 120, interval=5)
-    # Ask for workers one at a time until one runs on the other node.
+    # Both NodeManagers are on 127.0.0.1, so locality cannot pick the other
+    # node; capacity can: two containers of the largest size do not fit
+    # beside the AM on one NodeManager, so by the second one lands elsewhere.
+    assert 2 * MAX_ALLOCATION_MB > secure_env.options.nm_memory_mb
     other = None
-    for n in range(1, 5):
-        k.add_containers(1)
+    for n in range(1, 3):
+        k.add_containers(1, memory=MAX_ALLOCATION_MB)
         running(k, n, timeout=120)
         nodes = {c["containerId"]: c["nodeHttpAddress"]
                  for c in k.yarn_api.app_containers(k.app_id)}
