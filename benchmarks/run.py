@@ -59,7 +59,9 @@ def wait_lines(path, n, timeout=None, ended=None):
                 raise RuntimeError(why)
             next_check = time.monotonic() + 1
         time.sleep(0.02)
-    raise TimeoutError(f"{path}: fewer than {n} containers started in {timeout} s")
+    reached = len(path.read_text().split()) if path.exists() else 0
+    raise TimeoutError(f"{reached} of {n} containers started in {timeout:.0f} s "
+                       f"(at most {reached / timeout:.1f} containers/s)")
 
 
 def wait_final(name, since_ms, timeout=600):

@@ -797,22 +797,34 @@ class MiniCluster:
                 alive[name] = pid
         return alive
 
-    def _check_ports(self):
+    def _check_ports(self, grace=10):
+        # A cluster stopped a moment ago (another version at the same
+        # offset, say) may hold a listening socket for a few seconds after
+        # its JVM is reaped, so a busy port is asked again for ``grace`` s.
+        deadline = time.monotonic() + grace
         for daemon, ports in self.layout.ports.by_daemon(self.options).items():
             for port, role in ports:
-                with socket.socket() as s:
-                    # Like the daemons themselves: a just-stopped cluster's
-                    # TIME_WAIT sockets do not count as "in use".
-                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    try:
-                        s.bind((config.LOOPBACK, port))
-                    except OSError:
+                while not _port_free(port):
+                    if time.monotonic() > deadline:
                         raise MiniClusterError(
                             f"Port {port} ({role}) is already in use on "
                             f"{config.LOOPBACK}, so the {daemon} cannot start. Stop "
                             f"whatever holds it (`ss -ltnp 'sport = :{port}'` shows it), "
                             f"or another mini cluster (`knit minicluster stop`), or move this "
-                            f"cluster's ports (`knit minicluster start --port-offset 1000`).") from None
+                            f"cluster's ports (`knit minicluster start --port-offset 1000`).")
+                    time.sleep(0.2)
+
+
+def _port_free(port):
+    with socket.socket() as s:
+        # Like the daemons themselves: a just-stopped cluster's TIME_WAIT
+        # sockets do not count as "in use".
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((config.LOOPBACK, port))
+        except OSError:
+            return False
+        return True
 
 
 def _tail(path, lines=40):

@@ -12,6 +12,8 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -125,13 +127,19 @@ public final class ApplicationMaster {
     private final Configuration conf = new YarnConfiguration();
     /** The control channel's certificate and key (see {@link Tls}). */
     private final byte[] tlsMaterial;
+    /** The control server's TLS context, built while Hadoop's clients start (see run). */
+    private final CompletableFuture<javax.net.ssl.SSLContext> controlTls;
     /** The application spec as submitted. */
     private final AppSpec app;
     /** Each service's files and worker script, by link name. */
     private final Map<String, Map<String, LocalResource>> serviceResources = new HashMap<>();
+    /** knit-kv's files, placed in the background; in serviceResources once kvMerged. */
+    private CompletableFuture<Map<String, LocalResource>> kvFiles;
+    private boolean kvMerged;
     private final String workerCommand;
     private final Path stagingDir;
-    private final FileSystem stagingFs;
+    /** Opened in the background from the constructor on (see run). */
+    private final CompletableFuture<FileSystem> stagingFs;
     private final StateStore stateStore;
     private final ApplicationAttemptId attemptId;
     private final int maxAttempts;
@@ -192,6 +200,42 @@ public final class ApplicationMaster {
         System.exit(rc);
     }
 
+    /** A task that may throw, for {@link #background}. */
+    interface Task<T> {
+        T call() throws Exception;
+    }
+
+    /** {@code task} on a daemon thread of its own; see {@link #await}. */
+    static <T> CompletableFuture<T> background(Task<T> task) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return task.call();
+            } catch (Exception e) {
+                throw new CompletionException(e);
+            }
+        }, r -> {
+            Thread t = new Thread(r, "knit-start");
+            t.setDaemon(true);
+            t.start();
+        });
+    }
+
+    /** The result of a {@link #background} task, or the exception it threw. */
+    static <T> T await(CompletableFuture<T> future) throws IOException {
+        try {
+            return future.join();
+        } catch (CompletionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof IOException) {
+                throw (IOException) cause;
+            }
+            if (cause instanceof RuntimeException) {
+                throw (RuntimeException) cause;
+            }
+            throw new IOException(cause.getMessage(), cause);
+        }
+    }
+
     private static Spec loadSpec(java.nio.file.Path file) throws IOException {
         return Spec.parse(new String(java.nio.file.Files.readAllBytes(file), java.nio.charset.StandardCharsets.UTF_8));
     }
@@ -212,6 +256,15 @@ public final class ApplicationMaster {
             throw new IOException("the control channel's TLS material is missing from the AM's YARN credentials");
         }
         tlsMaterial = key;
+        // JSSE's start (~0.3 s of class loading) needs nothing from Hadoop:
+        // it overlaps the HDFS client's start below.
+        controlTls = background(() -> {
+            try {
+                return Tls.serverContext(key);
+            } catch (java.security.GeneralSecurityException e) {
+                throw new IOException("cannot set up the control channel's TLS: " + e.getMessage(), e);
+            }
+        });
         app = new AppSpec(spec.obj("spec"));
         Spec res = spec.obj("resources");
         for (AppSpec.Service svc : app.services.values()) {
@@ -224,7 +277,9 @@ public final class ApplicationMaster {
         workerCommand = KvAccess.withKvOnPath("/bin/bash " + Launch.WORKER_SCRIPT_NAME
                 + " 1>" + logDir + "/stdout 2>" + logDir + "/stderr");   // knit-kv on PATH (issue 14)
         stagingDir = new Path(spec.required("staging_dir"));
-        stagingFs = stagingDir.getFileSystem(conf);   // opened now: the kill hook has no time for it
+        // Opened now (the kill hook has no time for it), beside the RM
+        // connection: each starts a Hadoop client of its own (~0.5 s).
+        stagingFs = background(() -> stagingDir.getFileSystem(conf));
         stateStore = new StateStore(conf, stagingDir);
 
         String containerId = System.getenv(Environment.CONTAINER_ID.name());
@@ -296,12 +351,12 @@ public final class ApplicationMaster {
     private void run() throws Exception {
         // Listen only on the address YARN knows this node by, not on every interface.
         String host = hostName();
-        http = new ControlServer(this, host, tlsMaterial);
+        // knit-kv's files in HDFS (a cache lookup, a small write: ~0.4 s) are
+        // needed only by the first launch: they are placed while the control
+        // server starts, the AM registers and asks for containers.
+        kvFiles = background(() -> KvAccess.workerResources(conf, await(stagingFs), stagingDir));
+        http = new ControlServer(this, host, tlsMaterial, await(controlTls));
         http.start();
-        Map<String, LocalResource> kv = KvAccess.workerResources(conf, stagingFs, stagingDir);   // knit-kv (issue 14)
-        for (Map<String, LocalResource> r : serviceResources.values()) {
-            r.putAll(kv);
-        }
         amrm = AMRMClientAsync.createAMRMClientAsync(FAST_HEARTBEAT_MS, new RmCallbacks());
         amrm.init(conf);
         amrm.start();
@@ -354,6 +409,7 @@ public final class ApplicationMaster {
             }
         }
 
+        addKvFiles();   // an error placing them ends the AM here, through crashed()
         done.await();
         FinalApplicationStatus status;
         String message;
@@ -396,7 +452,7 @@ public final class ApplicationMaster {
     private void deleteStaging() {
         if (stagingDeleted.compareAndSet(false, true)) {
             try {
-                stagingFs.delete(stagingDir, true);
+                await(stagingFs).delete(stagingDir, true);
             } catch (Exception e) {
                 Log.warn("could not delete " + stagingDir, e);
             }
@@ -750,6 +806,19 @@ public final class ApplicationMaster {
     }
 
     // ------------------------------------------------------------- RM events
+
+    /** Adds knit-kv's files to every service's resources, once they are placed. */
+    private void addKvFiles() throws IOException {
+        Map<String, LocalResource> files = await(kvFiles);
+        synchronized (this) {
+            if (!kvMerged) {
+                for (Map<String, LocalResource> r : serviceResources.values()) {
+                    r.putAll(files);
+                }
+                kvMerged = true;
+            }
+        }
+    }
 
     private synchronized void onAllocated(List<Container> containers) {
         for (Container c : containers) {
@@ -1294,6 +1363,12 @@ public final class ApplicationMaster {
 
         @Override
         public void onContainersAllocated(List<Container> containers) {
+            try {
+                addKvFiles();       // waits (outside the lock) only before the first launch
+            } catch (IOException e) {
+                Log.warn("knit-kv's files could not be placed", e);   // run() fails the AM with it
+                return;
+            }
             onAllocated(containers);
         }
 

@@ -9,7 +9,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
-import java.security.GeneralSecurityException;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
@@ -88,17 +87,12 @@ final class ControlServer {
     /**
      * @param host the address to listen on (the NodeManager's host name)
      * @param tlsMaterial the application's certificate and key, PEM
+     * @param tls the server context of that material ({@link Tls#serverContext})
      */
-    ControlServer(ApplicationMaster am, String host, byte[] tlsMaterial) throws IOException {
+    ControlServer(ApplicationMaster am, String host, byte[] tlsMaterial, SSLContext tls) throws IOException {
         this.am = am;
         this.host = host;
         this.tlsMaterial = tlsMaterial.clone();
-        SSLContext tls;
-        try {
-            tls = Tls.serverContext(tlsMaterial);
-        } catch (GeneralSecurityException e) {
-            throw new IOException("cannot set up the control channel's TLS: " + e.getMessage(), e);
-        }
         // The JDK server reads its timeouts (seconds) once, when its first
         // instance is made; without them a connection may hold a thread forever.
         System.setProperty("sun.net.httpserver.maxReqTime", Integer.toString(MAX_REQUEST_SECONDS));

@@ -32,7 +32,7 @@ final class Log {
     }
 
     private static synchronized void print(String level, String message) {
-        String now = new SimpleDateFormat("yy/MM/dd HH:mm:ss").format(new Date());
+        String now = new SimpleDateFormat("yy/MM/dd HH:mm:ss,SSS").format(new Date());
         System.err.println(now + " " + level + " knit: " + message);
         System.err.flush();
     }

@@ -25,7 +25,11 @@ import org.apache.hadoop.io.IOUtils;
  * only once its change would survive an AM restart.
  */
 final class StateStore {
-    private final FileContext fc;
+    private final Configuration conf;
+    private final Path stagingDir;
+    /** Opened at first use, on the writer's thread for a first attempt: opening
+     * it starts a second HDFS client, which the AM's registration need not wait for. */
+    private FileContext fc;
     private final Path file;
     private final Path tmp;
     /** A state handed over, numbered in the order of {@link #save}. */
@@ -50,15 +54,25 @@ final class StateStore {
         return t;
     });
 
-    StateStore(Configuration conf, Path stagingDir) throws IOException {
-        this.fc = FileContext.getFileContext(stagingDir.toUri(), conf);
+    StateStore(Configuration conf, Path stagingDir) {
+        this.conf = conf;
+        this.stagingDir = stagingDir;
         this.file = new Path(stagingDir, Launch.AM_STATE_NAME);
         this.tmp = new Path(stagingDir, Launch.AM_STATE_NAME + ".tmp");
     }
 
+    private FileContext fc() throws IOException {
+        synchronized (stagingDir) {      // not this: awaitSaved waits on this
+            if (fc == null) {
+                fc = FileContext.getFileContext(stagingDir.toUri(), conf);
+            }
+            return fc;
+        }
+    }
+
     /** The state a previous attempt left, or null. */
     AmState read() throws IOException {
-        try (FSDataInputStream in = fc.open(file)) {
+        try (FSDataInputStream in = fc().open(file)) {
             java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
             IOUtils.copyBytes(in, out, 4096, false);
             return AmState.fromBytes(out.toByteArray());
@@ -105,12 +119,12 @@ final class StateStore {
         byte[] bytes = snap.bytes;
         boolean failed = true;
         try {
-            try (FSDataOutputStream out = fc.create(tmp, java.util.EnumSet.of(
+            try (FSDataOutputStream out = fc().create(tmp, java.util.EnumSet.of(
                     org.apache.hadoop.fs.CreateFlag.CREATE, org.apache.hadoop.fs.CreateFlag.OVERWRITE),
                     Options.CreateOpts.createParent())) {
                 out.write(bytes);
             }
-            fc.rename(tmp, file, Options.Rename.OVERWRITE);
+            fc().rename(tmp, file, Options.Rename.OVERWRITE);
             failed = false;
         } catch (Exception e) {
             Log.warn("could not save the AM state to " + file, e);
