@@ -9,7 +9,8 @@ container size (the cluster's minimum allocation, 1 vcore) and 5 runs each
 ``startup_n{N}`` for N in ``CURVE``; 1,000 containers fit at once only on a
 cluster started with ``make bench``'s NodeManager sizes.  Results go to
 ``benchmarks/results/latest.json`` (median, min and max seconds per
-scenario and tool, and the 1-minute load average at the start of each run),
+scenario and tool, and the 1-minute load average at the start of each run;
+each run starts once the machine is idle again, ``common.settle``),
 ``latest.png`` (the curve, copied to ``docs/benchmark-curve.png``) and
 ``latest.md``, and ``docs/benchmark-results.inc`` (included by
 docs/benchmarks.rst).
@@ -30,7 +31,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).parent))
 import peers  # noqa: E402
-from common import summarize  # noqa: E402
+from common import settle, summarize  # noqa: E402
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
@@ -118,6 +119,7 @@ class Bench:
         name = f"bench-{label}-{tool.name}-{uuid.uuid4().hex[:8]}"
         stamp = self.stamps / name
         since = int(time.time() * 1000) - 2000
+        idle = settle()
         load = os.getloadavg()[0]
         t0 = time.time()
         try:
@@ -132,7 +134,7 @@ class Bench:
             except Exception:
                 pass
             raise
-        out = {"running": running, "finished": time.time() - t0, "load": load}
+        out = {"running": running, "finished": time.time() - t0, "load": load, "idle": idle}
         if am:
             out["am"] = am
         return out
@@ -149,6 +151,7 @@ class Bench:
             wait_lines(stamp, 1)
             while not tool.knit.get_worker_containers():      # the AM is up and answers
                 time.sleep(0.02)
+            settle()
             load = os.getloadavg()[0]
             t0 = time.time()
             tool.knit.add_containers(10, memory=self.memory)
@@ -157,6 +160,7 @@ class Bench:
             tool.submit(cmd, 1, name, memory=self.memory)
             app_id = peers.find_app(name, since)["id"]
             wait_lines(stamp, 1)
+            settle()
             load = os.getloadavg()[0]
             out = subprocess.run([str(peers.PEERS_VENV / "bin" / "python"), "-c", textwrap.dedent(
                 f"""
@@ -201,6 +205,8 @@ def run_scenario(name, tools, measure, runs):
         out[tool.name] = summarize([x["running"] for x in s])
         if "load" in s[0]:
             out[tool.name]["load_1m_at_start"] = [round(x["load"], 2) for x in s]
+        if "idle" in s[0]:
+            out[tool.name]["cpu_idle_at_start"] = [x["idle"] for x in s]
         ams = [x["am"] for x in s if x.get("am")]
         if ams:
             # The AM's memory when the last container started (knit only).
