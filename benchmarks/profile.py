@@ -221,7 +221,6 @@ def main(argv=None):
     print("median:")
     for label, secs in medians:
         print(f"  {label:48} {secs:7.3f}")
-    knit, yarn = split(medians)
     print(f"  {'knit (client and AM)':48} {knit:7.3f}\n  {'YARN (the floor)':48} {yarn:7.3f}")
 
 

@@ -13,7 +13,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -200,42 +199,6 @@ public final class ApplicationMaster {
         System.exit(rc);
     }
 
-    /** A task that may throw, for {@link #background}. */
-    interface Task<T> {
-        T call() throws Exception;
-    }
-
-    /** {@code task} on a daemon thread of its own; see {@link #await}. */
-    static <T> CompletableFuture<T> background(Task<T> task) {
-        return CompletableFuture.supplyAsync(() -> {
-            try {
-                return task.call();
-            } catch (Exception e) {
-                throw new CompletionException(e);
-            }
-        }, r -> {
-            Thread t = new Thread(r, "knit-start");
-            t.setDaemon(true);
-            t.start();
-        });
-    }
-
-    /** The result of a {@link #background} task, or the exception it threw. */
-    static <T> T await(CompletableFuture<T> future) throws IOException {
-        try {
-            return future.join();
-        } catch (CompletionException e) {
-            Throwable cause = e.getCause();
-            if (cause instanceof IOException) {
-                throw (IOException) cause;
-            }
-            if (cause instanceof RuntimeException) {
-                throw (RuntimeException) cause;
-            }
-            throw new IOException(cause.getMessage(), cause);
-        }
-    }
-
     private static Spec loadSpec(java.nio.file.Path file) throws IOException {
         return Spec.parse(new String(java.nio.file.Files.readAllBytes(file), java.nio.charset.StandardCharsets.UTF_8));
     }
@@ -258,7 +221,7 @@ public final class ApplicationMaster {
         tlsMaterial = key;
         // JSSE's start (~0.3 s of class loading) needs nothing from Hadoop:
         // it overlaps the HDFS client's start below.
-        controlTls = background(() -> {
+        controlTls = Background.start(() -> {
             try {
                 return Tls.serverContext(key);
             } catch (java.security.GeneralSecurityException e) {
@@ -279,7 +242,7 @@ public final class ApplicationMaster {
         stagingDir = new Path(spec.required("staging_dir"));
         // Opened now (the kill hook has no time for it), beside the RM
         // connection: each starts a Hadoop client of its own (~0.5 s).
-        stagingFs = background(() -> stagingDir.getFileSystem(conf));
+        stagingFs = Background.start(() -> stagingDir.getFileSystem(conf));
         stateStore = new StateStore(conf, stagingDir);
 
         String containerId = System.getenv(Environment.CONTAINER_ID.name());
@@ -354,8 +317,9 @@ public final class ApplicationMaster {
         // knit-kv's files in HDFS (a cache lookup, a small write: ~0.4 s) are
         // needed only by the first launch: they are placed while the control
         // server starts, the AM registers and asks for containers.
-        kvFiles = background(() -> KvAccess.workerResources(conf, await(stagingFs), stagingDir));
-        http = new ControlServer(this, host, tlsMaterial, await(controlTls));
+        kvFiles = Background.start(() ->
+                KvAccess.workerResources(conf, Background.await(stagingFs), stagingDir));
+        http = new ControlServer(this, host, tlsMaterial, Background.await(controlTls));
         http.start();
         amrm = AMRMClientAsync.createAMRMClientAsync(FAST_HEARTBEAT_MS, new RmCallbacks());
         amrm.init(conf);
@@ -452,7 +416,7 @@ public final class ApplicationMaster {
     private void deleteStaging() {
         if (stagingDeleted.compareAndSet(false, true)) {
             try {
-                await(stagingFs).delete(stagingDir, true);
+                Background.await(stagingFs).delete(stagingDir, true);
             } catch (Exception e) {
                 Log.warn("could not delete " + stagingDir, e);
             }
@@ -809,7 +773,7 @@ public final class ApplicationMaster {
 
     /** Adds knit-kv's files to every service's resources, once they are placed. */
     private void addKvFiles() throws IOException {
-        Map<String, LocalResource> files = await(kvFiles);
+        Map<String, LocalResource> files = Background.await(kvFiles);
         synchronized (this) {
             if (!kvMerged) {
                 for (Map<String, LocalResource> r : serviceResources.values()) {

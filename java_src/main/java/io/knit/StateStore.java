@@ -30,6 +30,7 @@ final class StateStore {
     /** Opened at first use, on the writer's thread for a first attempt: opening
      * it starts a second HDFS client, which the AM's registration need not wait for. */
     private FileContext fc;
+    private final Object fcLock = new Object();   // not this: awaitSaved waits on this
     private final Path file;
     private final Path tmp;
     /** A state handed over, numbered in the order of {@link #save}. */
@@ -62,7 +63,7 @@ final class StateStore {
     }
 
     private FileContext fc() throws IOException {
-        synchronized (stagingDir) {      // not this: awaitSaved waits on this
+        synchronized (fcLock) {
             if (fc == null) {
                 fc = FileContext.getFileContext(stagingDir.toUri(), conf);
             }

@@ -15,8 +15,8 @@ public class BackgroundTest {
     @Test
     public void aResultComesBackFromAnotherThread() throws IOException {
         Thread caller = Thread.currentThread();
-        CompletableFuture<Thread> ran = ApplicationMaster.background(Thread::currentThread);
-        Thread worker = ApplicationMaster.await(ran);
+        CompletableFuture<Thread> ran = Background.start(Thread::currentThread);
+        Thread worker = Background.await(ran);
         assertNotEquals(caller, worker);
         assertEquals("knit-start", worker.getName());
     }
@@ -24,7 +24,7 @@ public class BackgroundTest {
     @Test
     public void anIOExceptionIsRethrownAsItself() {
         try {
-            ApplicationMaster.await(ApplicationMaster.background(() -> {
+            Background.await(Background.start(() -> {
                 throw new FileNotFoundException("/staging/knit-kv");
             }));
             fail("no exception");
@@ -38,7 +38,7 @@ public class BackgroundTest {
     public void otherCheckedExceptionsBecomeIOExceptionsWithTheirCause() {
         Exception cause = new java.security.GeneralSecurityException("bad key");
         try {
-            ApplicationMaster.await(ApplicationMaster.background(() -> {
+            Background.await(Background.start(() -> {
                 throw cause;
             }));
             fail("no exception");
@@ -49,7 +49,7 @@ public class BackgroundTest {
 
     @Test(expected = IllegalStateException.class)
     public void aRuntimeExceptionIsRethrownAsItself() throws IOException {
-        ApplicationMaster.await(ApplicationMaster.background(() -> {
+        Background.await(Background.start(() -> {
             throw new IllegalStateException("boom");
         }));
     }
