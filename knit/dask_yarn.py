@@ -377,6 +377,8 @@ class DaskYARNCluster(SpecCluster):
         # to, or was told to detach, outlives it (only close() ends it).
         self._teardown = tie(self, _kill_application, self.knit) if owned else None
         self._watch = None
+        #: Set by stop(): the application ending now is asked for, not a failure.
+        self._stopping = False
         worker = {"cls": YARNWorker, "options": {"app": app}}
         if deploy_mode == "remote":
             scheduler = {"cls": _RemoteScheduler, "options": {"app": app}}
@@ -507,7 +509,7 @@ class DaskYARNCluster(SpecCluster):
         """One look at the YARN application: fail loudly, instead of hanging,
         when it died; re-request workers whose container ended while they are
         wanted.  True once there is nothing more to watch."""
-        if self.status.name in ("closing", "closed"):
+        if self._stopping or self.status.name in ("closing", "closed"):
             return True
         app_id = self.knit.app_id
         if app_id is None or self._app.error is not None:
@@ -646,11 +648,25 @@ class DaskYARNCluster(SpecCluster):
             self.worker_spec.clear()
             self.workers.clear()
             self.scheduler_comm = None
-        await super()._close()
+        await self._close_dask()
         if self.knit.app_id and await self._app._run(self.knit.runtime_status) not in FINAL_STATES:
             await self._app._run(self.knit.kill)
         if self._teardown is not None:
             self._teardown.detach()
+
+    async def _close_dask(self, timeout=120):
+        """Dask's part of closing (retire workers, close the scheduler),
+        bounded: a peer that stops answering half-way must not keep the
+        YARN application, and the caller, waiting forever."""
+        task = asyncio.ensure_future(super()._close())
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if done:
+            return task.result()
+        task.cancel()
+        logger.warning("Dask's shutdown of %s did not finish within %s s; ending the YARN "
+                       "application without it", self.knit.app_id or "this cluster", timeout)
+        from distributed.core import Status
+        self.status = Status.closed
 
     # -- knit 0.2's calls --------------------------------------------------
     def start(self, n_workers=1, cpus=1, memory=2048, checks=True):
@@ -694,6 +710,7 @@ class DaskYARNCluster(SpecCluster):
     def stop(self):
         """Stop every worker and end the YARN application (knit 0.2); the
         scheduler stays until :meth:`close`."""
+        self._stopping = True
         self.scale(0)
         self.knit._kill_if_running()
 
@@ -776,7 +793,12 @@ _ENDED = frozenset({"SUCCEEDED", "FAILED", "KILLED", "RELEASED"})
 
 def _kill_application(knit):
     """The teardown of a cluster nobody closed (see :mod:`knit.lifecycle`)."""
-    knit._kill_if_running()
+    try:
+        knit._kill_if_running()
+    except KnitException as e:
+        raise KnitException(f"Could not end YARN application {knit.app_id} of a Dask cluster "
+                            f"nobody closed; end it with `knit kill {knit.app_id}`. {e}",
+                            app_id=knit.app_id) from None
 
 
 def _dask_env(packages, channels=None, conda_pars=None):

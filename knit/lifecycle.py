@@ -28,10 +28,13 @@ Examples
 >>> del t                                      # doctest: +SKIP
 torn down
 """
+import logging
 import os
 import signal
 import threading
 import weakref
+
+logger = logging.getLogger(__name__)
 
 # Registered finalizers (they hold only weak references to their objects).
 _pending = set()
@@ -48,12 +51,22 @@ def tie(obj, teardown, *args):
     down now (later calls do nothing), or ``.detach()`` it to keep the
     resources.
     """
-    fin = weakref.finalize(obj, teardown, *args)
+    fin = weakref.finalize(obj, _guarded, teardown, *args)
     with _lock:
         _pending.difference_update([f for f in _pending if not f.alive])
         _pending.add(fin)
     _install_sigterm()
     return fin
+
+
+def _guarded(teardown, *args):
+    # A teardown runs where nobody can catch its error (at exit, in the
+    # garbage collector): one warning line says what was not torn down,
+    # instead of a traceback after the program's own output.
+    try:
+        teardown(*args)
+    except Exception as e:
+        logger.warning("%s", e)
 
 
 def _install_sigterm():

@@ -210,5 +210,10 @@ def test_dask_yarn_cluster_with_0_2_calls(minicluster):
         cluster.stop()
         assert cluster.knit.wait_for_completion(60)
         assert cluster.knit.runtime_status() == "KILLED"
+        # The watcher of the application sees the kill stop() asked for and
+        # ends; it must not take it for a failure (and close the scheduler
+        # behind close()'s back, which then waits for it).
+        poll(lambda: cluster._watch.done(), timeout=30)
+        assert cluster.yarn_error is None
     finally:
         cluster.close()

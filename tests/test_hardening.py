@@ -219,6 +219,30 @@ def test_unclosed_cluster_is_torn_down(minicluster, tmp_path, kind, how):
             api.kill(app_id)
 
 
+def test_failing_teardown_at_exit_is_one_warning_not_a_traceback(tmp_path):
+    # A teardown that cannot reach YARN (the cluster is gone) runs where
+    # nobody can catch its error: at exit it must say what was left, once.
+    script = tmp_path / "teardown.py"
+    script.write_text(textwrap.dedent("""
+        import logging
+        from knit.exceptions import KnitException
+        from knit.lifecycle import tie
+        logging.basicConfig()
+        class Cluster:
+            pass
+        def teardown():
+            raise KnitException("could not end application_1_0001; end it with knit kill")
+        c = Cluster()
+        tie(c, teardown)
+        print("exiting", flush=True)
+    """))
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0 and p.stdout == "exiting\n"
+    assert "Traceback" not in p.stderr
+    assert p.stderr.count("could not end application_1_0001; end it with knit kill") == 1
+
+
 def test_ipyparallel_cluster_torn_down_when_collected(minicluster):
     import gc
 
