@@ -195,3 +195,27 @@ def test_snippet_runs(minicluster, tmp_path, path, line, lang, code):
         for app in Knit().yarn_api.applications(states=ACTIVE_STATES):
             if app["id"] not in before:
                 Knit().attach(app["id"]).kill()
+
+
+def test_docstring_examples_of_every_module_run(monkeypatch):
+    # The examples in docstrings are documentation too: each runs (or is
+    # marked +SKIP, needing a cluster), whatever the caller's environment
+    # says about where the cluster lives.
+    import doctest
+    import importlib
+    import pkgutil
+
+    import knit
+
+    monkeypatch.setenv("KNIT_MINICLUSTER_DIR", "/nonexistent/cluster-elsewhere")
+    failed, ran = [], 0
+    for info in pkgutil.walk_packages(knit.__path__, "knit."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, verbose=False,
+                                 report=False)
+        ran += result.attempted
+        if result.failed:
+            failed.append(f"{info.name}: {result.failed} of {result.attempted}")
+    assert ran > 50 and not failed, failed

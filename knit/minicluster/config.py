@@ -36,8 +36,13 @@ def default_state_dir():
 
     Examples
     --------
-    >>> default_state_dir().name
-    'minicluster'
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"KNIT_MINICLUSTER_DIR": "/srv/mc"}):
+    ...     default_state_dir()
+    PosixPath('/srv/mc')
+    >>> with mock.patch.dict(os.environ, clear=True):
+    ...     default_state_dir() == Path.home() / ".knit" / "minicluster"
+    True
     """
     env = os.environ.get("KNIT_MINICLUSTER_DIR")
     return Path(env) if env else Path.home() / ".knit" / "minicluster"
