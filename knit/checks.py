@@ -12,6 +12,25 @@ from .exceptions import KnitTypeError, KnitValueError
 from .spec import ARCHIVE_SUFFIXES, check_envvars, name_list, nonempty_str, path_list, positive_int
 
 
+def seconds(value, name, example):
+    """``value`` as a number of seconds (0 or more), or a clear error.
+
+    Examples
+    --------
+    >>> seconds(2, "timeout", "wait_for_completion(60)")
+    2.0
+    >>> seconds("5", "timeout", "wait_for_completion(60)")
+    Traceback (most recent call last):
+    ...
+    knit.exceptions.KnitValueError: timeout must be a number of seconds (0 or more), got '5'; e.g. wait_for_completion(60)
+    """
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or math.isnan(value) or value < 0):
+        raise KnitValueError(f"{name} must be a number of seconds (0 or more), got "
+                             f"{value!r}; e.g. {example}")
+    return float(value)
+
+
 def _check_local(path, what):
     if "://" in path:
         return

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import appsecrets
 from .am_channel import AMChannel
-from .checks import validate_spec, validate_start
+from .checks import seconds, validate_spec, validate_start
 from .conf import find_conf_dir, read_site_files, settings_from
 from .settings import load_config
 from .exceptions import (KnitException, KnitTypeError, KnitValueError, YARNConnectionError,
@@ -486,6 +486,7 @@ class Knit:
         >>> app_id = k.start('sleep 60', wait=False)       # doctest: +SKIP
         >>> k.wait_for_am(timeout=60)                      # doctest: +SKIP
         """
+        timeout = seconds(timeout, "timeout", "wait_for_am(timeout=60)")
         app_id = self._require_app()
         deadline = time.monotonic() + timeout
         pause = 0.05
@@ -580,6 +581,7 @@ class Knit:
         the wait goes on (up to every 5 s); REST calls ride out an RM
         restart or failover (see ``rm_retry_timeout``).
         """
+        timeout = seconds(timeout, "timeout", "wait_for_completion(60)")
         self._require_app()
         deadline = time.monotonic() + timeout
         pause = WAIT_POLL
@@ -711,10 +713,22 @@ class Knit:
         return max(running, key=lambda a: int(a.get("id", 0)))["containerId"]
 
     def get_container_statuses(self):
-        """``{container_id: state}`` for every worker container the AM knows
+        """``{container_id: state}``: the running ApplicationMaster's container
+        first (``RUNNING``), then every worker container the AM knows
         (``ALLOCATED``, ``RUNNING``, ``SUCCEEDED``, ``FAILED``, ``KILLED``,
-        ``RELEASED``); requests not yet granted have no id and are left out."""
-        return {c["id"]: c["state"] for c in self._worker_containers() if c["id"]}
+        ``RELEASED``); requests not yet granted have no id and are left out.
+
+        As in knit 0.2 it covers every id of :meth:`get_containers`.
+
+        Examples
+        --------
+        >>> statuses = k.get_container_statuses()          # doctest: +SKIP
+        >>> [statuses[c] for c in k.get_containers()]      # doctest: +SKIP
+        ['RUNNING', 'RUNNING']
+        """
+        workers = {c["id"]: c["state"] for c in self._worker_containers() if c["id"]}
+        am = self.am_container_id()
+        return {am: "RUNNING", **workers} if am else workers
 
     def add_containers(self, num_containers=1, virtual_cores=None, memory=None, tag=None,
                        service=None):

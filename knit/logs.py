@@ -59,6 +59,11 @@ class ContainerLog(str):
     >>> log = ContainerLog({'stdout': 'hi', 'stderr': ''})
     >>> log['stdout'], log.files['stderr'], log.startswith('===== stdout')
     ('hi', '', True)
+
+    The ApplicationMaster's container answers ``stdout`` and ``stderr`` too:
+
+    >>> ContainerLog({'AppMaster.stdout': '', 'AppMaster.stderr': 'up'})['stderr']
+    'up'
     """
 
     def __new__(cls, files):
@@ -69,14 +74,24 @@ class ContainerLog(str):
     def __getitem__(self, key):
         if not isinstance(key, str):
             return super().__getitem__(key)
-        try:
-            return self.files[key]
-        except KeyError:
-            raise KeyError(f"{key!r}: this container wrote {sorted(self.files)}") from None
+        name = self._name(key)
+        if name is None:
+            raise KeyError(f"{key!r}: this container wrote {sorted(self.files)}")
+        return self.files[name]
 
     def get(self, name, default=None):
         """The file ``name``, or ``default`` if the container has none."""
-        return self.files.get(name, default)
+        name = self._name(name)
+        return default if name is None else self.files[name]
+
+    def _name(self, key):
+        # The AM writes AppMaster.stdout/.stderr (the names Hadoop's own
+        # AMs use, which YARN's UI shows); knit 0.2's AM wrote stdout and
+        # stderr, and 0.2 scripts read them so from every container.
+        for name in (key, f"AppMaster.{key}" if key in ("stdout", "stderr") else None):
+            if name in self.files:
+                return name
+        return None
 
     def __reduce__(self):
         return ContainerLog, (self.files,)

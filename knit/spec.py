@@ -641,7 +641,10 @@ class ApplicationSpec:
         """
         import yaml
         base = None
-        if "\n" not in text and text.endswith((".yaml", ".yml")) and os.path.isfile(text):
+        if "\n" not in text and text.endswith((".yaml", ".yml")):
+            if not os.path.isfile(text):
+                raise KnitValueError(f"{text!r}: no such file; give the path of an "
+                                     f"application spec, or its YAML text")
             base = os.path.dirname(os.path.abspath(text))
             with open(text, encoding="utf-8") as f:
                 text = f.read()

@@ -38,8 +38,14 @@ def test_start_returns_with_the_am_up_and_containers_include_it(k):
     ids = k.get_containers()
     assert ids[0] == am and set(ids[1:]) == set(k.get_worker_containers())
     poll(lambda: k.status()["runningContainers"] == len(k.get_containers()) == 3, timeout=60)
+    # Every id of get_containers() has a status, the AM's too (0.2).
+    statuses = k.get_container_statuses()
+    assert [statuses[c] for c in k.get_containers()] == ["RUNNING"] * 3
     logs = k.logs()
     assert am in logs and logs[am].files      # the AM's own log files, live
+    # 0.2 scripts read stdout and stderr of every container, the AM's too.
+    assert all(isinstance(logs[c]["stdout"], str) for c in logs)
+    assert "started container_" in logs[am]["stderr"]    # the AM logs each launch
     assert k.kill() is True
     assert k.wait_for_completion(60) and k.runtime_status() == "KILLED"
     assert app_id == k.app_id

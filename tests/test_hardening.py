@@ -259,3 +259,15 @@ def test_ipyparallel_cluster_torn_down_when_collected(minicluster):
             knit.kill()
         if controller.poll() is None:
             controller.kill()
+
+
+def test_a_missing_archive_path_is_named_and_a_bad_timeout_refused(minicluster, tmp_path):
+    k = Knit()
+    missing = str(tmp_path / "analysis.zip")
+    with pytest.raises(KnitValueError, match=r"analysis\.zip': no such file") as err:
+        k.start("hostname", env=missing)
+    assert "knit env create" not in str(err.value)      # a path is not an env to create
+    assert k.app_id is None
+    for bad in ("5", -1, True, float("nan")):
+        with pytest.raises(KnitValueError, match=r"wait_for_completion\(60\)"):
+            k.wait_for_completion(bad)

@@ -104,3 +104,12 @@ def test_submit_refuses_missing_files_and_oversized_services_before_submitting(k
     with pytest.raises(KnitTypeError, match="takes an ApplicationSpec"):
         k.submit(42)
     assert k.app_id is None                         # nothing was submitted
+
+
+def test_a_missing_spec_file_is_named_not_parsed_as_yaml(tmp_path, capsys):
+    missing = str(tmp_path / "app.yaml")
+    with pytest.raises(KnitValueError, match="no such file"):
+        ApplicationSpec.from_yaml(missing)
+    from knit.cli import main
+    assert main(["submit", missing]) != 0
+    assert "no such file" in capsys.readouterr().err

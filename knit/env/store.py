@@ -63,6 +63,10 @@ def resolve_env(value):
         candidate = envs_root() / f"{value}{suffix}"
         if candidate.exists():
             return str(candidate)
+    if os.sep in str(value) or str(value).endswith((".zip", ".tar.gz", ".tgz")):
+        raise KnitValueError(
+            f"{{p:env}} {str(value)!r}: no such file; give the path of an existing "
+            f"archive, or the name of an environment in {envs_root()} (`knit env ls`).")
     raise KnitValueError(
         f"{{p:env}} {str(value)!r} is neither an archive nor an environment in "
         f"{envs_root()}; create it with `knit env create {value} PACKAGE...` (or "
