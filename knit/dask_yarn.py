@@ -31,6 +31,7 @@ from distributed.scheduler import Scheduler
 from . import dask_services as services
 from .core import FINAL_STATES, Knit
 from .dask_services import worker_memory_limit  # noqa: F401  (part of knit.dask_yarn)
+from .env import resolve_env
 from .exceptions import KnitException, KnitValueError
 from .lifecycle import tie
 from .logs import last_lines
@@ -341,6 +342,9 @@ class DaskYARNCluster(SpecCluster):
             raise KnitValueError(f"deploy_mode must be 'local' (the scheduler in this process) "
                                  f"or 'remote' (in a YARN container), got {deploy_mode!r}")
         memory_mb = services.megabytes("worker_memory", worker_memory)
+        # A missing environment fails here, not later in a background task
+        # of the event loop (which only logs it).
+        env = resolve_env(env) if env is not None else None
         self.knit = knit or Knit(autodetect=autodetect, **knit_kwargs)
         self._python = "$PYTHON_BIN" if env else shlex.quote(sys.executable)
         spec = None

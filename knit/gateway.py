@@ -10,6 +10,7 @@ process goes away, however that happens (even SIGKILL closes the pipe).
 This module is also the one place where py4j errors become knit errors.
 """
 import atexit
+import logging
 import os
 import secrets
 import shutil
@@ -83,7 +84,10 @@ class Gateway:
     """
 
     def __init__(self, classpath=None, jar=JAR, java=None, timeout=60):
+        from py4j import java_gateway
         from py4j.java_gateway import GatewayParameters, JavaGateway
+
+        java_gateway.logging = _Py4jLogging()
 
         jar = Path(jar)
         if not jar.exists():
@@ -349,6 +353,24 @@ def get_gateway(classpath=None):
         if _shared is None or not _shared.alive:
             _shared = Gateway(classpath)
         return _shared
+
+
+class _Py4jLogging:
+    """The ``logging`` module as py4j's gateway module sees it.
+
+    py4j reports a call interrupted by Ctrl-C with the module-level
+    ``logging.exception``: a traceback on stderr before knit's own
+    "Interrupted.", and, as a side effect of that function, a handler
+    added to the root logger of the user's process.  Here that record goes
+    to py4j's own logger at debug level; everything else is ``logging``.
+    """
+
+    def __getattr__(self, name):
+        return getattr(logging, name)
+
+    @staticmethod
+    def exception(msg, *args, **kwargs):
+        logging.getLogger("py4j.java_gateway").debug(msg, *args, exc_info=True)
 
 
 def shutdown_gateway():

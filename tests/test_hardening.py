@@ -268,6 +268,9 @@ def test_a_missing_archive_path_is_named_and_a_bad_timeout_refused(minicluster, 
         k.start("hostname", env=missing)
     assert "knit env create" not in str(err.value)      # a path is not an env to create
     assert k.app_id is None
+    # A Dask cluster says so at construction, not in its event loop's log.
+    with pytest.raises(KnitValueError, match=r"analysis\.zip': no such file"):
+        DaskYARNCluster(env=missing, n_workers=1)
     for bad in ("5", -1, True, float("nan")):
         with pytest.raises(KnitValueError, match=r"wait_for_completion\(60\)"):
             k.wait_for_completion(bad)

@@ -212,3 +212,23 @@ def test_kill_is_not_blocked_by_a_stalled_upload(minicluster, knits, tmp_path, b
         os.kill(datanode, signal.SIGCONT)
     t.join(300)
     assert "app" in outcome, outcome
+
+
+def test_an_interrupted_gateway_call_is_not_logged_as_a_traceback(minicluster):
+    # py4j reports a Ctrl-C during a call with the root logger's
+    # logging.exception: a traceback before knit's "Interrupted.", and a
+    # handler left on the user's root logger. knit's gateway turns it quiet.
+    script = ("import logging\n"
+              "from knit.gateway import get_gateway\n"
+              "from py4j import java_gateway\n"
+              "get_gateway()\n"
+              "try:\n"
+              "    raise KeyboardInterrupt\n"
+              "except KeyboardInterrupt:\n"
+              "    java_gateway.logging.exception('KeyboardInterrupt while sending command.')\n"
+              "print(len(logging.getLogger().handlers))\n")
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "0"
+    assert "KeyboardInterrupt while sending" not in p.stderr and "Traceback" not in p.stderr
