@@ -381,3 +381,11 @@ def test_doctests_of_env_modules():
                 knit.env.venv, knit.env.pack):
         result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, mod.__name__
+
+
+def test_a_name_alone_with_nothing_built_is_refused_not_built_empty(tmp_path):
+    # A mistyped name would otherwise give an empty environment, which fails
+    # only later, as an ImportError in a container.
+    with pytest.raises(KnitValueError, match=r"no environment 'typo'.*knit env ls"):
+        create_env("typo", conda_envs=str(tmp_path))
+    assert not (tmp_path / "typo").exists() and not (tmp_path / "typo.zip").exists()

@@ -154,7 +154,8 @@ class CondaCreator:
             requirements for the venv backend (where a ``python=X[.Y]``
             entry picks the base interpreter).  Without packages, an
             existing archive of that name is returned unchanged (as in
-            knit 0.2); a built environment is never replaced by an empty one.
+            knit 0.2); a built environment is never replaced by an empty one,
+            and a name with no archive is refused (a mistyped name).
         remove : bool
             Rebuild even when an environment with the same spec exists.
 
@@ -187,6 +188,12 @@ class CondaCreator:
                                 env_name, archive)
                     self.last_action = "reused"
                     return str(archive)
+            # Nothing of that name: a mistyped name would otherwise build an
+            # empty environment, which fails only later, in a container.
+            raise KnitValueError(
+                f"There is no environment {env_name!r} in {self.store.root} to reuse, and no "
+                f"packages were given to build one: give the packages to install (e.g. "
+                f"python=3.11 numpy), or check the name with `knit env ls`.")
         spec, exe = self.spec(env_name, packages)
         store = self.store
         with store.lock(env_name):
