@@ -30,6 +30,7 @@ import tempfile
 import time
 from collections.abc import MutableMapping
 
+from .checks import seconds
 from .exceptions import KnitException, KnitTypeError, KnitValueError, YARNException, YARNTimeoutError
 
 #: The largest value the AM takes (KvStore.MAX_VALUE_BYTES).
@@ -114,9 +115,7 @@ class KeyValueStore(MutableMapping):
     def wait_bytes(self, key, timeout=60):
         """Like :meth:`wait`, as bytes."""
         key = _key(key)
-        if timeout is None or timeout < 0:
-            raise KnitValueError(f"timeout must be 0 or more seconds, got {timeout!r}; "
-                                 f"e.g. kv.wait({key!r}, timeout=60)")
+        timeout = seconds(timeout, "timeout", f"kv.wait({key!r}, timeout=60)")
         deadline = time.monotonic() + timeout
         while True:
             # The AM waits whole seconds: round up, never spin.

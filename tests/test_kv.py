@@ -133,6 +133,9 @@ def test_store_rules_credentials_and_the_cli(k, capsysbinary):
         kv.put("k", "v", owner="nobody")
     with pytest.raises(KnitValueError, match="control character"):
         kv["two\nlines"] = "v"
+    for bad in (-1, "5", None):
+        with pytest.raises(KnitValueError, match=r"kv\.wait\('k', timeout=60\)"):
+            kv.wait("k", timeout=bad)
     with pytest.raises(KnitValueError, match="at most 1024 bytes"):
         kv["k" * 1025] = "v"
     with pytest.raises(YARNTimeoutError):

@@ -56,6 +56,7 @@ def resolve_env(value):
     True
     """
     from ..exceptions import KnitValueError
+    from ..spec import ARCHIVE_SUFFIXES
 
     if value is None or "://" in str(value) or os.path.exists(value):
         return value
@@ -63,7 +64,7 @@ def resolve_env(value):
         candidate = envs_root() / f"{value}{suffix}"
         if candidate.exists():
             return str(candidate)
-    if os.sep in str(value) or str(value).endswith((".zip", ".tar.gz", ".tgz")):
+    if os.sep in str(value) or str(value).endswith(ARCHIVE_SUFFIXES):
         raise KnitValueError(
             f"{{p:env}} {str(value)!r}: no such file; give the path of an existing "
             f"archive, or the name of an environment in {envs_root()} (`knit env ls`).")
