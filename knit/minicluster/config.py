@@ -11,6 +11,7 @@ Everything lives under one state directory::
     data/            NameNode and DataNode storage, NodeManager local dirs, ZooKeeper
     kerberos/, keytabs/, ssl/   (secure) the KDC, every keytab, TLS key material
 """
+import getpass
 import grp
 import json
 import os
@@ -421,6 +422,12 @@ def core_site(layout):
         "ipc.client.connect.retry.interval": 500,
         "ipc.client.connect.max.retries.on.timeouts": 3,
     }
+    # The OS user that runs the cluster may act for other users (Hadoop
+    # impersonation), as a service like dask-gateway or JupyterHub does on
+    # a real cluster: knit's proxy users are tested against this.
+    service = getpass.getuser()
+    props.update({f"hadoop.proxyuser.{service}.{what}": "*"
+                  for what in ("hosts", "groups", "users")})
     if layout.options.ha:
         props["hadoop.zk.address"] = f"{LOOPBACK}:{layout.ports.zookeeper}"
     if layout.options.secure:
