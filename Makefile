@@ -51,7 +51,11 @@ demo: cluster
 	@echo '  eval "$$(knit minicluster env)"                # hadoop, hdfs, yarn and HADOOP_CONF_DIR'
 	@echo '  knit start -n 3 --wait "echo hello from \$$CONTAINER_ID"'
 
+# JUnit runs every time (Maven's test phase: compiles what changed, writes
+# no jar), then pytest; `$(PY) -m pytest -m unit` runs the tests that need
+# no cluster.
 test: setup
+	mvn -q -B test -Drevision=$(VERSION)
 	$(PY) -m pytest tests --durations=25
 
 # Benchmarks: knit beside skein and DistributedShell (results in benchmarks/results/).
