@@ -752,22 +752,36 @@ class Knit:
                                      f"e.g. add_containers(num_containers=2, memory=256)")
         return self._am().add(num_containers, memory, virtual_cores, tag=tag, service=service)
 
-    def scale(self, service, n):
+    def scale(self, service, n=None):
         """Set the number of containers of one service of the running application.
 
         More are requested at the service's size; fewer cancels requests not
         yet granted first, then stops the running containers of highest
         ``$KNIT_INSTANCE``.  Returns ``{"service": ..., "from": N, "to": n}``.
+        An application of one service (every one from :meth:`start`) takes
+        the number alone: ``k.scale(4)``.
 
         Examples
         --------
         >>> k.scale('worker', 4)                           # doctest: +SKIP
         {'service': 'worker', 'from': 2, 'to': 4}
+        >>> k.scale(4)                                     # doctest: +SKIP
+        {'service': 'knit', 'from': 2, 'to': 4}
         """
+        if n is None and not isinstance(service, str):
+            service, n = None, service
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise KnitValueError(f"n must be an int of at least 0, got {n!r}: e.g. "
                                  f"k.scale('worker', 2)")
-        return self._am().scale(service, n)
+        am = self._am()
+        if service is None:
+            services = sorted(am.spec()["services"])
+            if len(services) != 1:
+                raise KnitValueError(
+                    f"{self.app_id} has {len(services)} services ({', '.join(services)}): "
+                    f"name the one to scale, e.g. k.scale({services[0]!r}, {n})")
+            service = services[0]
+        return am.scale(service, n)
 
     def kill_container(self, container_id):
         """Kill one container of any service; it is not replaced and its

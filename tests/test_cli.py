@@ -210,6 +210,9 @@ def test_running_app_containers_scale_and_kill(knit_cli):
     assert r.rc == 0 and "3 -> 1" in r.out
     [left] = containers_in(knit_cli, app_id, "RUNNING")
     assert left["id"] == c["id"]                        # the newest ones went
+    # One service (every start() application has one): the number alone.
+    r = Knit().attach(app_id).scale(1)
+    assert (r["from"], r["to"]) == (1, 1) and r["service"]
     assert sorted(x["id"] for x in containers_in(knit_cli, app_id, "KILLED")) == newest
 
     out = poll(lambda: (lambda r: r.out if f"up-{c['id']}" in r.out else None)(
@@ -279,6 +282,37 @@ def test_python_errors_still_name_python_calls(minicluster):
     from knit.exceptions import KnitValueError
     with pytest.raises(KnitValueError, match=r"use start\(\.\.\., memory=4096\) or less"):
         Knit().start("true", memory=100000)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("argv, usage, hint", [
+    (["start", "--memroy", "5", "true"], "usage: knit start", "did you mean --memory?"),
+    (["ls", "--wdie"], "usage: knit ls", "did you mean --wide?"),
+    (["sttaus", "application_1_0001"], "usage: knit ", "did you mean 'status'?"),
+    (["minicluster", "strat"], "usage: knit minicluster", "did you mean 'start'?"),
+])
+def test_mistyped_flags_and_commands_get_a_suggestion(argv, usage, hint, capsys):
+    assert main(argv) == Exit.USAGE
+    err = capsys.readouterr().err
+    assert err.startswith(usage) and hint in err, err
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("flag, value, mib", [
+    ("-m", "512", 512), ("-m", "1GiB", 1024), ("-m", "1 GiB", 1024), ("-m", "1GB", 954),
+    ("--am-memory", "2 GiB", 2048),
+])
+def test_sizes_take_units_on_the_command_line(flag, value, mib):
+    from knit.cli.parser import build_parser
+    args = build_parser().parse_args(["start", flag, value, "true"])
+    assert (args.memory if flag == "-m" else args.am_memory) == mib
+
+
+@pytest.mark.unit
+def test_a_size_that_is_not_one_is_a_usage_error(capsys):
+    assert main(["start", "-m", "lots", "true"]) == Exit.USAGE
+    err = capsys.readouterr().err
+    assert "'lots' is not a size" in err and "-m 1GiB" in err
 
 
 COMMANDS = [[], ["start"], ["status"], ["ls"], ["logs"], ["kill"], ["containers"],
@@ -542,6 +576,10 @@ def test_ls_shortens_long_names_to_the_terminal(knit_cli, monkeypatch):
         assert long_name in r.out
         r = knit_cli("ls", "--json")
         assert long_name in [a["name"] for a in json.loads(r.out)]
+        # Not on a terminal and no $COLUMNS (a pipe): rows stay whole.
+        monkeypatch.delenv("COLUMNS")
+        r = knit_cli("ls")
+        assert long_name in r.out and "…" not in r.out
     finally:
         Knit().attach(app_id).kill()
 

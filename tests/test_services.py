@@ -166,6 +166,17 @@ def test_a_skein_spec_runs_as_is_and_the_app_ends_when_every_service_ended(k, tm
     assert "slept" in text
 
 
+def test_submit_waits_and_exits_with_the_outcome(k, tmp_path):
+    path = tmp_path / "fails.yaml"
+    path.write_text("name: submit-wait\nservices:\n  only:\n    script: exit 7\n")
+    out = knit_cli("submit", str(path), "--wait", "--timeout", "120")
+    app_id = out.stdout.split()[0]
+    k.attach(app_id)
+    assert out.returncode == 3, out.stderr             # FAILED: exit 3, as knit start
+    assert f"{app_id} FINISHED, final status FAILED" in out.stderr
+    assert k.status()["finalStatus"] == "FAILED"
+
+
 def test_application_settings_reach_yarn(k):
     spec = ApplicationSpec(name="settings", tags=["alpha", "beta"], lifetime=900,
                            acls={"view_users": ["bob"], "modify_groups": ["ops"]},

@@ -61,7 +61,7 @@ def _table(args, header, rows, keep=(0,), left=()):
         print(line)
 
 
-def _workers(app):
+def _containers(app):
     # The RM's count includes the ApplicationMaster's own container.
     return max((app.get("runningContainers") or 0) - 1, 0)
 
@@ -185,9 +185,11 @@ def ls(args):
                                         f" in state {', '.join(states)}."))
         return Exit.OK
     users = ("USER",) if args.all_users else ()
-    _table(args, ("APPLICATION", "STATE", "FINAL", "WORKERS", "STARTED", "NAME", *users,
+    # CONTAINERS: the running ones besides the AM's.  The RM does not know
+    # which are workers (a Dask scheduler or driver is a container too).
+    _table(args, ("APPLICATION", "STATE", "FINAL", "CONTAINERS", "STARTED", "NAME", *users,
                   "QUEUE"),
-           [(a["id"], a["state"], a.get("finalStatus", ""), _workers(a),
+           [(a["id"], a["state"], a.get("finalStatus", ""), _containers(a),
              _when(a.get("startedTime"))[:16], a.get("name", ""),
              *((a.get("user", ""),) if users else ()), a.get("queue", ""))
             for a in apps], keep=(0, 1, 2, 3, 4))
@@ -326,12 +328,11 @@ def containers_kill(args):
 def submit(args):
     from ..spec import ApplicationSpec
 
+    _check_timeout(args, "knit submit spec.yaml --wait --timeout 600")
     spec = ApplicationSpec.from_yaml(args.spec)
     k = _knit()
     app_id = k.submit(spec, checks=args.checks, wait=False)
-    print(app_id, flush=True)
-    k.wait_for_am()            # return once `knit containers/scale/spec` can reach it
-    return Exit.OK
+    return _then_wait(k, app_id, args)
 
 
 def dask_submit(args):

@@ -6,6 +6,8 @@ parameter to its flag: :class:`CLISpelling` reads it to phrase errors with
 flags (``-m 4096``) instead of Python calls.
 """
 import argparse
+import difflib
+import re
 import shlex
 import textwrap
 
@@ -60,8 +62,9 @@ examples:
   knit ls --state FAILED --state KILLED --json
   knit ls --all --wide               # values in full, however wide
 
-The table fits the terminal ($COLUMNS, else 80 columns): long values are
-shortened with "…"; --wide or --json shows them whole.
+On a terminal the table fits its width ($COLUMNS when set): long values are
+shortened with "…"; --wide or --json shows them whole.  In a pipe or a file
+values are never shortened (`knit ls --all | grep NAME` finds them).
 """
 
 EPILOG_LOGS = """\
@@ -97,6 +100,7 @@ The application must be RUNNING: its ApplicationMaster keeps the list.
 EPILOG_SUBMIT = """\
 examples:
   knit submit spec.yaml
+  knit submit spec.yaml --wait      # exit code: the application's outcome
   knit spec application_1795501918670_0004 > again.yaml
 
 A skein spec runs as is for the fields knit supports; knit warns about the
@@ -216,6 +220,29 @@ class Parser(argparse.ArgumentParser):
 
     _intermixing = False
 
+    def parse_args(self, args=None, namespace=None):
+        # Unknown options are collected up to the top parser, which would
+        # print its own usage: the command's parser reports them, with the
+        # closest option it knows.
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            leaf = getattr(namespace, "_parser", self)
+            words = [a for a in extras if a.startswith("-")] or extras
+            hint = _closest(words[0].split("=")[0],
+                            [o for a in leaf._actions for o in a.option_strings])
+            leaf.error(f"unrecognized arguments: {' '.join(extras)}" +
+                       (f" (did you mean {hint}?)" if hint else ""))
+        return namespace
+
+    def error(self, message):
+        m = re.match(r"argument \S+: invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if m:
+            choices = re.findall(r"'([^']*)'", m.group(2)) or m.group(2).split(", ")
+            hint = _closest(m.group(1), choices)
+            if hint:
+                message += f"; did you mean {hint!r}?"
+        super().error(message)
+
     def parse_known_args(self, args=None, namespace=None):
         # After "--" every word is a positional (`knit start -- sh -c CMD`):
         # the usual parse already does what is meant there.
@@ -226,6 +253,16 @@ class Parser(argparse.ArgumentParser):
             return self.parse_known_intermixed_args(args, namespace)
         finally:
             self._intermixing = False
+
+
+def _closest(word, candidates):
+    """The candidate ``word`` was most likely meant as, or None.
+
+    >>> _closest("--memroy", ["--memory", "--vcores"]), _closest("sttaus", ["status", "ls"])
+    ('--memory', 'status')
+    """
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def _app_ids(prefix, **kwargs):
@@ -244,6 +281,22 @@ def _csv(value):
     return [v for v in value.split(",") if v]
 
 
+def _memory(value):
+    """A container size on the command line: MiB (``-m 512``) or with a unit
+    (``-m 1GiB``, ``-m '1.5 GB'``), as the config file and specs take it."""
+    from ..spec import parse_memory
+
+    try:
+        mib = parse_memory(int(value) if value.strip().isdigit() else value)
+    except Exception:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a size: give MiB (-m 512) or a size with a unit "
+            f"(-m 1GiB, -m '512 MiB')") from None
+    if mib < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is less than 1 MiB")
+    return mib
+
+
 def build_parser():
     """The ``knit`` parser (:func:`knit.cli.main` runs it)."""
     p = Parser(prog="knit", description="Launch and manage commands on Hadoop YARN containers.",
@@ -258,6 +311,7 @@ def build_parser():
                               description=textwrap.fill(description, 78))
         if func is not None:
             c.set_defaults(func=func)
+        c.set_defaults(_parser=c)
         return c
 
     def app_arg(c, nargs=None):
@@ -308,8 +362,9 @@ def build_parser():
                                      "--keep-alive)")
     # Options whose default says "config" come from knit's config file when
     # it sets them (`knit config` shows the values in effect).
-    g.add_argument("-m", "--memory", type=int, default=None, metavar="MB",
-                   help="memory of each container in MB (default: config, else 128)")
+    g.add_argument("-m", "--memory", type=_memory, default=None, metavar="SIZE",
+                   help="memory of each container: MiB, or a size like '1 GiB' or 512MiB "
+                        "(default: config, else 128)")
     g.add_argument("-c", "--vcores", dest="virtual_cores", type=int, default=None,
                    metavar="N", help="virtual cores of each container (default: config, "
                                      "else 1)")
@@ -344,8 +399,9 @@ def build_parser():
     a.add_argument("--max-attempts", dest="max_attempts", type=int, default=1, metavar="N",
                    help="ApplicationMaster attempts; later attempts keep running "
                         "containers (default 1)")
-    a.add_argument("--am-memory", dest="am_memory", type=int, default=512, metavar="MB",
-                   help="memory of the ApplicationMaster in MB (default 512)")
+    a.add_argument("--am-memory", dest="am_memory", type=_memory, default=512, metavar="SIZE",
+                   help="memory of the ApplicationMaster: MiB, or a size like '1 GiB' "
+                        "(default 512)")
     a.add_argument("--am-vcores", dest="am_vcores", type=int, default=1, metavar="N",
                    help="virtual cores of the ApplicationMaster (default 1)")
     a.add_argument("--no-checks", dest="checks", action="store_false",
@@ -405,6 +461,7 @@ def build_parser():
     sb.add_argument("spec", metavar="SPEC", help="the spec file, e.g. spec.yaml")
     sb.add_argument("--no-checks", dest="checks", action="store_false",
                     help="skip the checks of resources, queue and capacity before submitting")
+    waiting_args(sb, "it SUCCEEDED")
 
     sp = command("spec", "print a running application's spec as YAML", EPILOG_SPEC,
                  commands.spec)

@@ -7,16 +7,34 @@ Examples
 ID     NAME
 app_1  xxxxxxxxxxxx…
 """
-import shutil
+import os
+import sys
 
 SEP = "  "
 ELLIPSIS = "…"
 MIN_WIDTH = 4
 
 
-def terminal_width():
-    """Columns of the terminal (``$COLUMNS`` first; 80 when unknown, e.g. in a pipe)."""
-    return shutil.get_terminal_size((80, 24)).columns
+def terminal_width(stream=None):
+    """The columns a table may take: ``$COLUMNS`` when set, else the width of
+    the terminal ``stream`` (``sys.stdout``) is, else None, no limit: in a
+    pipe or a file rows stay whole, so that ``knit ls | grep NAME`` finds
+    them (as ``ps`` and ``kubectl`` do).
+
+    Examples
+    --------
+    >>> import io
+    >>> os.environ.get("COLUMNS") or terminal_width(io.StringIO()) is None
+    True
+    """
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    stream = sys.stdout if stream is None else stream
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def _cell(value):
