@@ -31,6 +31,10 @@ class PythonSpelling:
 
     @staticmethod
     def call(function, fix):
+        if function == "create_env":        # the name comes first, as users write it
+            fix = dict(fix)
+            name = fix.pop("env_name")
+            return f"create_env({name!r}, " + ", ".join(f"{k}={v!r}" for k, v in fix.items()) + ")"
         args = ", ".join(f"{k}={v!r}" for k, v in fix.items())
         return f"{function}(..., {args})"
 

@@ -389,3 +389,33 @@ def test_a_name_alone_with_nothing_built_is_refused_not_built_empty(tmp_path):
     with pytest.raises(KnitValueError, match=r"no environment 'typo'.*knit env ls"):
         create_env("typo", conda_envs=str(tmp_path))
     assert not (tmp_path / "typo").exists() and not (tmp_path / "typo.zip").exists()
+
+
+@pytest.mark.unit
+def test_uv_is_told_to_use_the_system_certificates_without_a_deprecation(monkeypatch):
+    from knit.env import venv
+    monkeypatch.delenv("UV_SYSTEM_CERTS", raising=False)
+    monkeypatch.delenv("UV_NATIVE_TLS", raising=False)
+    env = venv._uv_env()
+    # This uv (the one setup.py installs) knows UV_SYSTEM_CERTS and warns
+    # that UV_NATIVE_TLS is deprecated: knit sets the one it knows.
+    assert env.get("UV_SYSTEM_CERTS") == "1" and "UV_NATIVE_TLS" not in env
+    out = subprocess.run([venv.find_uv(), "pip", "list", "--python", sys.executable],
+                         env=env, capture_output=True, text=True)
+    assert "deprecated" not in out.stderr
+    monkeypatch.setenv("UV_NATIVE_TLS", "0")               # the user's own choice stays
+    assert venv._uv_env().get("UV_NATIVE_TLS") == "0"
+
+
+@pytest.mark.unit
+def test_a_missing_package_error_names_the_fix_as_the_user_called():
+    from knit.cli.parser import CLISpelling
+    from knit.env.spec import EnvSpec, packages_not_found
+    two = packages_not_found(EnvSpec("demo", ["six", "nopkg"], backend="venv", tool="uv"),
+                             ["nopkg"], "on PyPI", "Check the name", "")
+    assert "leave it out: create_env('demo', packages=['six'], backend='venv')." in str(two)
+    assert "leave it out: knit env create demo six --backend venv." in two.render(CLISpelling())
+    # The only package missing: leaving it out would build nothing, so no such advice.
+    one = packages_not_found(EnvSpec("demo", ["nopkg"], backend="venv", tool="uv"),
+                             ["nopkg"], "on PyPI", "Check the name", "")
+    assert "leave it out" not in str(one) and "Check the name." in str(one)

@@ -733,6 +733,11 @@ class CLISpelling:
         return action.option_strings[-1] if action else PythonSpelling.param(name)
 
     def call(self, function, fix):
+        if function == "create_env":
+            words = ["knit", "env", "create", fix["env_name"], *fix.get("packages", ())]
+            if fix.get("backend"):
+                words += ["--backend", fix["backend"]]
+            return " ".join(map(shlex.quote, words))
         if function != "start" or not all(k in self._actions for k in fix):
             return PythonSpelling.call(function, fix)
         words = []

@@ -198,7 +198,11 @@ def packages_not_found(spec, missing, where, hint, output):
     True
     """
     keep = [p for p in spec.packages if p not in missing]
+    # Nothing left to ask for: leaving it out would be an empty environment,
+    # which create_env refuses for a name never built (a mistyped name).
+    fix = ", or leave it out: {fix}" if keep else ""
     return EnvironmentBuildError(
         f"cannot build environment {spec.name!r}: package(s) {', '.join(missing)} not found "
-        f"{where}. {hint}, or leave it out: create_env({spec.name!r}, packages={keep!r})."
-        f"\n{output}", packages=missing, output=output)
+        f"{where}. {hint}{fix}.\n{output}", packages=missing, output=output,
+        fix={"env_name": spec.name, "packages": keep, "backend": spec.backend},
+        function="create_env")

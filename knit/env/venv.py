@@ -17,6 +17,7 @@ Examples
 >>> to_pip('numpy=1.26'), to_pip('six'), to_pip('pandas>=2')
 ('numpy==1.26.*', 'six', 'pandas>=2')
 """
+import functools
 import os
 import re
 import shutil
@@ -126,13 +127,26 @@ def find_interpreter(request, tool, uv=None, python=None):
         f"installs Python itself.", packages=[f"python={request}"])
 
 
-def _uv_env():
+def _uv_env(uv=None):
     env = dict(os.environ, UV_PYTHON_DOWNLOADS="never")
     env.pop("VIRTUAL_ENV", None)         # uv would install there instead
     # uv trusts its own bundled roots unless told otherwise; behind a
     # company's TLS proxy only the system store (which pip uses) has its CA.
-    env.setdefault("UV_NATIVE_TLS", "1")
+    if "UV_SYSTEM_CERTS" not in env and "UV_NATIVE_TLS" not in env:
+        env[_system_certs_variable(uv or find_uv())] = "1"
     return env
+
+
+@functools.lru_cache(maxsize=None)
+def _system_certs_variable(uv):
+    """The variable that makes this uv use the system's CA store: recent uv
+    calls it UV_SYSTEM_CERTS and warns about the older UV_NATIVE_TLS, which
+    is all that older uv releases know."""
+    try:
+        out = subprocess.run([uv, "--help"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError, TypeError):
+        out = ""
+    return "UV_SYSTEM_CERTS" if "--system-certs" in out else "UV_NATIVE_TLS"
 
 
 def _run(cmd, env, what, spec):
