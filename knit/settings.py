@@ -62,6 +62,12 @@ def _count(minimum):
     return check
 
 
+def _seconds(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError("expected a number of seconds, 0 or more")
+    return float(value)
+
+
 def _text(value):
     if not isinstance(value, str) or not value.strip():
         raise ValueError("expected a non-empty string")
@@ -165,6 +171,9 @@ KNIT_KEYS = {
     "replication_factor": Key(_count(1), None, 2, "HDFS replication of uploads",
                               builtin="dfs.replication, else 3",
                               hadoop=("dfs.replication",)),
+    "rm_retry_timeout": Key(_seconds, 60.0, 120, "seconds a call retries while no "
+                            "ResourceManager answers (a restart, a failover); 5 at most "
+                            "until one has answered in the process"),
 }
 #: The ``ipyparallel:`` section: :func:`ipyparallel_cluster_defaults`.
 IPP_KEYS = {

@@ -258,6 +258,12 @@ def _reason(exc):
     return text if len(text) < 200 else text[:200] + "..."
 
 
+#: ResourceManager base URLs that have answered (anything) in this process.
+_ANSWERED = set()
+#: Seconds a call retries while none of its RMs has ever answered here.
+FIRST_CONTACT_RETRY = 5.0
+
+
 class _NoActiveRM(Exception):
     """One pass over the RMs found none that serves; internal to :meth:`YARNAPI._rm`."""
 
@@ -440,8 +446,13 @@ class YARNAPI:
         5 s) for :attr:`retry_timeout` seconds: an RM restart or failover
         then costs a delay instead of an error.
         """
-        idempotent = method in _IDEMPOTENT
-        deadline = time.monotonic() + (self.retry_timeout if idempotent else 0)
+        window = self.retry_timeout if method in _IDEMPOTENT else 0
+        if not _ANSWERED.intersection(self.rm_urls):
+            # None of these RMs has answered this process yet: more likely a
+            # wrong address or a cluster that is not up than a restart, so
+            # say so within seconds instead of retrying for a minute.
+            window = min(window, FIRST_CONTACT_RETRY)
+        deadline = time.monotonic() + window
         pause, attempts = 0.5, 0
         while True:
             attempts += 1
@@ -450,10 +461,13 @@ class YARNAPI:
             except _NoActiveRM as e:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise e.error(attempts, self.retry_timeout if idempotent else 0) from None
-                if attempts == 1:
-                    logger.info("No ResourceManager answers %s %s; retrying for up to "
-                                "%.0f s", method, path, self.retry_timeout)
+                    raise e.error(attempts, window) from None
+                if attempts == 1 and window > FIRST_CONTACT_RETRY:
+                    logger.warning(
+                        "No ResourceManager answers (%s); retrying for up to %.0f s "
+                        "(rm_retry_timeout: Knit(rm_retry_timeout=...), the config file's "
+                        "rm_retry_timeout, or knit --rm-retry-timeout)",
+                        "; ".join(e.tried), window)
                 time.sleep(min(pause, remaining))
                 pause = min(pause * 2, 5.0)
 
@@ -491,6 +505,7 @@ class YARNAPI:
             except requests.RequestException as e:
                 tried.append(f"{url}: {_reason(e)}")
                 continue
+            _ANSWERED.update((base, order[0]))     # an RM is there, whatever it said
             if _is_standby(resp):
                 tried.append(f"{url}: standby ResourceManager")
                 continue
@@ -1080,8 +1095,15 @@ def _error(resp, method, app_id=None):
     if app_id and ("ApplicationNotFound" in exception or (
             (resp.status_code == 404 or exception == "NotFoundException")
             and app_id in detail)):
+        # In knit's words, not the RM's Java text: the likely causes and
+        # where to look.  The RM forgets ended applications past
+        # yarn.resourcemanager.max-completed-applications (1000 by default).
         return ApplicationNotFound(
-            f"YARN does not know application {app_id}: {detail}", app_id=app_id,
+            f"YARN does not know application {app_id}: the ResourceManager at "
+            f"{resp.url.split('/ws/')[0]} has no such application. Check the id (`knit ls "
+            f"--all` lists the ones it knows), that HADOOP_CONF_DIR points at the cluster "
+            f"that ran it, and whether it ended long ago (the ResourceManager forgets "
+            f"old ones; their logs may still be in HDFS).", app_id=app_id,
             java_class=java_class, response=resp)
     hint = ""
     if resp.status_code == 401 and "negotiate" in resp.headers.get(

@@ -242,6 +242,7 @@ def test_unknown_application_is_an_error(knit_cli, argv):
     assert r.rc == (Exit.USAGE if argv[1] == "not-an-app-id" else Exit.ERROR)
     assert r.err.startswith("Error: ") and "Traceback" not in r.err
     assert argv[1] in r.err
+    assert "java.lang" not in r.err                     # knit's words, not the RM's Java
 
 
 @pytest.mark.parametrize("argv, match", [

@@ -85,3 +85,38 @@ def test_past_the_retry_window_the_error_names_the_rm(knits, minicluster):
 ])
 def test_log_aggregation_verdict(info, verdict):
     assert aggregation_verdict(info, now=1_000) == verdict
+
+
+def _closed_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.unit
+def test_an_rm_that_never_answered_fails_within_seconds():
+    from knit.yarn_api import FIRST_CONTACT_RETRY, YARNAPI
+    api = YARNAPI(f"http://127.0.0.1:{_closed_port()}", retry_timeout=60)
+    t0 = time.monotonic()
+    with pytest.raises(YARNConnectionError, match="Connection refused"):
+        api.cluster_info()
+    assert time.monotonic() - t0 < FIRST_CONTACT_RETRY + 3
+
+
+@pytest.mark.unit
+def test_the_cli_takes_the_retry_window_and_says_what_it_could_not_reach(
+        tmp_path, monkeypatch, capsys):
+    from knit.cli import main
+    from knit.minicluster.config import write_site
+    port = _closed_port()
+    write_site(tmp_path / "yarn-site.xml",
+               {"yarn.resourcemanager.webapp.address": f"127.0.0.1:{port}"})
+    monkeypatch.setenv("HADOOP_CONF_DIR", str(tmp_path))
+    monkeypatch.delenv("YARN_CONF_DIR", raising=False)
+    t0 = time.monotonic()
+    assert main(["ls", "--rm-retry-timeout", "0"]) == 1
+    assert time.monotonic() - t0 < 3
+    err = capsys.readouterr().err
+    assert err.startswith("Error: Could not reach an active YARN ResourceManager")
+    assert f"127.0.0.1:{port}" in err

@@ -16,6 +16,7 @@ import sys
 
 from ..env import resolve_env
 from ..exceptions import KnitException, KnitTypeError, KnitValueError
+from . import commands
 from .exitcodes import Exit
 from .parser import CLISpelling, build_parser
 
@@ -79,6 +80,9 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as e:              # --help, --version (0) and usage errors (2)
         return e.code if isinstance(e.code, int) else Exit.USAGE
+    commands.CONNECTION.clear()
+    if getattr(args, "rm_retry_timeout", None) is not None:
+        commands.CONNECTION["rm_retry_timeout"] = args.rm_retry_timeout
     try:
         code = int(args.func(args) or Exit.OK)
         sys.stdout.flush()         # a closed pipe shows here, not at interpreter exit

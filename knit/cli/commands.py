@@ -24,9 +24,14 @@ START_PARAMS = ("num_containers", "memory", "virtual_cores", "files", "app_name"
 # helpers
 # ---------------------------------------------------------------------------
 
+#: Knit() arguments given on the command line for every command
+#: (``--rm-retry-timeout``); :func:`knit.cli.main` sets them.
+CONNECTION = {}
+
+
 def _knit(**kwargs):
     from ..core import Knit
-    return Knit(**kwargs)
+    return Knit(**{**CONNECTION, **kwargs})
 
 
 def _attach(app_id):

@@ -277,6 +277,10 @@ def _app_ids(prefix, **kwargs):
     return sorted(a["id"] for a in apps if a["id"].startswith(prefix))
 
 
+#: Commands that never call the ResourceManager (no --rm-retry-timeout).
+LOCAL_COMMANDS = {"env_create", "env_pack", "env_ls", "config"}
+
+
 def _csv(value):
     return [v for v in value.split(",") if v]
 
@@ -312,6 +316,12 @@ def build_parser():
         if func is not None:
             c.set_defaults(func=func)
         c.set_defaults(_parser=c)
+        if func is not None and func.__name__ not in LOCAL_COMMANDS:
+            c.add_argument("--rm-retry-timeout", dest="rm_retry_timeout", type=float,
+                           metavar="SECONDS", default=None,
+                           help="retry this long while no ResourceManager answers "
+                                "(default: config, else 60; 5 at most until one has "
+                                "answered)")
         return c
 
     def app_arg(c, nargs=None):
@@ -638,7 +648,7 @@ def build_parser():
         c = mcsub.add_parser(name, parents=[common], help=help, formatter_class=FORMATTER,
                              description=textwrap.fill(description, 78),
                              epilog=EPILOG_MINICLUSTER)
-        c.set_defaults(func=commands.minicluster)
+        c.set_defaults(func=commands.minicluster, _parser=c)
         return c
 
     start = mc_command("start", "start the cluster, or reuse a healthy one",
