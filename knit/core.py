@@ -77,6 +77,10 @@ class Knit:
         on a Kerberos cluster their delegation tokens reach the AM and
         every container too.  The default filesystem and those of
         ``hdfs://`` files need no mention.
+    config : knit.settings.KnitConfig, optional
+        knit's config file as already read (:func:`knit.settings.load_config`),
+        instead of reading ``~/.config/knit/config.yaml`` (or
+        ``$KNIT_CONFIG``); ``KnitConfig(None)`` for none at all.
     **kwargs
         ``rm``, ``rm_port``, ``rm_port_https``, ``user``,
         ``replication_factor``, ``lang``, ``password``, ``gateway_path`` and
@@ -116,13 +120,13 @@ class Knit:
 
     def __init__(self, autodetect=True, upload_always=False, hdfs_home=None,
                  knit_home=KNIT_HOME, hdfs=None, pars=None, classpath=None,
-                 principal=None, keytab=None, filesystems=None, **kwargs):
+                 principal=None, keytab=None, filesystems=None, config=None, **kwargs):
         conf_dir, conf = None, {}
         if autodetect:
             conf_dir = find_conf_dir()
             conf = read_site_files(conf_dir) if conf_dir else {}
         #: The user's defaults: knit's config file (:mod:`knit.settings`).
-        self.defaults = load_config()
+        self.defaults = load_config() if config is None else config
         given = kwargs
         # The file's settings count as arguments below the given ones (so
         # they reach the JVM too), except where pars or $HADOOP_USER_NAME win.

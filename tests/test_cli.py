@@ -684,3 +684,17 @@ def test_docstring_examples_of_the_cli():
                    knit.exceptions):
         result = doctest.testmod(module)
         assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+def test_a_broken_config_file_does_not_stand_between_the_user_and_their_apps(
+        knit_cli, monkeypatch, tmp_path):
+    bad = tmp_path / "config.yaml"
+    bad.write_text("queue: [unclosed\n")
+    monkeypatch.setenv("KNIT_CONFIG", str(bad))
+    r = knit_cli("ls", "--all")
+    assert r.rc == 0, r
+    assert r.err.startswith("Warning: knit config file") and "not valid YAML" in r.err
+    r = knit_cli("status", UNKNOWN)                 # read-only: YARN's answer, not the file's
+    assert "does not know application" in r.err
+    r = knit_cli("start", "true")                   # what it would steer is refused
+    assert r.rc == Exit.USAGE and "not valid YAML" in r.err and r.out == ""

@@ -35,7 +35,22 @@ def _knit(**kwargs):
 
 
 def _attach(app_id):
-    return _knit().attach(app_id)
+    return _reader().attach(app_id)
+
+
+def _reader():
+    """A Knit for commands that only look at or end what exists (status,
+    logs, kill, ...): a config file that cannot be read is warned about and
+    left out, instead of standing between the user and their logs."""
+    from ..settings import KnitConfig, load_config
+
+    try:
+        config = load_config()
+    except KnitValueError as e:
+        print(f"Warning: {e}; going on without it (knit start refuses it until it is "
+              f"fixed).", file=sys.stderr)
+        config = KnitConfig(None)
+    return _knit(config=config)
 
 
 def _env_vars(pairs):
@@ -177,7 +192,7 @@ def status(args):
 def ls(args):
     from ..yarn_api import ACTIVE_STATES
 
-    k = _knit()
+    k = _reader()
     states = None if args.all else (args.state or list(ACTIVE_STATES))
     user = None if args.all_users else k.conf.user
     apps = sorted(k.yarn_api.applications(states=states, app_type="KNIT", user=user),
