@@ -109,10 +109,21 @@ def scheduler_script(python, idle_timeout=None):
 
 def driver_script(python, script, args=()):
     """The driver container's script: run the user's script with its
-    arguments, then end the application with the script's outcome."""
+    arguments, then end the application with the script's outcome.
+
+    The end goes through ``knit-kv`` (every container has it), not knit's
+    Python package: a driver whose environment lacks knit, or whose script
+    dies at once, still ends its application (and so its scheduler and
+    workers) right away.
+    """
     run = " ".join([python, shlex.quote(os.path.basename(script))]
                    + [shlex.quote(a) for a in args])
-    return f"{run}\nrc=$?\n{python} -m knit.dask_services $rc\nexit $rc\n"
+    failed = ('"the driver script exited with code $rc; see its log: '
+              'knit logs $KNIT_APP_ID"')
+    return (f"{run}\nrc=$?\n"
+            f"if [ $rc -eq 0 ]; then knit-kv end SUCCEEDED 'the driver script finished'\n"
+            f"else knit-kv end FAILED {failed}; fi\n"
+            f"exit $rc\n")
 
 
 def cluster_spec(*, python, deploy_mode, n_workers, worker_memory_mb, worker_vcores,
@@ -156,27 +167,3 @@ def cluster_spec(*, python, deploy_mode, n_workers, worker_memory_mb, worker_vco
             resources=Resources(memory=driver_memory_mb, vcores=driver_vcores),
             files={os.path.basename(driver): File(os.path.abspath(driver))})
     return ApplicationSpec(services=services, name=name, queue=queue, tags=list(tags))
-
-
-def end_application(exit_code):
-    """Called by the driver's script once the user's script exits: end the
-    application with its outcome, so that the scheduler and workers go too.
-
-    Examples
-    --------
-    >>> end_application(0)          # doctest: +SKIP
-    """
-    from .core import Knit
-
-    k = Knit.current()
-    if exit_code == 0:
-        k._am().shutdown("SUCCEEDED", "the driver script finished")
-    else:
-        k._am().shutdown("FAILED", f"the driver script exited with code {exit_code}; "
-                                   f"see its log: knit logs {k.app_id}")
-
-
-if __name__ == "__main__":
-    import sys
-
-    end_application(int(sys.argv[1]))

@@ -224,3 +224,26 @@ def test_cluster_arguments_default_to_dasks_knit_section(minicluster):
             # Ended under it: closing still returns at once.
             cluster.knit.kill()
         assert cluster.knit.yarn_api.state(app_id) == "KILLED"
+
+
+def test_a_driver_that_dies_at_once_ends_its_application_without_knit_in_its_env(
+        dask_env, tmp_path):
+    # dask_env has dask and distributed, not knit: the driver's end goes
+    # through knit-kv, so its death ends the application (and so the
+    # scheduler and workers) at once, not at the scheduler's idle timeout.
+    script = tmp_path / "broken.py"
+    script.write_text("import no_such_module_for_knit\n")
+    r = subprocess.run(
+        [sys.executable, "-m", "knit", "dask", "submit", str(script), "--env", dask_env,
+         "--workers", "1", "--worker-memory", "256 MiB", "--scheduler-memory", "512 MiB",
+         "--driver-memory", "256 MiB", "--wait", "--timeout", "150"],
+        capture_output=True, text=True, timeout=300)
+    app_id = r.stdout.split()[0]
+    k = Knit().attach(app_id)
+    try:
+        assert r.returncode == 3, r.stderr                 # FAILED, not --timeout's 124
+        st = k.status()
+        assert st["finalStatus"] == "FAILED"
+        assert "the driver script exited with code 1" in st["diagnostics"]
+    finally:
+        k.kill()

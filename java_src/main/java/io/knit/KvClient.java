@@ -62,6 +62,7 @@ public final class KvClient {
             + "       knit-kv get KEY [--wait [SECONDS]]\n"
             + "       knit-kv ls [PREFIX]\n"
             + "       knit-kv del KEY\n"
+            + "       knit-kv end SUCCEEDED|FAILED [MESSAGE]\n"
             + "\n"
             + "The application's key-value store, from inside one of its containers.\n"
             + "  put   set KEY to VALUE (taken byte for byte); the key goes when this\n"
@@ -71,6 +72,8 @@ public final class KvClient {
             + "        set, at most SECONDS (default " + DEFAULT_WAIT_SECONDS + ")\n"
             + "  ls    the keys (starting with PREFIX), one per line\n"
             + "  del   remove KEY\n"
+            + "  end   end the application with this final status (a service with\n"
+            + "        control: true only, e.g. a driver)\n"
             + "\n"
             + "exit codes: 0 done, 1 no such key (or an error, on stderr), 2 usage,\n"
             + "            124 --wait ran out\n";
@@ -186,6 +189,16 @@ public final class KvClient {
                     return MISSING;
                 }
                 return d.ok(err) ? OK : MISSING;
+            case "end": {
+                // Ends the application from its driver's shell, so that a
+                // driver needs nothing but the container (no knit installed).
+                if (rest.isEmpty() || rest.size() > 2) {
+                    throw new Usage("end takes SUCCEEDED or FAILED and an optional MESSAGE");
+                }
+                Answer e = Credential.mine().call("POST", "/shutdown", "status", rest.get(0),
+                        "message", rest.size() > 1 ? rest.get(1) : "", null, 30);
+                return e.ok(err) ? OK : MISSING;
+            }
             default:
                 throw new Usage("unknown command '" + cmd + "'");
         }
