@@ -103,8 +103,8 @@ setup(
         # makes the sdist and wheel in test_packaging.
         "test": ["pytest>=7", "pytest-timeout>=2", "requests-gssapi>=1.2", "dask[distributed]==2026.8.0",
                  "bokeh==3.9.2", "ipyparallel==9.2.0", "numpy", "sphinx>=7",
-                 "conda-package-handling>=2", "build>=1"],
-        "docs": ["sphinx>=7", "numpydoc>=1.6"],
+                 "conda-package-handling>=2", "build>=1", "pydata-sphinx-theme>=0.15"],
+        "docs": ["sphinx>=7", "numpydoc>=1.6", "pydata-sphinx-theme>=0.15"],
     },
     entry_points={"console_scripts": ["knit = knit.cli:main"]},
     classifiers=[

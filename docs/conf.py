@@ -32,4 +32,9 @@ for _name in ("knit.env", "knit.dask_yarn"):
 if not os.path.exists(os.path.join(HERE, "environments.rst")):
     suppress_warnings = ["toc.not_readable", "ref.doc"]
 exclude_patterns = ["_build"]
-html_theme = "alabaster"
+# The PyData ecosystem's theme (Dask's, pandas', NumPy's): long code lines
+# scroll inside their block instead of being clipped.
+html_theme = "pydata_sphinx_theme"
+html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
+html_static_path = ["_static"]
+html_css_files = ["knit.css"]
