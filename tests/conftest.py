@@ -69,6 +69,20 @@ _last_user = {}         # fixture name -> node id of the last test using it
 _early_stop = {}        # fixture name -> MiniCluster started by this run
 
 
+#: Fixtures that bring up (or need) a real cluster; a test using none of
+#: them, directly or through other fixtures, is a unit test.
+CLUSTER_FIXTURES = {"minicluster", "secure_cluster", "ha_cluster"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that needs no cluster ``unit``: ``pytest -m unit``
+    runs them alone, in seconds, on a machine with no Hadoop."""
+    for item in items:
+        needs = CLUSTER_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if not needs and not item.get_closest_marker("integration"):
+            item.add_marker(pytest.mark.unit)
+
+
 def pytest_collection_finish(session):
     for item in session.items:
         for name in ("secure_cluster", "ha_cluster"):

@@ -14,6 +14,9 @@ import pytest
 
 from knit import __version__
 
+# Never in the unit tier: it builds with Maven and pip and installs from PyPI.
+pytestmark = pytest.mark.integration
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -16,6 +16,9 @@ from knit.minicluster.jars import distributedshell_jar
 from conftest import FINAL, _apply_env, _started, aux_cluster, knit_maker
 from helpers import finished, poll
 
+# Never in the unit tier: it starts clusters of other Hadoop releases.
+pytestmark = pytest.mark.integration
+
 HOST = subprocess.run(["hostname"], capture_output=True, text=True).stdout.strip()
 
 
