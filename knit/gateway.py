@@ -20,6 +20,7 @@ import threading
 import time
 from pathlib import Path
 
+from ._cds import gateway_archive, split_classpath
 from ._jdk import jdk_java_options
 from ._version import __version__
 from .exceptions import (ApplicationNotFound, GatewayError, HDFSError, KerberosError,
@@ -99,10 +100,15 @@ class Gateway:
         self._err = tempfile.TemporaryFile(mode="w+")
         env = dict(os.environ, KNIT_GATEWAY_TOKEN=token,
                    JDK_JAVA_OPTIONS=jdk_java_options(os.environ))
-        cp = f"{jar}{os.pathsep}{hadoop_classpath(classpath)}"
+        # The jars first and the configuration directories after them: a
+        # class-data sharing archive serves a classpath that only appends
+        # to the one it was made with, and may not contain a directory.
+        jars, dirs = split_classpath(hadoop_classpath(classpath))
+        self._cds = gateway_archive(java, [str(jar), *jars])
+        cp = os.pathsep.join([str(jar), *jars, *dirs])
         self.proc = subprocess.Popen(
             [java, "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-             "-cp", cp, "io.knit.Gateway"],
+             *self._cds.flags, "-cp", cp, "io.knit.Gateway"],
             stdin=subprocess.PIPE, stdout=self._out, stderr=self._err, env=env)
         self.port, version = self._wait_ready(timeout)
         if version != __version__:
@@ -223,6 +229,7 @@ class Gateway:
             # (applications started with detach=False, submits in flight), then exits.
             self.proc.stdin.close()
             self.proc.wait(60)
+            self._cds.adopt()          # the archive it wrote at exit, if any
         except (OSError, subprocess.TimeoutExpired):
             self.proc.kill()
             self.proc.wait()
