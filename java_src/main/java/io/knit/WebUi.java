@@ -147,11 +147,14 @@ final class WebUi {
                        Supplier<String> containers, KvStore kv) {
         try {
             List<String> hosts = WebAppUtils.getProxyHostsAndPortsForAmFilter(conf);
-            String base = WebAppUtils.getHttpSchemePrefix(conf) + hosts.get(0) + "/proxy/" + app.id + "/";
+            // "/proxy/redirect/": the proxy then knows a request came back
+            // from the AM, and shows an error instead of looping when the AM
+            // does not recognize the proxy's address.
+            String base = WebAppUtils.getHttpSchemePrefix(conf) + hosts.get(0) + "/proxy/redirect/" + app.id + "/";
             WebUi ui = new WebUi(host, proxyAddresses(hosts), base, Viewers.of(conf, app.user),
                     () -> status(app, state.get(), containers.get(), kv));
             ui.listen();
-            Log.info("web page at " + trackingUrl(ui, host) + ", for viewers from " + base);
+            Log.info("web page at " + trackingUrl(ui, host) + "; requests from elsewhere go to " + base);
             return ui;
         } catch (IOException | RuntimeException e) {
             Log.warn("the application's web page is not served", e);
