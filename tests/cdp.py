@@ -8,7 +8,9 @@ dependency of distributed, in the test extras).
 import asyncio
 import base64
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -45,16 +47,23 @@ class Browser:
              "--no-first-run", "--disable-background-networking", "--disable-component-update",
              "--disable-sync", "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
              f"--user-data-dir={self._profile.name}", "--window-size=1200,900", *args, url],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        port_file = Path(self._profile.name) / "DevToolsActivePort"
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            # Its own process group: Debian's chromium is a wrapper script,
+            # and close() ends the browser it starts too.
+            start_new_session=True)
+        self._conn = self._loop = None
         try:
-            poll(lambda: self.proc.poll() is not None
-                 or (port_file.exists() and port_file.read_text().strip()), timeout, 0.1)
-            if self.proc.poll() is not None:
-                raise AssertionError(f"Chromium exited {self.proc.returncode} before it listened")
-        except AssertionError:
+            self._attach(timeout)
+        except BaseException:
             self.close()
             raise
+
+    def _attach(self, timeout):
+        port_file = Path(self._profile.name) / "DevToolsActivePort"
+        poll(lambda: self.proc.poll() is not None
+             or (port_file.exists() and port_file.read_text().strip()), timeout, 0.1)
+        if self.proc.poll() is not None:
+            raise AssertionError(f"Chromium exited {self.proc.returncode} before it listened")
         port = port_file.read_text().split()[0]
         pages = requests.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json()
         ws = next(p["webSocketDebuggerUrl"] for p in pages if p["type"] == "page")
@@ -100,17 +109,21 @@ class Browser:
         return len(data)
 
     def close(self):
-        if getattr(self, "_conn", None) is not None:
+        if self._conn is not None:
             self._conn.close()
-            self._loop.close()
             self._conn = None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self._loop is not None:
+            self._loop.close()
+            self._loop = None
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)     # the group started above
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
         self._profile.cleanup()
 
     def __enter__(self):
