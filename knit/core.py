@@ -664,6 +664,63 @@ class Knit:
 
         return KeyValueStore(self._am())
 
+    def add_link(self, name, url):
+        """Show a link on the running application's web page (its YARN
+        tracking URL, ``k.status()['trackingUrl']``): ``name: url``, clickable
+        for ``http``/``https`` URLs, as text otherwise.  Adding a name again
+        replaces its URL; the link lasts as long as the application.
+
+        Parameters
+        ----------
+        name : str
+            What the page calls it, e.g. ``'Dask dashboard'``.
+        url : str
+            A URL with a scheme and a host.  Viewers' browsers open it
+            directly, not through the ResourceManager's proxy.
+
+        Examples
+        --------
+        >>> k.add_link("TensorBoard", "http://node1:6006/")   # doctest: +SKIP
+        >>> k.links()                                          # doctest: +SKIP
+        {'TensorBoard': 'http://node1:6006/'}
+        """
+        from .webui import check_url, link_key
+
+        key, url = link_key(name), check_url(url)
+        self.kv[key] = url
+
+    def remove_link(self, name):
+        """Take the link ``name`` off the application's web page (no error
+        if there is none).
+
+        Examples
+        --------
+        >>> k.remove_link("TensorBoard")                       # doctest: +SKIP
+        """
+        from .webui import link_key
+
+        key = link_key(name)
+        self.kv.pop(key, None)
+
+    def links(self):
+        """The links on the running application's web page, ``{name: url}``:
+        those added with :meth:`add_link`, by knit's Dask and IPython Parallel
+        clusters, and by containers (``knit-kv put "knit.link.NAME" URL``).
+
+        Examples
+        --------
+        >>> k.links()                                          # doctest: +SKIP
+        {'Dask dashboard': 'http://10.0.0.5:8787/status'}
+        """
+        from .webui import LINK_PREFIX
+
+        kv, found = self.kv, {}
+        for key in kv.ls(LINK_PREFIX):
+            url = kv.get(key)   # None: it went meanwhile (its container ended)
+            if url is not None:
+                found[key[len(LINK_PREFIX):]] = url
+        return found
+
     def _worker_containers(self, service=None):
         am = self._am(required=False)
         found = am.containers()["containers"] if am else []

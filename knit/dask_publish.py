@@ -12,6 +12,7 @@ from distributed.comm import get_address_host
 
 ADDRESS_KEY = "dask.scheduler"       # = knit.dask_services.ADDRESS_KEY
 DASHBOARD_KEY = "dask.dashboard"     # = knit.dask_services.DASHBOARD_KEY
+LINK_KEY = "knit.link.Dask dashboard"   # on the application's web page (knit.webui)
 
 
 def _put(key, value):
@@ -25,4 +26,5 @@ def dask_setup(scheduler):
         # The host clients already reach the scheduler at.
         host = get_address_host(scheduler.address)
         _put(DASHBOARD_KEY, f"http://{host}:{server.port}/status")
+        _put(LINK_KEY, f"http://{host}:{server.port}/status")
     _put(ADDRESS_KEY, scheduler.address)

@@ -65,6 +65,8 @@ class _YARNApp:
         self._lock = asyncio.Lock()
         #: Why the application cannot serve workers (it ended, or never started).
         self.error = None
+        #: Links for the application's web page ({name: url}), put once it runs.
+        self.links = {}
 
     async def _run(self, fn, *args, **kwargs):
         return await asyncio.get_running_loop().run_in_executor(None, lambda: fn(*args, **kwargs))
@@ -85,7 +87,20 @@ class _YARNApp:
                     # application lives until the cluster closes.
                     keep_alive=True, detach=self.detach)
                 await self._run(self._wait_running)
+                await self.publish_links()
             return self.knit.app_id
+
+    async def publish_links(self):
+        """Put :attr:`links` on the running application's web page; a failure
+        is logged, not raised (the page is a convenience)."""
+        if self.knit.app_id is None:
+            return
+        for name, url in self.links.items():
+            try:
+                await self._run(self.knit.add_link, name, url)
+            except KnitException as e:
+                logger.warning("could not add the link %r to %s's page: %s", name,
+                               self.knit.app_id, e)
 
     def _wait_running(self, timeout=300):
         import time
@@ -505,6 +520,10 @@ class DaskYARNCluster(SpecCluster):
             # The workers of the spec wait for it in the key-value store.
             address = self.scheduler.address
             await self._app._run(self.knit.kv.__setitem__, services.ADDRESS_KEY, address)
+        if self.deploy_mode != "remote" and self.dashboard_link:
+            # A remote scheduler puts its own link (knit.dask_publish).
+            self._app.links["Dask dashboard"] = self.dashboard_link
+            await self._app.publish_links()
         # The watcher holds the cluster only weakly, so that a cluster nobody
         # refers to any more is collected (and its application torn down).
         self._watch = asyncio.ensure_future(_watch_application(weakref.ref(self)))

@@ -29,6 +29,8 @@ with :meth:`IPyParallelCluster.from_application_id`::
     >>> cluster = IPyParallelCluster.from_application_id(app_id)  # doctest: +SKIP
     >>> cluster.scale(6)                                     # doctest: +SKIP
 """
+import json
+import logging
 import os
 import shlex
 import subprocess
@@ -46,6 +48,8 @@ from .exceptions import KnitException, KnitValueError, YARNTimeoutError
 from .lifecycle import tie
 from .settings import ipyparallel_cluster_defaults
 from .utils import routable_ip
+
+logger = logging.getLogger(__name__)
 
 DEPLOY_MODES = ("local", "remote")
 #: Seconds between two looks of a remote cluster at its controller.
@@ -251,11 +255,13 @@ class IPyParallelCluster:
         cmd = f"{python} -m ipyparallel.engine --file=ipcontroller-engine.json"
         # env=False: no environment means this interpreter, even where knit's
         # config file names a default environment (the command says which).
-        return self.knit.start(cmd, env=self.env or False, files=[str(self.engine_file)],
-                               num_containers=self.n_engines, memory=self.memory,
-                               virtual_cores=self.vcores, queue=self.queue,
-                               app_name=self.app_name, max_restarts=self.max_restarts,
-                               detach=self.detach, gpus=self.gpus, node_label=self.node_label)
+        app_id = self.knit.start(cmd, env=self.env or False, files=[str(self.engine_file)],
+                                 num_containers=self.n_engines, memory=self.memory,
+                                 virtual_cores=self.vcores, queue=self.queue,
+                                 app_name=self.app_name, max_restarts=self.max_restarts,
+                                 detach=self.detach, gpus=self.gpus, node_label=self.node_label)
+        self._link_controller(self.engine_file.read_text())
+        return app_id
 
     def _start_remote(self, python):
         spec = ipp_remote.remote_spec(
@@ -301,8 +307,20 @@ class IPyParallelCluster:
         fd = os.open(self.client_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(text)
+        self._link_controller(text)
         threading.Thread(target=_watch, args=(weakref.ref(self), self._stop_watch),
                          name=f"knit-ipp-watch-{self.app_id}", daemon=True).start()
+
+    def _link_controller(self, connection_text):
+        """Show the controller's registration address (not its key) on the
+        application's web page; a failure is logged, not raised."""
+        try:
+            info = json.loads(connection_text)
+            scheme = info.get("interface", "tcp://").split("://")[0] or "tcp"
+            self.knit.add_link("IPython controller",
+                               f"{scheme}://{info['location']}:{info['registration']}")
+        except (KnitException, ValueError, KeyError, TypeError, AttributeError) as e:
+            logger.warning("could not show the controller on %s's page: %s", self.app_id, e)
 
     def _check(self):
         """One look at a remote controller (the watcher's); True once there is

@@ -55,6 +55,8 @@ def test_remote_cluster_computes_scales_adapts_and_shows(dask_env):
             assert sum(client.gather(futures)) == sum(range(20))
             # The dashboard of the scheduler's container, as published there.
             assert cluster.dashboard_link == k.kv["dask.dashboard"]
+            # ... and on the application's web page.
+            assert k.links() == {"Dask dashboard": cluster.dashboard_link}
             assert requests.get(cluster.dashboard_link, timeout=10).status_code == 200
             html = cluster._repr_html_()
             assert "in YARN, service dask-scheduler" in html and cluster.application_id in html

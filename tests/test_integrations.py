@@ -51,6 +51,8 @@ def test_dask_cluster_computes_on_yarn_workers(dask_env):
             assert {w["memory_limit"] for w in workers} == {worker_memory_limit(512 * 2**20)}
             assert worker_memory_limit(512 * 2**20) < 512 * 2**20
             assert requests.get(cluster.dashboard_link, timeout=10).status_code == 200
+            # The application's web page links the dashboard.
+            assert cluster.knit.links() == {"Dask dashboard": cluster.dashboard_link}
             html = cluster._repr_html_()
             assert "DaskYARNCluster" in html and cluster.application_id in html
             assert "2 of 2 wanted" in html and html.count("RUNNING") >= 2
@@ -142,6 +144,8 @@ def test_ipyparallel_helper(ipyparallel_env):
             assert rc[:].apply_sync(math.factorial, 5) == [120, 120]
         finally:
             rc.close()
+        # The application's web page shows the controller's address.
+        assert cluster.knit.links()["IPython controller"].startswith("tcp://")
         app_id = cluster.knit.app_id
     assert cluster.knit.yarn_api.state(app_id) == "KILLED"
     assert cluster.controller.poll() is not None

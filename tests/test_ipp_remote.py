@@ -104,6 +104,8 @@ def test_remote_controller_runs_a_map_on_three_engines(cluster):
     html = cluster._repr_html_()
     assert f"in YARN container {controller[0]}" in html and "3 of 3 wanted" in html
     assert "3 / 3 engines registered" in html and cluster.app_id in html
+    # The application's web page shows where the controller listens.
+    assert cluster.knit.links()["IPython controller"].startswith("tcp://")
 
 
 def test_scale_up(cluster):

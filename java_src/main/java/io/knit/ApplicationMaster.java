@@ -148,6 +148,8 @@ public final class ApplicationMaster {
     private AMRMClientAsync<ContainerRequest> amrm;
     private NMClientAsync nm;
     private ControlServer http;
+    /** The application's page at its tracking URL (issue 27); null if it could not start. */
+    private WebUi web;
     private Resource maxCapability;
 
     // ---- state, guarded by this
@@ -321,6 +323,8 @@ public final class ApplicationMaster {
                 KvAccess.workerResources(conf, Background.await(stagingFs), stagingDir));
         http = new ControlServer(this, host, tlsMaterial, Background.await(controlTls));
         http.start();
+        web = WebUi.start(host, conf, WebUi.App.of(attemptId, app.name, app.queue, conf),
+                () -> finishing() ? "FINISHING" : "RUNNING", () -> listContainers().body, http.kvStore());
         amrm = AMRMClientAsync.createAMRMClientAsync(FAST_HEARTBEAT_MS, new RmCallbacks());
         amrm.init(conf);
         amrm.start();
@@ -330,7 +334,9 @@ public final class ApplicationMaster {
         // At the end the RM kills what is left; stopping each container here would only be slower.
         nm.getClient().cleanupRunningContainersOnStop(false);
 
-        RegisterApplicationMasterResponse reg = amrm.registerApplicationMaster(host, http.port(), "");
+        RegisterApplicationMasterResponse reg = amrm.registerApplicationMaster(host, http.port(),
+                WebUi.trackingUrl(web, host));
+        WebUi.setAcls(web, reg.getApplicationACLs());
         registered = true;
         maxCapability = reg.getMaximumResourceCapability();
         Log.info("registered " + attemptId + "; control server at " + host + ":" + http.port());
@@ -385,10 +391,11 @@ public final class ApplicationMaster {
         }
         if (unregister) {
             Log.info("finishing with " + status + ": " + message);
-            amrm.unregisterApplicationMaster(status, message, null);
+            amrm.unregisterApplicationMaster(status, message, WebUi.FINAL_TRACKING_URL);
             unregistered = true;
         }
         http.stop();
+        WebUi.stop(web);
         stateStore.stop();
         amrm.stop();
         nm.stop();
@@ -402,7 +409,7 @@ public final class ApplicationMaster {
         if (registered && !unregistered && isLastAttempt()) {
             try {
                 amrm.unregisterApplicationMaster(FinalApplicationStatus.FAILED,
-                        Diagnostics.head("knit application master error: " + t), null);
+                        Diagnostics.head("knit application master error: " + t), WebUi.FINAL_TRACKING_URL);
                 unregistered = true;
             } catch (Exception e) {
                 Log.warn("could not unregister", e);

@@ -24,6 +24,8 @@ final class Worker {
     boolean launched;
     Integer exitStatus;
     String diagnostics = "";
+    /** When this AM attempt learnt of it (ms since the epoch): allocated, or adopted. */
+    final long since = System.currentTimeMillis();
 
     Worker(Container c, long group, String service, int instance, int restarts, boolean launchedHere,
            State state) {
@@ -54,8 +56,9 @@ final class Worker {
     }
 
     String toJson(String tag) {
-        return toJson(id.toString(), state, node, nodeHttp, exitStatus, diagnostics, restarts, tag, service,
+        String json = toJson(id.toString(), state, node, nodeHttp, exitStatus, diagnostics, restarts, tag, service,
                 instance);
+        return json.substring(0, json.length() - 1) + ", \"started\": " + since + "}";
     }
 
     static String toJson(String id, State state, String node, String nodeHttp, Integer exitStatus,
