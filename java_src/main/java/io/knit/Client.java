@@ -22,6 +22,7 @@ import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.io.DataOutputBuffer;
+import org.apache.hadoop.security.AccessControlException;
 import org.apache.hadoop.security.Credentials;
 import org.apache.hadoop.security.UserGroupInformation;
 import org.apache.hadoop.yarn.api.ApplicationConstants;
@@ -776,6 +777,7 @@ public class Client {
                 if (e instanceof ApplicationNotFoundException) {
                     throw e;
                 }
+                refusedOrNot(e);
                 Log.warn("kill of " + appId + " not confirmed yet", e);
             }
             state = yarn.getApplicationReport(id).getYarnApplicationState();
@@ -792,6 +794,25 @@ public class Client {
             stagingRoots.remove(appId);
         }
         return ended;
+    }
+
+    /**
+     * Throws an AccessControlException if {@code e} is the RM's refusal of an
+     * operation (with ACLs on, a user outside an application's modify ACL:
+     * "User bob cannot perform operation MODIFY_APP on application_..."). The
+     * RM wraps its AccessControlException in a YarnException, so over RPC only
+     * the message tells.
+     */
+    static void refusedOrNot(YarnException e) throws AccessControlException {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            String m = t.getMessage();
+            if (t instanceof AccessControlException || (m != null && m.contains("cannot perform operation"))) {
+                String text = m == null ? t.toString() : m;
+                int at = text.indexOf("AccessControlException: ");
+                throw new AccessControlException(at >= 0
+                        ? text.substring(at + "AccessControlException: ".length()) : text);
+            }
+        }
     }
 
     // -------------------------------------------------------------------- logs
