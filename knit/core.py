@@ -604,11 +604,31 @@ class Knit:
 
         Its staging directory in HDFS is removed as well.  Before any
         :meth:`start` there is nothing to kill: False, as in knit 0.2.
+
+        Raises
+        ------
+        AuthorizationError
+            YARN refused: this user is not the application's owner, nor in
+            its modify ACL, nor an admin of its queue or of the cluster.
+        YARNTimeoutError
+            YARN accepted the kill but did not report the application
+            ended within about 10 s.
+
+        Examples
+        --------
+        >>> k.kill()                                        # doctest: +SKIP
+        True
         """
         if self.app_id is None:
             return False
         app_id = self.app_id
         killed = bool(self._jvm.call("kill", app_id, self._staging_root))
+        if not killed:
+            raise YARNTimeoutError(
+                f"{app_id} was asked to end but YARN still reports it "
+                f"{self.yarn_api.state(app_id)} after 10 s; check again with k.status() "
+                f"(`knit status {app_id}`), or kill it with `yarn application -kill {app_id}`.",
+                app_id=app_id)
         appsecrets.forget(app_id)
         return killed
 

@@ -15,7 +15,7 @@ import os
 import sys
 
 from ..env import resolve_env
-from ..exceptions import KnitException, KnitTypeError, KnitValueError
+from ..exceptions import AuthorizationError, KnitException, KnitTypeError, KnitValueError
 from .exitcodes import Exit
 from .parser import CLISpelling, build_parser
 
@@ -29,6 +29,8 @@ _resolve_env = resolve_env
 def _exit_code(error):
     if isinstance(error, (KnitValueError, KnitTypeError)):
         return Exit.USAGE
+    if isinstance(error, AuthorizationError):
+        return Exit.DENIED
     if isinstance(error, TimeoutError):
         return Exit.TIMEOUT
     return Exit.ERROR

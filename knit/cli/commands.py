@@ -526,14 +526,23 @@ def minicluster(args):
                      token_lifetime=args.token_lifetime, ticket_lifetime=args.ticket_lifetime,
                      kdc_port=args.kdc_port, zk_port=args.zk_port, gpus=args.gpus,
                      node_labels=args.node_labels, nm_memory_mb=args.nm_memory,
-                     nm_vcores=args.nm_vcores)
+                     nm_vcores=args.nm_vcores, acls=args.acls)
         if args.plain:
             kinds.update(secure=False, ha=False)
     mc = MiniCluster(args.root, port_offset=args.port_offset,
                      progress=lambda m: print(m, file=sys.stderr, flush=True), **kinds)
     if args.action == "start":
         mc.start(timeout=args.timeout)
+        if args.users:
+            for name in mc.add_users([u.strip() for u in args.users.split(",") if u.strip()]):
+                where = f": {mc.user_principal(name)}, keytab {mc.user_keytab(name)}" \
+                    if mc.secure else ""
+                print(f"User {name}, HDFS home /user/{name}{where}", file=sys.stderr)
         print(mc.env_lines())
+    elif args.action == "kinit" and args.user:
+        ccache = mc.user_env(args.user)["KRB5CCNAME"]
+        print(f"Ticket for {mc.user_principal(args.user)} in {ccache} (export "
+              f"KRB5CCNAME='{ccache}' to act as {args.user}).", file=sys.stderr)
     elif args.action == "kinit":
         mc.kinit()
         print(f"Ticket for {mc.principal} in {mc.kdc.ccache} (export KRB5CCNAME="

@@ -193,6 +193,8 @@ examples:
   knit minicluster start --secure --root ~/.knit/mc-secure --port-offset 2000
   eval "$(knit minicluster env --root ~/.knit/mc-secure)"
   knit minicluster kinit --root ~/.knit/mc-secure
+  knit minicluster start --secure --users alice,bob   # two more principals
+  knit minicluster kinit --user alice                 # alice's ticket, in a cache of hers
   # two ResourceManagers with automatic failover; another Hadoop release:
   knit minicluster start --ha --root ~/.knit/mc-ha --port-offset 4000
   knit minicluster start --hadoop-version 3.3.6 --root ~/.knit/mc-336 --port-offset 6000
@@ -624,6 +626,12 @@ def build_parser():
                             "counts it: 36864 fits 1,000 containers of 64 MB)")
     start.add_argument("--nm-vcores", type=int, metavar="N", default=None,
                        help="vcores each NodeManager offers YARN (default 64)")
+    start.add_argument("--acls", action=argparse.BooleanOptionalAction, default=None,
+                       help="YARN ACLs as on production clusters: yarn.acl.enable, the OS "
+                            "user as admin, queue ACLs (default: on with --secure)")
+    start.add_argument("--users", metavar="NAME[,...]", default=None,
+                       help="more users: an HDFS home /user/NAME each and, with --secure, "
+                            "a principal NAME@KNIT.TEST and keytab (keytabs/NAME.keytab)")
     mc_command("stop", "stop every daemon and container process",
                "Stop the cluster's daemons and every process its containers left; "
                "the state directory stays, for the next start.")
@@ -637,11 +645,14 @@ def build_parser():
                "HADOOP_CONF_DIR, and PATH with small hadoop, hdfs and yarn commands "
                "first.  Use them with "
                "eval \"$(knit minicluster env)\".")
-    mc_command("kinit", "(secure) a Kerberos ticket for the OS user, from its keytab, "
+    kinit = mc_command("kinit", "(secure) a Kerberos ticket for the OS user, from its keytab, "
                         "into the cluster's ticket cache (KRB5CCNAME of `env`)",
                "Get a Kerberos ticket for the OS user from the keytab of a --secure "
                "cluster, into the cluster's ticket cache (the KRB5CCNAME that "
-               "`knit minicluster env` exports).")
+               "`knit minicluster env` exports); with --user, for a user of "
+               "--users, into a ticket cache of theirs (its path is printed).")
+    kinit.add_argument("--user", default=None,
+                       help="a user made with `start --users` instead of the OS user")
     return p
 
 

@@ -807,7 +807,7 @@ public class Client {
         for (Throwable t = e; t != null; t = t.getCause()) {
             String m = t.getMessage();
             if (t instanceof AccessControlException || (m != null && m.contains("cannot perform operation"))) {
-                String text = m == null ? t.toString() : m;
+                String text = (m == null ? t.toString() : m).split("\\r?\\n", 2)[0];
                 int at = text.indexOf("AccessControlException: ");
                 throw new AccessControlException(at >= 0
                         ? text.substring(at + "AccessControlException: ".length()) : text);
@@ -860,12 +860,23 @@ public class Client {
             if (said.length() > 2000) {
                 said = "..." + said.substring(said.length() - 2000);
             }
+            // A refusal (HDFS modes of the remote log dir, the logs' view
+            // ACL) is not a missing aggregation: say who was refused what.
+            java.util.regex.Matcher refused = REFUSED.matcher(said);
+            if (refused.find()) {
+                throw new AccessControlException("could not read the aggregated logs of " + appId + ": "
+                        + refused.group());
+            }
             throw new IOException("could not fetch the aggregated logs of " + appId + " (yarn logs exit code "
                     + rc + "). Log aggregation must be enabled (yarn.log-aggregation-enable) and the application"
                     + " must have ended and its logs been uploaded" + (said.isEmpty() ? "." : ": " + said));
         }
         return outDir;
     }
+
+    /** How HDFS and LogsCLI word a refusal, to the end of its line. */
+    private static final java.util.regex.Pattern REFUSED = java.util.regex.Pattern.compile(
+            "(Permission denied|AccessControlException|is not authorized|does not have permission)[^\\n]*");
 
     /**
      * LogsCLI.run (Hadoop 3.3 and later) needs the JVM-wide web client that
