@@ -128,9 +128,19 @@ class Knit:
         # they reach the JVM too), except where pars or $HADOOP_USER_NAME win.
         kwargs = self.defaults.knit_kwargs(kwargs, pars)
         settings = settings_from(kwargs, pars, conf)
+        if principal is None and keytab is None:
+            # The config file's login, unless the call gives one.
+            principal, keytab = self.defaults.get("principal"), self.defaults.get("keytab")
         if bool(principal) != bool(keytab):
             raise KnitValueError("principal= and keytab= go together: e.g. Knit(principal="
-                                 "'alice@EXAMPLE.COM', keytab='/home/alice/alice.keytab')")
+                                 "'alice@EXAMPLE.COM', keytab='/home/alice/alice.keytab'), "
+                                 "`knit start --principal alice@EXAMPLE.COM --keytab "
+                                 "~/alice.keytab ...`, or both principal: and keytab: in "
+                                 "knit's config file")
+        if keytab and not os.path.isfile(keytab):
+            raise KnitValueError(f"keytab {keytab!r} is not a file: give the path of "
+                                 f"{principal}'s keytab (principal=/keytab=, --keytab, or "
+                                 f"keytab: in knit's config file)")
         self._jvm = JVMSession(jvm_overrides(kwargs, pars, settings, conf),
                                user=None, principal=principal, keytab=keytab,
                                classpath=classpath)

@@ -1112,8 +1112,10 @@ def _refused(resp):
     one (a NodeManager refuses logs outside the view ACL with a 503)."""
     if resp.status_code == 403:
         return True
-    if resp.status_code in (401, 500, 503) and "negotiate" not in resp.headers.get(
+    if resp.status_code == 401 and "negotiate" in resp.headers.get(
             "WWW-Authenticate", "").lower():
+        return False     # not authenticated (no ticket): not a refusal of a known user
+    if resp.status_code in (401, 500, 503):
         return refusal(resp.text[:2000]) is not None
     return False
 

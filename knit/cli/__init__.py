@@ -82,6 +82,8 @@ def main(argv=None):
     except SystemExit as e:              # --help, --version (0) and usage errors (2)
         return e.code if isinstance(e.code, int) else Exit.USAGE
     try:
+        from .commands import login
+        login(args)
         code = int(args.func(args) or Exit.OK)
         sys.stdout.flush()         # a closed pipe shows here, not at interpreter exit
         return code

@@ -24,9 +24,20 @@ START_PARAMS = ("num_containers", "memory", "virtual_cores", "files", "app_name"
 # helpers
 # ---------------------------------------------------------------------------
 
+#: --principal / --keytab of the command being run (see login()).
+_LOGIN = {}
+
+
+def login(args):
+    """Remember the command's --principal / --keytab for every Knit it makes."""
+    _LOGIN.clear()
+    _LOGIN.update({k: getattr(args, k) for k in ("principal", "keytab")
+                   if getattr(args, k, None) is not None})
+
+
 def _knit(**kwargs):
     from ..core import Knit
-    return Knit(**kwargs)
+    return Knit(**{**_LOGIN, **kwargs})
 
 
 def _attach(app_id):

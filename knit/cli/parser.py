@@ -284,6 +284,17 @@ def build_parser():
                            metavar="TAG[,TAG...]", help=f"YARN application tags (repeatable; "
                                                         f"default: {source}, else none)")
 
+    def login_args(c):
+        """--principal and --keytab: log in from a keytab (Kerberos)."""
+        g = c.add_argument_group("kerberos")
+        g.add_argument("--principal", default=None, metavar="NAME@REALM",
+                       help="log in as this principal from --keytab instead of the ticket "
+                            "cache (default: config); the application keeps its tokens "
+                            "fresh from it past their max lifetime")
+        g.add_argument("--keytab", default=None, metavar="PATH",
+                       help="the principal's keytab (default: config); its contents never "
+                            "go on a command line or into a log")
+
     def waiting_args(c, outcome):
         """--wait, --follow and --timeout of a command that submits."""
         w = c.add_argument_group("waiting")
@@ -352,6 +363,7 @@ def build_parser():
                    help="virtual cores of the ApplicationMaster (default 1)")
     a.add_argument("--no-checks", dest="checks", action="store_false",
                    help="skip the checks of resources, queue and capacity before submitting")
+    login_args(s)
     waiting_args(s, "it SUCCEEDED")
 
     # -- status / ls --------------------------------------------------------
@@ -359,6 +371,7 @@ def build_parser():
                  commands.status)
     app_arg(st)
     json_arg(st, "print the ResourceManager's report as JSON")
+    login_args(st)
 
     ls = command("ls", "list knit applications", EPILOG_LS, commands.ls,
                  description="List knit applications (YARN type KNIT) of the current "
@@ -370,6 +383,7 @@ def build_parser():
     ls.add_argument("--all-users", action="store_true", help="every user's applications")
     json_arg(ls, "print the list as JSON")
     wide_arg(ls)
+    login_args(ls)
 
     # -- logs ---------------------------------------------------------------
     lg = command("logs", "print an application's container logs", EPILOG_LOGS, commands.logs)
@@ -383,11 +397,13 @@ def build_parser():
     lg.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                     help="give up after this long (exit 124): with --follow, waiting for "
                          "the end; always, waiting for log aggregation (default 60)")
+    login_args(lg)
 
     # -- kill / containers / scale ------------------------------------------
     k = command("kill", "kill applications", EPILOG_KILL, commands.kill,
                 description="Kill applications and remove their HDFS staging directories.")
     app_arg(k, nargs="+")
+    login_args(k)
 
     c = command("containers", "list a running application's containers",
                 EPILOG_CONTAINERS, commands.containers)
@@ -407,6 +423,7 @@ def build_parser():
     sb.add_argument("spec", metavar="SPEC", help="the spec file, e.g. spec.yaml")
     sb.add_argument("--no-checks", dest="checks", action="store_false",
                     help="skip the checks of resources, queue and capacity before submitting")
+    login_args(sb)
 
     sp = command("spec", "print a running application's spec as YAML", EPILOG_SPEC,
                  commands.spec)
@@ -564,6 +581,7 @@ def build_parser():
     naming_args(a, "dask config", "dask")
     a.add_argument("--no-checks", dest="checks", action="store_false",
                    help="skip the checks of resources, queue and capacity before submitting")
+    login_args(ds)
     waiting_args(ds, "the script succeeded")
 
     # -- minicluster --------------------------------------------------------
