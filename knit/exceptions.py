@@ -285,6 +285,10 @@ class EnvironmentBuildError(KnitException, RuntimeError):
         self.output = output
 
 
+class KnitWarning(UserWarning):
+    """Something that will likely go wrong later, said at submit time."""
+
+
 # knit 0.2's names.
 CondaException = EnvironmentBuildError
 HDFSConfigException = KnitConfigError
