@@ -148,3 +148,98 @@ def test_hdfs_refuses_another_users_home(users, secure_cluster, tmp_path):
     assert isinstance(e.value, HDFSError) and isinstance(e.value, AuthorizationError)
     assert e.value.user == "bob" and e.value.target.startswith("/user/alice")
     assert bob.app_id is None
+
+
+# -- no cluster needed ------------------------------------------------------
+
+@pytest.mark.unit
+@pytest.mark.parametrize("text, parts", [
+    ("User bob cannot perform operation MODIFY_APP on application_1_0001",
+     ("bob", "MODIFY_APP", "application_1_0001")),
+    ("Unauthorized attempt to kill appid application_1_0001 by remote user bob@KNIT.TEST",
+     ("bob@KNIT.TEST", "kill", "application_1_0001")),
+    ("YarnException: User [carol] is not authorized to view the logs for application "
+     "application_1_0001", ("carol", "view the logs", "application_1_0001")),
+    ('Permission denied: user=bob, access=WRITE, inode="/user/alice":alice:supergroup:drwxr-xr-x',
+     ("bob", "WRITE", "/user/alice")),
+    ("Connection refused", None),
+])
+def test_refusals_are_read_from_hadoops_words(text, parts):
+    from knit.exceptions import refusal
+
+    assert refusal(text) == parts
+
+
+@pytest.mark.unit
+def test_a_refusal_says_who_what_and_by_whom():
+    from knit.cli import _exit_code
+    from knit.exceptions import KnitException, authorization_error
+
+    e = authorization_error("User bob cannot perform operation MODIFY_APP on application_1_0001",
+                            "the ResourceManager")
+    assert str(e).startswith("bob was refused MODIFY_APP on application_1_0001 by the "
+                             "ResourceManager")
+    assert "modify_users" in str(e)
+    assert isinstance(e, PermissionError) and isinstance(e, KnitException)
+    assert _exit_code(e) == Exit.DENIED == 77
+
+
+@pytest.mark.unit
+def test_secure_miniclusters_run_with_acls_as_production_does(tmp_path):
+    from knit.minicluster.cluster import MiniClusterError, check_user_name
+    from knit.minicluster.config import Layout, Options, acl_site
+
+    assert Options(secure=True).acls and not Options().acls
+    yarn, queues = acl_site(Layout(tmp_path, options=Options(secure=True)))
+    assert yarn["yarn.acl.enable"] == "true" and yarn["yarn.admin.acl"]
+    # The root queue narrowed, or the leaves' ACLs would mean nothing.
+    assert queues["yarn.scheduler.capacity.root.acl_administer_queue"] == yarn["yarn.admin.acl"]
+    assert queues["yarn.scheduler.capacity.root.acl_submit_applications"] != "*"
+    assert acl_site(Layout(tmp_path, options=Options())) == ({}, {})
+    # A cluster.json written before the option: that cluster ran without ACLs.
+    (tmp_path / "cluster.json").write_text('{"secure": true}')
+    assert Options.load(tmp_path).acls is False
+    assert check_user_name("alice") == "alice"
+    for bad in ("nn", "Alice", "a b", ""):
+        with pytest.raises(MiniClusterError, match="--users alice,bob"):
+            check_user_name(bad)
+
+
+@pytest.mark.unit
+def test_login_options_on_every_command_that_submits():
+    from knit.cli.parser import _flags, build_parser
+
+    parser = build_parser()
+    for command in ("start", "submit", "kill", "logs", "status"):
+        flags = _flags(parser, command)
+        assert {"principal", "keytab"} <= set(flags), command
+
+
+@pytest.mark.unit
+def test_the_config_files_principal_and_keytab_reach_knit(tmp_path, monkeypatch):
+    from knit.exceptions import KnitValueError
+
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(f"principal: alice@KNIT.TEST\nkeytab: {tmp_path}/missing.keytab\n")
+    monkeypatch.setenv("KNIT_CONFIG", str(cfg))
+    with pytest.raises(KnitValueError, match="missing.keytab' is not a file.*keytab: in knit's"):
+        Knit(autodetect=False)
+    cfg.write_text("principal: alice@KNIT.TEST\n")
+    with pytest.raises(KnitValueError, match="go together"):
+        Knit(autodetect=False)
+
+
+@pytest.mark.unit
+def test_a_long_application_without_a_keytab_is_warned_of():
+    from knit.checks import token_lifetime_warning
+    from knit.conf import HadoopSettings
+
+    secure = HadoopSettings(security_enabled=True, token_max_lifetime=600)
+    forever = ApplicationSpec({"main": Service("sleep 1")}, keep_alive=True)
+    short = ApplicationSpec({"main": Service("sleep 1")}, lifetime=300)
+    assert "--keytab" in token_lifetime_warning(secure, forever, keytab=False)
+    assert token_lifetime_warning(secure, short, keytab=False) is None
+    assert token_lifetime_warning(secure, forever, keytab=True) is None
+    refetching = HadoopSettings(security_enabled=True, rm_refetches_tokens=True)
+    assert token_lifetime_warning(refetching, forever, keytab=False) is None
+    assert token_lifetime_warning(HadoopSettings(), forever, keytab=False) is None
