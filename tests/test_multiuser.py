@@ -88,6 +88,11 @@ def test_a_failed_containers_output_is_not_in_the_diagnostics(users, secure_clus
         assert "exited with code 3" in diagnostics, diagnostics
         assert f"knit logs {app_id} --container container_" in diagnostics, diagnostics
         assert SECRET not in diagnostics
+        # After the end, carol's read of the aggregated logs is a refusal
+        # (HDFS modes of alice's log directory), not "aggregation is off".
+        with pytest.raises(HDFSPermissionError, match="carol was refused") as e:
+            users("carol").attach(app_id).logs(timeout=60)
+        assert e.value.user == "carol"
     finally:
         with contextlib.suppress(Exception):
             alice.kill()

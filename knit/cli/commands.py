@@ -6,13 +6,17 @@ Each function takes the ``argparse`` namespace and returns an exit code
 """
 import datetime
 import json
+import logging
 import os
+import re
 import shlex
 import sys
 
 from ..exceptions import KnitException, KnitValueError
 from .exitcodes import Exit
 from .table import fit_table, terminal_width
+
+logger = logging.getLogger(__name__)
 
 #: Options of ``knit start`` passed to :meth:`knit.Knit.start` as they are.
 START_PARAMS = ("num_containers", "memory", "virtual_cores", "files", "app_name", "queue",
@@ -149,7 +153,34 @@ def _then_wait(k, app_id, args):
             return Exit.INTERRUPTED
     if follower:
         follower.poll(final=True)
-    return _result(info)
+    code = _result(info)
+    if code != Exit.OK and not args.follow:
+        _print_failed_stderr(k, info)
+    return code
+
+
+#: A failed container as the ApplicationMaster's diagnostics name it.
+_FAILED_CONTAINER = re.compile(r"container (container_\S+?)(?: on \S+)? (?:exited|failed)")
+
+
+def _print_failed_stderr(k, info, lines=10):
+    """The end of the stderr of each container the diagnostics name as
+    failed, read from its log with this user's rights: the diagnostics
+    themselves carry none of it (every user may read them).  Best effort:
+    a log that cannot be read is left out, the diagnostics say where it is."""
+    ids = list(dict.fromkeys(_FAILED_CONTAINER.findall(info.get("diagnostics") or "")))
+    if not ids:
+        return
+    try:
+        found = k.logs(file="stderr", timeout=30)
+    except KnitException as e:
+        logger.info("no stderr of the failed containers: %s", e)
+        return
+    for cid in ids:
+        text = (found.get(cid) or "").rstrip()
+        if text:
+            tail = "\n".join(text.splitlines()[-lines:])
+            print(f"--- {cid} stderr (its last lines):\n{tail}", file=sys.stderr, flush=True)
 
 
 def status(args):

@@ -857,15 +857,16 @@ public class Client {
         }
         if (rc != 0) {
             String said = new String(captured.toByteArray(), StandardCharsets.UTF_8).trim();
-            if (said.length() > 2000) {
-                said = "..." + said.substring(said.length() - 2000);
-            }
             // A refusal (HDFS modes of the remote log dir, the logs' view
             // ACL) is not a missing aggregation: say who was refused what.
+            // Looked for in the whole text: LogsCLI prints a stack trace after it.
             java.util.regex.Matcher refused = REFUSED.matcher(said);
             if (refused.find()) {
                 throw new AccessControlException("could not read the aggregated logs of " + appId + ": "
                         + refused.group());
+            }
+            if (said.length() > 2000) {
+                said = "..." + said.substring(said.length() - 2000);
             }
             throw new IOException("could not fetch the aggregated logs of " + appId + " (yarn logs exit code "
                     + rc + "). Log aggregation must be enabled (yarn.log-aggregation-enable) and the application"
