@@ -203,6 +203,20 @@ def token_lifetime_warning(settings, spec, keytab):
             f"PATH ...`, or principal:/keytab: in knit's config file.")
 
 
+def before_submit(knit, spec):
+    """The last word before a submit (``start()`` and ``submit()``, checked
+    or not): warn of an application that may outlive its tokens
+    (:func:`token_lifetime_warning`), and make one authenticated call to the
+    ResourceManager, so that an expired ticket, an untrusted certificate or
+    a refusal stops the submit instead of surfacing once the application
+    runs (``--no-checks`` skips every other call)."""
+    warning = token_lifetime_warning(knit.conf, spec,
+                                     bool(getattr(getattr(knit, "_jvm", None), "keytab", None)))
+    if warning:
+        warnings.warn(warning, KnitWarning, stacklevel=4)
+    knit.yarn_api.cluster_info()
+
+
 def validate_spec(knit, spec, checks=True):
     """Raise a :class:`~knit.exceptions.KnitException` for an
     :class:`~knit.spec.ApplicationSpec` that cannot run: its local files and
@@ -217,15 +231,6 @@ def validate_spec(knit, spec, checks=True):
         if svc.environment is not None:
             _check_local(svc.environment, f"service {name!r} environment archive")
             check_archive(svc.environment, "environment archive")
-    warning = token_lifetime_warning(knit.conf, spec,
-                                     bool(getattr(getattr(knit, "_jvm", None), "keytab", None)))
-    if warning:
-        warnings.warn(warning, KnitWarning, stacklevel=3)
-    if not checks:
-        # Even unchecked, one authenticated call before anything is
-        # submitted: an expired ticket, an untrusted certificate or a
-        # refusal must stop the submit, not surface once the application runs.
-        knit.yarn_api.cluster_info()
     if checks:
         _check_cluster(knit, [(s.instances, s.resources.vcores, s.resources.memory)
                               for s in spec.services.values()], spec.queue,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import appsecrets
 from .am_channel import AMChannel
-from .checks import seconds, validate_spec, validate_start
+from .checks import before_submit, seconds, validate_spec, validate_start
 from .conf import find_conf_dir, read_site_files, settings_from
 from .settings import load_config
 from .exceptions import (KnitException, KnitTypeError, KnitValueError, YARNConnectionError,
@@ -426,6 +426,7 @@ class Knit:
     def _submit(self, spec, wait, wait_timeout, detach):
         """Submit a validated spec: the id first (the secret saved under it),
         then the upload and the submit, cancellable, in one gateway call."""
+        before_submit(self, spec)
         secret = appsecrets.new_secret()
         if self.filesystems:
             spec = dataclasses.replace(

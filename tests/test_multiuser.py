@@ -144,6 +144,20 @@ def test_the_view_acl_reaches_every_worker(users, alices_app, secure_cluster):
     assert (info["name"], info["user"], info["state"]) == ("alices", "alice", "RUNNING")
 
 
+def test_no_checks_still_authenticates_before_submitting(users):
+    from knit.exceptions import YARNConnectionError
+
+    carol = users("carol")
+    before = len(carol.yarn_api.applications(user="carol"))
+    # A client that does not trust the cluster's certificate (the system's
+    # CAs instead of ssl-client.xml's truststore): nothing may be submitted.
+    carol.yarn_api.session.verify = "/etc/ssl/certs/ca-certificates.crt"
+    with pytest.raises(YARNConnectionError, match="TLS"):
+        carol.start("true", checks=False)
+    assert carol.app_id is None
+    assert len(users("carol").yarn_api.applications(user="carol")) == before
+
+
 def test_hdfs_refuses_another_users_home(users, secure_cluster, tmp_path):
     bob = users("bob", hdfs_home="/user/alice")
     payload = tmp_path / "data.txt"
