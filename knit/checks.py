@@ -6,9 +6,10 @@ import math
 import os
 import stat
 import tarfile
+import warnings
 import zipfile
 
-from .exceptions import KnitTypeError, KnitValueError
+from .exceptions import KnitTypeError, KnitValueError, KnitWarning
 from .spec import ARCHIVE_SUFFIXES, check_envvars, name_list, nonempty_str, path_list, positive_int
 
 
@@ -163,6 +164,57 @@ def validate_start(knit, *, cmd, num_containers, virtual_cores, memory, files, e
         _check_cluster(knit, [(num_containers, virtual_cores, memory)], queue, am_memory, am_vcores)
         check_resource_types(knit.yarn_api, {"yarn.io/gpu": gpus})
         check_node_label(knit.yarn_api, node_label, queue)
+
+
+def token_lifetime_warning(settings, spec, keytab):
+    """The warning for an application that may outlive its delegation
+    tokens, or None.
+
+    On a Kerberos cluster an application submitted with a ticket (not a
+    keytab) runs on tokens that HDFS refuses past their max lifetime
+    (``dfs.namenode.delegation.token.max-lifetime``), unless the RM fetches
+    new ones (``yarn.resourcemanager.proxy-user-privileges.enabled``).  An
+    application with ``keep_alive`` or a ``lifetime`` beyond that may.
+
+    Examples
+    --------
+    >>> from knit.conf import HadoopSettings
+    >>> from knit.spec import ApplicationSpec, Service
+    >>> s = HadoopSettings(security_enabled=True, token_max_lifetime=3600)
+    >>> spec = ApplicationSpec({'main': Service('sleep 9999')}, lifetime=7200)
+    >>> token_lifetime_warning(s, spec, keytab=False)[:36]
+    'The application may run 7200 s, past'
+    >>> token_lifetime_warning(s, spec, keytab=True) is None
+    True
+    """
+    if not settings.security_enabled or keytab or settings.rm_refetches_tokens:
+        return None
+    limit = settings.token_max_lifetime
+    if spec.lifetime and spec.lifetime <= limit:
+        return None
+    if not spec.lifetime and not spec.keep_alive:
+        return None
+    how_long = f"{spec.lifetime} s" if spec.lifetime else "until killed (keep_alive)"
+    return (f"The application may run {how_long}, past the cluster's delegation token "
+            f"max lifetime ({limit:.0f} s, dfs.namenode.delegation.token.max-lifetime): "
+            f"then its containers and ApplicationMaster lose HDFS ('Token has expired'). "
+            f"Submit with a keytab, which the application uses for new tokens: "
+            f"Knit(principal=..., keytab=...), `knit start --principal NAME@REALM --keytab "
+            f"PATH ...`, or principal:/keytab: in knit's config file.")
+
+
+def before_submit(knit, spec):
+    """The last word before a submit (``start()`` and ``submit()``, checked
+    or not): warn of an application that may outlive its tokens
+    (:func:`token_lifetime_warning`), and make one authenticated call to the
+    ResourceManager, so that an expired ticket, an untrusted certificate or
+    a refusal stops the submit instead of surfacing once the application
+    runs (``--no-checks`` skips every other call)."""
+    warning = token_lifetime_warning(knit.conf, spec,
+                                     bool(getattr(getattr(knit, "_jvm", None), "keytab", None)))
+    if warning:
+        warnings.warn(warning, KnitWarning, stacklevel=4)
+    knit.yarn_api.cluster_info()
 
 
 def validate_spec(knit, spec, checks=True):

@@ -303,6 +303,12 @@ class HadoopSettings:
     password: str = dataclasses.field(default=None, repr=False)
     security_enabled: bool = False
     rm_retry_timeout: float = 60.0
+    #: Seconds an HDFS delegation token lives at most
+    #: (``dfs.namenode.delegation.token.max-lifetime``; Hadoop's 7 days).
+    token_max_lifetime: float = 7 * 24 * 3600.0
+    #: The RM fetches new tokens for applications whose tokens near their
+    #: end (``yarn.resourcemanager.proxy-user-privileges.enabled``).
+    rm_refetches_tokens: bool = False
 
     @property
     def scheme(self):
@@ -672,6 +678,10 @@ def settings_from(kwargs=None, pars=None, conf=None, environ=None):
         security_enabled=r.get("security_enabled", None,
                                auth.strip().lower() == "kerberos", _to_bool),
         rm_retry_timeout=r.get("rm_retry_timeout", None, 60.0, _to_seconds),
+        token_max_lifetime=_to_int(r.conf_value("dfs.namenode.delegation.token.max-lifetime")
+                                   or 604800000) / 1000.0,
+        rm_refetches_tokens=_to_bool(
+            r.conf_value("yarn.resourcemanager.proxy-user-privileges.enabled") or "false"),
     )
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import appsecrets
 from .am_channel import AMChannel
-from .checks import seconds, validate_spec, validate_start
+from .checks import before_submit, seconds, validate_spec, validate_start
 from .conf import find_conf_dir, read_site_files, settings_from
 from .settings import load_config
 from .exceptions import (KnitException, KnitTypeError, KnitValueError, YARNConnectionError,
@@ -132,9 +132,19 @@ class Knit:
         # they reach the JVM too), except where pars or $HADOOP_USER_NAME win.
         kwargs = self.defaults.knit_kwargs(kwargs, pars)
         settings = settings_from(kwargs, pars, conf)
+        if principal is None and keytab is None:
+            # The config file's login, unless the call gives one.
+            principal, keytab = self.defaults.get("principal"), self.defaults.get("keytab")
         if bool(principal) != bool(keytab):
             raise KnitValueError("principal= and keytab= go together: e.g. Knit(principal="
-                                 "'alice@EXAMPLE.COM', keytab='/home/alice/alice.keytab')")
+                                 "'alice@EXAMPLE.COM', keytab='/home/alice/alice.keytab'), "
+                                 "`knit start --principal alice@EXAMPLE.COM --keytab "
+                                 "~/alice.keytab ...`, or both principal: and keytab: in "
+                                 "knit's config file")
+        if keytab and not os.path.isfile(keytab):
+            raise KnitValueError(f"keytab {keytab!r} is not a file: give the path of "
+                                 f"{principal}'s keytab (principal=/keytab=, --keytab, or "
+                                 f"keytab: in knit's config file)")
         self._jvm = JVMSession(jvm_overrides(kwargs, pars, settings, conf),
                                user=None, principal=principal, keytab=keytab,
                                classpath=classpath)
@@ -420,6 +430,7 @@ class Knit:
     def _submit(self, spec, wait, wait_timeout, detach):
         """Submit a validated spec: the id first (the secret saved under it),
         then the upload and the submit, cancellable, in one gateway call."""
+        before_submit(self, spec)
         secret = appsecrets.new_secret()
         if self.filesystems:
             spec = dataclasses.replace(
@@ -608,11 +619,31 @@ class Knit:
 
         Its staging directory in HDFS is removed as well.  Before any
         :meth:`start` there is nothing to kill: False, as in knit 0.2.
+
+        Raises
+        ------
+        AuthorizationError
+            YARN refused: this user is not the application's owner, nor in
+            its modify ACL, nor an admin of its queue or of the cluster.
+        YARNTimeoutError
+            YARN accepted the kill but did not report the application
+            ended within about 10 s.
+
+        Examples
+        --------
+        >>> k.kill()                                        # doctest: +SKIP
+        True
         """
         if self.app_id is None:
             return False
         app_id = self.app_id
         killed = bool(self._jvm.call("kill", app_id, self._staging_root))
+        if not killed:
+            raise YARNTimeoutError(
+                f"{app_id} was asked to end but YARN still reports it "
+                f"{self.yarn_api.state(app_id)} after 10 s; check again with k.status() "
+                f"(`knit status {app_id}`), or kill it with `yarn application -kill {app_id}`.",
+                app_id=app_id)
         appsecrets.forget(app_id)
         return killed
 

@@ -167,6 +167,96 @@ class KerberosError(KnitException, PermissionError):
     or a user that is not the one Kerberos authenticates."""
 
 
+class AuthorizationError(KnitException, PermissionError):
+    """A refusal: YARN or HDFS knows who asks and does not allow it (YARN's
+    application, queue or admin ACLs, HDFS modes, a NodeManager's log ACL).
+
+    Never retried, never an empty result.  ``user`` is who was refused
+    (None when the answer does not say), ``operation`` what (``MODIFY_APP``,
+    ``VIEW_APP``, ``READ``...), ``target`` on what (the application id, an
+    HDFS path, a queue); ``response`` is the HTTP answer, when there was one.
+
+    Examples
+    --------
+    >>> e = AuthorizationError("bob may not kill application_1_0001", user="bob",
+    ...                        operation="MODIFY_APP", target="application_1_0001")
+    >>> isinstance(e, PermissionError), e.operation
+    (True, 'MODIFY_APP')
+    """
+
+    def __init__(self, message, user=None, operation=None, target=None, response=None,
+                 **kwargs):
+        super().__init__(message, **kwargs)
+        self.user, self.operation, self.target = user, operation, target
+        self.response = response
+
+
+# How Hadoop words a refusal, each with (user, operation, target) groups.
+_REFUSALS = (
+    # ClientRMService (RPC): kill, move, priority... of another's application.
+    (re.compile(r"User (\S+) cannot perform operation (\w+) on (\S+)"), (1, 2, 3)),
+    # RMWebServices: PUT .../state by a user outside the modify ACL.
+    (re.compile(r"Unauthorized attempt to (\w+) appid (\S+) by remote user (\S+)"), (3, 1, 2)),
+    # NodeManager web services, LogsCLI: logs outside the view ACL.
+    (re.compile(r"User \[?([^\]\s]+)\]? is not authorized to (view the logs) for "
+                r"(?:application )?(\S+)"), (1, 2, 3)),
+    # HDFS' FSPermissionChecker.
+    (re.compile(r"Permission denied: user=([^,\s]+), access=(\w+), inode=\"?([^\":]+)"),
+     (1, 2, 3)),
+    # The RM's REST answer to a user who may not list or administer.
+    (re.compile(r"User:? \[?([^\]\s]+)\]? does not have (?:the )?privilege to (\w+)\s*(\S*)"),
+     (1, 2, 3)),
+)
+
+
+def refusal(text):
+    """``(user, operation, target)`` if ``text`` is Hadoop refusing
+    someone something (an ACL or HDFS mode check), else None.
+
+    Examples
+    --------
+    >>> refusal("User bob cannot perform operation MODIFY_APP on application_1_0001")
+    ('bob', 'MODIFY_APP', 'application_1_0001')
+    >>> refusal('Permission denied: user=bob, access=READ_EXECUTE, inode="/tmp/logs/alice":alice')
+    ('bob', 'READ_EXECUTE', '/tmp/logs/alice')
+    >>> refusal("Connection refused") is None
+    True
+    """
+    for pattern, (u, o, t) in _REFUSALS:
+        m = pattern.search(str(text or ""))
+        if m:
+            return m.group(u), m.group(o), m.group(t).rstrip(".,:;") or None
+    return None
+
+
+#: What an application's ACLs grant, to end a refusal's message with.
+ACL_FIX = ("An application's owner, the users and groups of its ACLs (ApplicationSpec(acls="
+           "ACLs(view_users=[...], modify_users=[...])), or acls: in a spec file), the "
+           "administrators of its queue and the cluster's admins (yarn.admin.acl) may view "
+           "it (VIEW_APP) and kill or change it (MODIFY_APP); others see only its name, "
+           "user, queue and state.")
+
+
+def authorization_error(text, by, fix=ACL_FIX, app_id=None, cls=None, **kwargs):
+    """The :class:`AuthorizationError` for Hadoop's refusal ``text`` (see
+    :func:`refusal`) from ``by`` (who refused: "the ResourceManager at ...").
+
+    Examples
+    --------
+    >>> e = authorization_error("User bob cannot perform operation MODIFY_APP on "
+    ...                         "application_1_0001", "the ResourceManager")
+    >>> str(e).split(":")[0]
+    'bob was refused MODIFY_APP on application_1_0001 by the ResourceManager'
+    """
+    text = " ".join(str(text).split("\n")[0].split())
+    user, operation, target = refusal(text) or (None, None, None)
+    head = (f"{user} was refused {operation} on {target} by {by}" if user
+            else f"Refused by {by}")
+    return (cls or AuthorizationError)(
+        f"{head}: {text.rstrip('.')}. {fix}".strip(), user=user, operation=operation,
+        target=target or app_id, app_id=app_id, **kwargs)
+
+
 class ApplicationNotFound(YARNException, LookupError):
     """YARN knows no application with this id."""
 
@@ -177,6 +267,12 @@ class InvalidApplicationId(KnitValueError, YARNException):
 
 class HDFSError(KnitException, OSError):
     """An HDFS operation (upload, staging, cache) failed."""
+
+
+class HDFSPermissionError(AuthorizationError, HDFSError):
+    """HDFS refused an operation (its permission check: owner, group, mode
+    or ACL of a path); both an :class:`AuthorizationError` and, as before,
+    an :class:`HDFSError`."""
 
 
 class EnvironmentBuildError(KnitException, RuntimeError):
@@ -191,6 +287,10 @@ class EnvironmentBuildError(KnitException, RuntimeError):
         super().__init__(message, **kwargs)
         self.packages = list(packages)
         self.output = output
+
+
+class KnitWarning(UserWarning):
+    """Something that will likely go wrong later, said at submit time."""
 
 
 # knit 0.2's names.

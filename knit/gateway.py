@@ -23,8 +23,9 @@ from pathlib import Path
 from ._cds import gateway_archive, split_classpath
 from ._jdk import jdk_java_options
 from ._version import __version__
-from .exceptions import (ApplicationNotFound, GatewayError, HDFSError, KerberosError,
-                         KnitException, KnitValueError)
+from .exceptions import (ACL_FIX, ApplicationNotFound, AuthorizationError, GatewayError,
+                         HDFSError, HDFSPermissionError, KerberosError, KnitException,
+                         KnitValueError, authorization_error)
 
 JAR = Path(__file__).parent / "java" / "knit.jar"
 READY = "KNIT_GATEWAY_READY"
@@ -242,7 +243,7 @@ _JAVA_ERRORS = {
     "java.lang.IllegalArgumentException": KnitValueError,
     "org.apache.hadoop.yarn.exceptions.ApplicationNotFoundException": ApplicationNotFound,
     "java.io.FileNotFoundException": HDFSError,
-    "org.apache.hadoop.security.AccessControlException": HDFSError,
+    "org.apache.hadoop.security.AccessControlException": AuthorizationError,
     "org.apache.hadoop.hdfs.server.namenode.SafeModeException": HDFSError,
     "io.knit.Session$LoginException": KerberosError,
 }
@@ -269,10 +270,22 @@ def _interrupted(exc):
 def _translate(java_class, message, method, args):
     err = _JAVA_ERRORS.get(java_class, GatewayError)
     kwargs = {"java_class": java_class}
+    app_ids = [a for a in args if isinstance(a, str) and a.startswith("application_")]
     if err is ApplicationNotFound:
-        app_ids = [a for a in args if isinstance(a, str) and a.startswith("application_")]
         kwargs["app_id"] = app_ids[0] if app_ids else None
+    if err is AuthorizationError:
+        # HDFS' permission check, or a YARN ACL (the client's kill, the
+        # aggregated logs' reader rethrow the RM's refusal as this class).
+        hdfs = "Permission denied: user=" in message
+        return authorization_error(
+            message, "HDFS (the NameNode's permission check)" if hdfs else "YARN",
+            fix=_HDFS_FIX if hdfs else ACL_FIX, app_id=app_ids[0] if app_ids else None,
+            cls=HDFSPermissionError if hdfs else AuthorizationError, java_class=java_class)
     return err(message, **kwargs)
+
+
+_HDFS_FIX = ("HDFS grants by each path's owner, group and mode (and HDFS ACLs): the path's "
+             "owner or an HDFS superuser can change them (hdfs dfs -chmod / -chown / -setfacl).")
 
 
 class JVMSession:

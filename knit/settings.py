@@ -74,6 +74,11 @@ def _text(value):
     return value.strip()
 
 
+def _keytab(value):
+    # A path, ~ expanded; the file is read by the JVM only, never by knit.
+    return os.path.expanduser(_text(value))
+
+
 def _memory_mib(value):
     # Container sizes as knit.start() takes them: MiB, or text with a unit.
     try:
@@ -175,6 +180,15 @@ KNIT_KEYS = {
                             "ResourceManager answers (a restart, a failover); 5 at most "
                             "until one has answered in the process"),
 }
+#: How :class:`~knit.Knit` logs in on a Kerberos cluster (its ``principal`` /
+#: ``keytab`` arguments, the CLI's ``--principal`` / ``--keytab``).
+LOGIN_KEYS = {
+    "principal": Key(_text, None, "alice@EXAMPLE.COM",
+                     "Kerberos principal to log in as from keytab",
+                     builtin="the ticket cache's (kinit)"),
+    "keytab": Key(_keytab, None, "~/alice.keytab", "the principal's keytab file",
+                  builtin="none: the ticket cache"),
+}
 #: The ``ipyparallel:`` section: :func:`ipyparallel_cluster_defaults`.
 IPP_KEYS = {
     "n_engines": Key(_count(0), 1, 4, "engines to start with"),
@@ -188,7 +202,7 @@ IPP_KEYS = {
                        "where the controller runs: local (this process) or remote (YARN)"),
 }
 SECTIONS = {"ipyparallel": IPP_KEYS}
-FILE_KEYS = {**START_KEYS, **KNIT_KEYS}
+FILE_KEYS = {**START_KEYS, **KNIT_KEYS, **LOGIN_KEYS}
 
 #: dask's ``knit`` section (YAML spells them with dashes; dask takes either):
 #: name -> (the DaskYARNCluster keyword, check, the key of knit's file

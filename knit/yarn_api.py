@@ -23,7 +23,7 @@ import requests
 from .conf import DEFAULT_RM_PORT, DEFAULT_RM_PORT_HTTPS
 from .exceptions import (ApplicationNotFound, InvalidApplicationId, KnitValueError,
                          YARNConnectionError,
-                         YARNException, YARNTimeoutError)
+                         YARNException, YARNTimeoutError, authorization_error, refusal)
 
 logger = logging.getLogger(__name__)
 
@@ -509,6 +509,10 @@ class YARNAPI:
             if _is_standby(resp):
                 tried.append(f"{url}: standby ResourceManager")
                 continue
+            if resp.status_code in _UNAVAILABLE and _refused(resp):
+                # Hadoop answers some refusals with a 503 (a web service's
+                # exception): a refusal, not an outage, so not retried.
+                raise _error(resp, method, app_id)
             if resp.status_code in _UNAVAILABLE:
                 # An RM (or a proxy in front of it) that is starting or
                 # transitioning; another RM, or a later try, may serve.
@@ -1105,6 +1109,11 @@ def _error(resp, method, app_id=None):
             f"that ran it, and whether it ended long ago (the ResourceManager forgets "
             f"old ones; their logs may still be in HDFS).", app_id=app_id,
             java_class=java_class, response=resp)
+    if _refused(resp):
+        who = "the NodeManager" if "/ws/v1/node/" in resp.url else "the ResourceManager"
+        base = urlsplit(resp.url)
+        return authorization_error(detail, f"{who} at {base.scheme}://{base.netloc}",
+                                   app_id=app_id, java_class=java_class, response=resp)
     hint = ""
     if resp.status_code == 401 and "negotiate" in resp.headers.get(
             "WWW-Authenticate", "").lower():
@@ -1117,6 +1126,20 @@ def _error(resp, method, app_id=None):
     return YARNException(
         f"{where} failed with HTTP {resp.status_code}: {what}.{hint}",
         response=resp, app_id=app_id, java_class=java_class)
+
+
+def _refused(resp):
+    """Whether an error answer is a refusal (who asked is known and not
+    allowed): HTTP 403, or a 401/500/503 whose text is Hadoop's wording of
+    one (a NodeManager refuses logs outside the view ACL with a 503)."""
+    if resp.status_code == 403:
+        return True
+    if resp.status_code == 401 and "negotiate" in resp.headers.get(
+            "WWW-Authenticate", "").lower():
+        return False     # not authenticated (no ticket): not a refusal of a known user
+    if resp.status_code in (401, 500, 503):
+        return refusal(resp.text[:2000]) is not None
+    return False
 
 
 def _spnego_library():

@@ -64,7 +64,11 @@ def test_exit_code_three_fails_with_diagnostics(k):
     assert (st["state"], st["finalStatus"]) == ("FINISHED", "FAILED")
     assert "exit code 3" in st["diagnostics"] or "exited with code 3" in st["diagnostics"]
     assert "container_" in st["diagnostics"]
-    assert "doomed" in st["diagnostics"]
+    # Every user may read diagnostics (issue #23): the output stays in the
+    # log, which the owner reads.
+    assert "doomed" not in st["diagnostics"]
+    assert f"knit logs {k.app_id} --container container_" in st["diagnostics"]
+    assert "doomed" in "".join(k.logs(file="stderr").values())
 
 
 def test_kill_ends_killed_and_containers_go(k, minicluster):

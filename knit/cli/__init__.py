@@ -15,7 +15,7 @@ import os
 import sys
 
 from ..env import resolve_env
-from ..exceptions import KnitException, KnitTypeError, KnitValueError
+from ..exceptions import AuthorizationError, KnitException, KnitTypeError, KnitValueError
 from . import commands
 from .exitcodes import Exit
 from .parser import CLISpelling, build_parser
@@ -30,6 +30,8 @@ _resolve_env = resolve_env
 def _exit_code(error):
     if isinstance(error, (KnitValueError, KnitTypeError)):
         return Exit.USAGE
+    if isinstance(error, AuthorizationError):
+        return Exit.DENIED
     if isinstance(error, TimeoutError):
         return Exit.TIMEOUT
     return Exit.ERROR
@@ -80,9 +82,7 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as e:              # --help, --version (0) and usage errors (2)
         return e.code if isinstance(e.code, int) else Exit.USAGE
-    commands.CONNECTION.clear()
-    if getattr(args, "rm_retry_timeout", None) is not None:
-        commands.CONNECTION["rm_retry_timeout"] = args.rm_retry_timeout
+    commands.connection(args)
     try:
         code = int(args.func(args) or Exit.OK)
         sys.stdout.flush()         # a closed pipe shows here, not at interpreter exit

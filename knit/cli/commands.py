@@ -6,13 +6,17 @@ Each function takes the ``argparse`` namespace and returns an exit code
 """
 import datetime
 import json
+import logging
 import os
+import re
 import shlex
 import sys
 
 from ..exceptions import KnitException, KnitValueError
 from .exitcodes import Exit
 from .table import fit_table, terminal_width
+
+logger = logging.getLogger(__name__)
 
 #: Options of ``knit start`` passed to :meth:`knit.Knit.start` as they are.
 START_PARAMS = ("num_containers", "memory", "virtual_cores", "files", "app_name", "queue",
@@ -24,14 +28,21 @@ START_PARAMS = ("num_containers", "memory", "virtual_cores", "files", "app_name"
 # helpers
 # ---------------------------------------------------------------------------
 
-#: Knit() arguments given on the command line for every command
-#: (``--rm-retry-timeout``); :func:`knit.cli.main` sets them.
-CONNECTION = {}
+#: Knit() arguments the command line gives for every Knit a command makes
+#: (--principal, --keytab, --rm-retry-timeout); see connection().
+_CONNECTION = {}
+
+
+def connection(args):
+    """Remember the command's login and connection options for every Knit it makes."""
+    _CONNECTION.clear()
+    _CONNECTION.update({k: getattr(args, k) for k in ("principal", "keytab", "rm_retry_timeout")
+                        if getattr(args, k, None) is not None})
 
 
 def _knit(**kwargs):
     from ..core import Knit
-    return Knit(**{**CONNECTION, **kwargs})
+    return Knit(**{**_CONNECTION, **kwargs})
 
 
 def _attach(app_id):
@@ -158,7 +169,34 @@ def _then_wait(k, app_id, args):
             return Exit.INTERRUPTED
     if follower:
         follower.poll(final=True)
-    return _result(info)
+    code = _result(info)
+    if code != Exit.OK and not args.follow:
+        _print_failed_stderr(k, info)
+    return code
+
+
+#: A failed container as the ApplicationMaster's diagnostics name it.
+_FAILED_CONTAINER = re.compile(r"container (container_\S+?)(?: on \S+)? (?:exited|failed)")
+
+
+def _print_failed_stderr(k, info, lines=10):
+    """The end of the stderr of each container the diagnostics name as
+    failed, read from its log with this user's rights: the diagnostics
+    themselves carry none of it (every user may read them).  Best effort:
+    a log that cannot be read is left out, the diagnostics say where it is."""
+    ids = list(dict.fromkeys(_FAILED_CONTAINER.findall(info.get("diagnostics") or "")))
+    if not ids:
+        return
+    try:
+        found = k.logs(file="stderr", timeout=30)
+    except KnitException as e:
+        logger.info("no stderr of the failed containers: %s", e)
+        return
+    for cid in ids:
+        text = (found.get(cid) or "").rstrip()
+        if text:
+            tail = "\n".join(text.splitlines()[-lines:])
+            print(f"--- {cid} stderr (its last lines):\n{tail}", file=sys.stderr, flush=True)
 
 
 def status(args):
@@ -547,14 +585,23 @@ def minicluster(args):
                      token_lifetime=args.token_lifetime, ticket_lifetime=args.ticket_lifetime,
                      kdc_port=args.kdc_port, zk_port=args.zk_port, gpus=args.gpus,
                      node_labels=args.node_labels, nm_memory_mb=args.nm_memory,
-                     nm_vcores=args.nm_vcores)
+                     nm_vcores=args.nm_vcores, acls=args.acls)
         if args.plain:
             kinds.update(secure=False, ha=False)
     mc = MiniCluster(args.root, port_offset=args.port_offset,
                      progress=lambda m: print(m, file=sys.stderr, flush=True), **kinds)
     if args.action == "start":
         mc.start(timeout=args.timeout)
+        if args.users:
+            for name in mc.add_users([u.strip() for u in args.users.split(",") if u.strip()]):
+                where = f": {mc.user_principal(name)}, keytab {mc.user_keytab(name)}" \
+                    if mc.secure else ""
+                print(f"User {name}, HDFS home /user/{name}{where}", file=sys.stderr)
         print(mc.env_lines())
+    elif args.action == "kinit" and args.user:
+        ccache = mc.user_env(args.user)["KRB5CCNAME"]
+        print(f"Ticket for {mc.user_principal(args.user)} in {ccache} (export "
+              f"KRB5CCNAME='{ccache}' to act as {args.user}).", file=sys.stderr)
     elif args.action == "kinit":
         mc.kinit()
         print(f"Ticket for {mc.principal} in {mc.kdc.ccache} (export KRB5CCNAME="

@@ -197,6 +197,8 @@ examples:
   knit minicluster start --secure --root ~/.knit/mc-secure --port-offset 2000
   eval "$(knit minicluster env --root ~/.knit/mc-secure)"
   knit minicluster kinit --root ~/.knit/mc-secure
+  knit minicluster start --secure --users alice,bob   # two more principals
+  knit minicluster kinit --user alice                 # alice's ticket, in a cache of hers
   # two ResourceManagers with automatic failover; another Hadoop release:
   knit minicluster start --ha --root ~/.knit/mc-ha --port-offset 4000
   knit minicluster start --hadoop-version 3.3.6 --root ~/.knit/mc-336 --port-offset 6000
@@ -346,6 +348,17 @@ def build_parser():
                            metavar="TAG[,TAG...]", help=f"YARN application tags (repeatable; "
                                                         f"default: {source}, else none)")
 
+    def login_args(c):
+        """--principal and --keytab: log in from a keytab (Kerberos)."""
+        g = c.add_argument_group("kerberos")
+        g.add_argument("--principal", default=None, metavar="NAME@REALM",
+                       help="log in as this principal from --keytab instead of the ticket "
+                            "cache (default: config); the application keeps its tokens "
+                            "fresh from it past their max lifetime")
+        g.add_argument("--keytab", default=None, metavar="PATH",
+                       help="the principal's keytab (default: config); its contents never "
+                            "go on a command line or into a log")
+
     def waiting_args(c, outcome):
         """--wait, --follow and --timeout of a command that submits."""
         w = c.add_argument_group("waiting")
@@ -416,6 +429,7 @@ def build_parser():
                    help="virtual cores of the ApplicationMaster (default 1)")
     a.add_argument("--no-checks", dest="checks", action="store_false",
                    help="skip the checks of resources, queue and capacity before submitting")
+    login_args(s)
     waiting_args(s, "it SUCCEEDED")
 
     # -- status / ls --------------------------------------------------------
@@ -423,6 +437,7 @@ def build_parser():
                  commands.status)
     app_arg(st)
     json_arg(st, "print the ResourceManager's report as JSON")
+    login_args(st)
 
     ls = command("ls", "list knit applications", EPILOG_LS, commands.ls,
                  description="List knit applications (YARN type KNIT) of the current "
@@ -434,6 +449,7 @@ def build_parser():
     ls.add_argument("--all-users", action="store_true", help="every user's applications")
     json_arg(ls, "print the list as JSON")
     wide_arg(ls)
+    login_args(ls)
 
     # -- logs ---------------------------------------------------------------
     lg = command("logs", "print an application's container logs", EPILOG_LOGS, commands.logs)
@@ -447,11 +463,13 @@ def build_parser():
     lg.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                     help="give up after this long (exit 124): with --follow, waiting for "
                          "the end; always, waiting for log aggregation (default 60)")
+    login_args(lg)
 
     # -- kill / containers / scale ------------------------------------------
     k = command("kill", "kill applications", EPILOG_KILL, commands.kill,
                 description="Kill applications and remove their HDFS staging directories.")
     app_arg(k, nargs="+")
+    login_args(k)
 
     c = command("containers", "list a running application's containers",
                 EPILOG_CONTAINERS, commands.containers)
@@ -472,6 +490,7 @@ def build_parser():
     sb.add_argument("--no-checks", dest="checks", action="store_false",
                     help="skip the checks of resources, queue and capacity before submitting")
     waiting_args(sb, "it SUCCEEDED")
+    login_args(sb)
 
     sp = command("spec", "print a running application's spec as YAML", EPILOG_SPEC,
                  commands.spec)
@@ -629,6 +648,7 @@ def build_parser():
     naming_args(a, "dask config", "dask")
     a.add_argument("--no-checks", dest="checks", action="store_false",
                    help="skip the checks of resources, queue and capacity before submitting")
+    login_args(ds)
     waiting_args(ds, "the script succeeded")
 
     # -- minicluster --------------------------------------------------------
@@ -691,6 +711,12 @@ def build_parser():
                             "counts it: 36864 fits 1,000 containers of 64 MB)")
     start.add_argument("--nm-vcores", type=int, metavar="N", default=None,
                        help="vcores each NodeManager offers YARN (default 64)")
+    start.add_argument("--acls", action=argparse.BooleanOptionalAction, default=None,
+                       help="YARN ACLs as on production clusters: yarn.acl.enable, the OS "
+                            "user as admin, queue ACLs (default: on with --secure)")
+    start.add_argument("--users", metavar="NAME[,...]", default=None,
+                       help="more users: an HDFS home /user/NAME each and, with --secure, "
+                            "a principal NAME@KNIT.TEST and keytab (keytabs/NAME.keytab)")
     mc_command("stop", "stop every daemon and container process",
                "Stop the cluster's daemons and every process its containers left; "
                "the state directory stays, for the next start.")
@@ -704,11 +730,14 @@ def build_parser():
                "HADOOP_CONF_DIR, and PATH with small hadoop, hdfs and yarn commands "
                "first.  Use them with "
                "eval \"$(knit minicluster env)\".")
-    mc_command("kinit", "(secure) a Kerberos ticket for the OS user, from its keytab, "
+    kinit = mc_command("kinit", "(secure) a Kerberos ticket for the OS user, from its keytab, "
                         "into the cluster's ticket cache (KRB5CCNAME of `env`)",
                "Get a Kerberos ticket for the OS user from the keytab of a --secure "
                "cluster, into the cluster's ticket cache (the KRB5CCNAME that "
-               "`knit minicluster env` exports).")
+               "`knit minicluster env` exports); with --user, for a user of "
+               "--users, into a ticket cache of theirs (its path is printed).")
+    kinit.add_argument("--user", default=None,
+                       help="a user made with `start --users` instead of the OS user")
     return p
 
 

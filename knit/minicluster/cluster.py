@@ -8,6 +8,7 @@ start`` returns while the cluster keeps running), with its pid in
 import getpass
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -95,6 +96,11 @@ class MiniCluster:
         cluster and puts it on nm2, a bare ``"fast"`` only adds it (see
         :meth:`label_nodes`); comma separated.  Both queues may use every
         label.
+    acls : bool, optional
+        YARN ACLs as production clusters have them (``yarn.acl.enable``,
+        the OS user as the only admin, queue ACLs: see
+        :func:`knit.minicluster.config.acl_site`).  Default: on for a
+        secure cluster, off for the others (not remembered across a stop).
     progress : callable, optional
         Receives one-line progress messages; by default they go to stderr
         when it is a terminal, and nowhere otherwise.
@@ -113,7 +119,7 @@ class MiniCluster:
     def __init__(self, root=None, hadoop_version=None, port_offset=None, secure=None,
                  ha=None, token_lifetime=None, ticket_lifetime=None, kdc_port=None,
                  zk_port=None, gpus=None, node_labels=None, nm_memory_mb=None, nm_vcores=None,
-                 progress=None):
+                 acls=None, progress=None):
         root = Path(root) if root else config.default_state_dir()
         self.saved_options = config.Options.load(root)
         try:
@@ -121,7 +127,7 @@ class MiniCluster:
                 hadoop_version=hadoop_version, port_offset=port_offset, secure=secure, ha=ha,
                 token_lifetime=token_lifetime, ticket_lifetime=ticket_lifetime,
                 kdc_port=kdc_port, zk_port=zk_port, gpus=gpus, node_labels=node_labels,
-                nm_memory_mb=nm_memory_mb, nm_vcores=nm_vcores)
+                nm_memory_mb=nm_memory_mb, nm_vcores=nm_vcores, acls=acls)
         except ValueError as e:
             raise MiniClusterError(f"{e} (MiniCluster(gpus=..., node_labels=..., "
                                    f"nm_memory_mb=..., nm_vcores=...), `knit minicluster start "
@@ -130,6 +136,11 @@ class MiniCluster:
         self.layout = config.Layout(root, ports=self.options.ports(), options=self.options)
         self.kdc = Kdc(root, self.layout.ports.kdc, self.layout.logs,
                        ticket_lifetime=self.options.ticket_lifetime)
+        if acls is None and self.options.acls != self.options.secure and not self._alive_pids():
+            # Not remembered across a stop: each start takes its kind's
+            # default (ACLs on for a secure cluster) unless told otherwise.
+            self.options = self.options.updated(acls=self.options.secure)
+            self.layout = config.Layout(root, ports=self.options.ports(), options=self.options)
         self.tls = Tls(root)
         self.progress = progress or _stderr_progress
         self.started_here = False
@@ -202,6 +213,64 @@ class MiniCluster:
         """
         self._require_secure("kinit")
         self.kdc.kinit(ccache)
+
+    def add_users(self, names):
+        """Give more users a place on the running cluster: a home directory
+        ``/user/<name>`` in HDFS owned by each, and on a secure cluster a
+        principal ``<name>@KNIT.TEST`` with a keytab
+        (``<root>/keytabs/<name>.keytab``, :meth:`user_keytab`).
+
+        Idempotent.  No OS account is made: YARN and HDFS know these users
+        by name only (containers still run as the OS user, see the docs'
+        security page).  Returns the names.
+
+        Examples
+        --------
+        >>> mc.add_users(["alice", "bob"])                   # doctest: +SKIP
+        ['alice', 'bob']
+        >>> env = mc.user_env("alice")   # a ticket of alice's in a cache of its own  # doctest: +SKIP
+        """
+        names = [check_user_name(n) for n in names]
+        if self.secure:
+            for name in names:
+                self.kdc.add_user(name)
+        if not self._alive_pids():
+            raise MiniClusterError(f"The mini cluster in {self.layout.root} is not running: "
+                                   f"start it first (`knit minicluster start --users ...`).")
+        for name in names:
+            path = f"/user/{name}"
+            self._webhdfs("MKDIRS", path, permission="755")
+            self._webhdfs("SETPERMISSION", path, permission="755")
+            self._webhdfs("SETOWNER", path, owner=name)
+        return names
+
+    def user_principal(self, name):
+        """(secure) ``<name>@KNIT.TEST``, a user made by :meth:`add_users`."""
+        self._require_secure("principals")
+        return self.kdc.principal(name)
+
+    def user_keytab(self, name):
+        """(secure) The keytab of a user made by :meth:`add_users`."""
+        self._require_secure("keytabs")
+        return self.kdc.keytab(name)
+
+    def user_env(self, name):
+        """:meth:`env` for acting as the user ``name`` of :meth:`add_users`:
+        on a secure cluster a fresh ticket of theirs in a ticket cache of
+        their own (``KRB5CCNAME``), on a plain one ``HADOOP_USER_NAME``.
+
+        Examples
+        --------
+        >>> subprocess.run(["hdfs", "dfs", "-ls"], env={**os.environ, **mc.user_env("bob")})  # doctest: +SKIP
+        """
+        env = self.env()
+        if self.secure:
+            ccache = self.kdc.dir / f"ccache-{check_user_name(name)}"
+            self.kdc.kinit(ccache, name=name)
+            env["KRB5CCNAME"] = str(ccache)
+        else:
+            env["HADOOP_USER_NAME"] = check_user_name(name)
+        return env
 
     def _require_secure(self, what):
         if not self.secure:
@@ -884,3 +953,26 @@ def _pids_under(root):
         if cwd == root or cwd.startswith(root + os.sep):
             found.append(int(entry.name))
     return found
+
+
+_USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+
+
+def check_user_name(name):
+    """``name`` if it may be an extra user of a mini cluster (a lower-case
+    Unix-style name that is no daemon's), else a MiniClusterError.
+
+    Examples
+    --------
+    >>> check_user_name("alice")
+    'alice'
+    """
+    from .kerberos import SERVICE_PRINCIPALS
+
+    reserved = {getpass.getuser(), *SERVICE_PRINCIPALS}
+    if not isinstance(name, str) or not _USER_NAME.match(name) or name in reserved:
+        raise MiniClusterError(
+            f"{name!r} cannot be a mini cluster user: give lower-case names like alice,bob "
+            f"(letters, digits, _ and -), none of {', '.join(sorted(reserved))} "
+            f"(`knit minicluster start --users alice,bob`, MiniCluster.add_users(['alice']))")
+    return name

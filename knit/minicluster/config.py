@@ -169,6 +169,11 @@ class Options:
         for the 1,000-container benchmark may declare more than the machine
         has: ``nm_memory_mb=36864, nm_vcores=640`` fits 1,000 containers of
         the minimum allocation (64 MB) plus an ApplicationMaster.
+    acls : bool, optional
+        YARN ACLs as production clusters have them (:func:`acl_site`):
+        ``yarn.acl.enable``, the OS user as the only admin, queues anyone
+        may submit to and only the admin administers.  ``None``: on for
+        secure clusters, off for the others.
 
     Examples
     --------
@@ -189,8 +194,11 @@ class Options:
     node_labels: str = None
     nm_memory_mb: int = 6144
     nm_vcores: int = 64
+    acls: bool = None
 
     def __post_init__(self):
+        if self.acls is None:
+            object.__setattr__(self, "acls", bool(self.secure))
         if not isinstance(self.gpus, int) or isinstance(self.gpus, bool) or self.gpus < 0:
             raise ValueError(f"gpus must be a whole number of at least 0, got {self.gpus!r}")
         # A NodeManager must hold the largest container the scheduler grants
@@ -236,6 +244,8 @@ class Options:
         parts = [f"Hadoop {self.hadoop_version}"]
         if self.secure:
             parts.append("Kerberos")
+        if self.acls != bool(self.secure):
+            parts.append("YARN ACLs" if self.acls else "no YARN ACLs")
         if self.ha:
             parts.append("ResourceManager HA")
         if self.token_lifetime:
@@ -255,8 +265,11 @@ class Options:
         """The options saved in ``root`` (defaults where nothing is saved)."""
         root = Path(root)
         try:
-            return cls(**json.loads((root / "cluster.json").read_text()))
-        except (OSError, ValueError, TypeError):
+            saved = json.loads((root / "cluster.json").read_text())
+            # Written before the option existed: that cluster ran without ACLs.
+            saved.setdefault("acls", False)
+            return cls(**saved)
+        except (OSError, ValueError, TypeError, AttributeError):
             pass
         legacy = root / "port-offset"
         if legacy.exists():
@@ -720,6 +733,40 @@ def placement_site(layout):
     return props
 
 
+def acl_site(layout):
+    """What YARN ACLs add to yarn-site and capacity-scheduler.xml (nothing
+    without them): ``(yarn_props, queue_props)``.
+
+    As on a production cluster: ``yarn.acl.enable``, the OS user (who runs
+    the daemons and the tests) as the only YARN admin, every user may
+    submit to the leaf queues, and only the admin administers them.  The
+    capacity scheduler's root queue allows everyone by default and a queue
+    allows whatever its parents allow, so the root queue must be narrowed
+    for the leaves' ACLs to mean anything; a queue's administrators may
+    kill every application in it.  An application's owner, the users and
+    groups of its view / modify ACLs, and the admins may then see and
+    control it; other users see its name, user, queue and state only.
+
+    Examples
+    --------
+    >>> yarn, queues = acl_site(Layout(Path('/tmp/mc'), options=Options(secure=True)))
+    >>> yarn["yarn.acl.enable"], queues["yarn.scheduler.capacity.root.default.acl_submit_applications"]
+    ('true', '*')
+    """
+    if not layout.options.acls:
+        return {}, {}
+    admin = getpass.getuser()
+    yarn = {"yarn.acl.enable": "true", "yarn.admin.acl": admin}
+    queues = {
+        "yarn.scheduler.capacity.root.acl_submit_applications": admin,
+        "yarn.scheduler.capacity.root.acl_administer_queue": admin,
+    }
+    # A leaf queue's unset administer ACL is nobody's: only root's admin.
+    for queue in ("default", "batch"):
+        queues[f"yarn.scheduler.capacity.root.{queue}.acl_submit_applications"] = "*"
+    return yarn, queues
+
+
 LOG4J = """\
 # Written by knit.minicluster. Daemons log to stderr, which knit sends to
 # one file per daemon under logs/.
@@ -749,7 +796,8 @@ def write_all(layout, lib, tls=None):
     ``tls`` (a :class:`~knit.minicluster.tls.Tls`, secure clusters) adds
     ``ssl-server.xml`` and ``ssl-client.xml`` to every conf dir.
     """
-    yarn = {**yarn_site(layout, lib), **placement_site(layout)}
+    acl_yarn, acl_queues = acl_site(layout)
+    yarn = {**yarn_site(layout, lib), **placement_site(layout), **acl_yarn}
     dirs = [(layout.conf, yarn)] + [
         (layout.nm_dir(name) / "conf", {**yarn, **nodemanager_site(layout, name, i)})
         for i, name in enumerate(NODEMANAGERS)]
@@ -764,7 +812,8 @@ def write_all(layout, lib, tls=None):
         write_site(conf / "core-site.xml", core_site(layout))
         write_site(conf / "hdfs-site.xml", hdfs_site(layout))
         write_site(conf / "yarn-site.xml", yarn_props)
-        write_site(conf / "capacity-scheduler.xml", capacity_scheduler(layout.options))
+        write_site(conf / "capacity-scheduler.xml",
+                   {**capacity_scheduler(layout.options), **acl_queues})
         (conf / "log4j.properties").write_text(LOG4J)
         # Resource types: the RM, the NMs and clients (YarnClient, the AM)
         # read the list from resource-types.xml; each NM declares its

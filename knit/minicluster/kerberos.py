@@ -232,12 +232,30 @@ class Kdc:
         for keytab in self.keytabs.glob("*.keytab"):
             keytab.chmod(0o600)
 
-    def kinit(self, ccache=None):
-        """Get a ticket for the OS user from its keytab into ``ccache``
-        (the cluster's ticket cache by default)."""
+    def kinit(self, ccache=None, name=None):
+        """Get a ticket for the OS user (or the user ``name`` of
+        :meth:`add_user`) from its keytab into ``ccache`` (the cluster's
+        ticket cache by default)."""
         env = {**os.environ, **self.env(), "KRB5CCNAME": str(ccache or self.ccache)}
-        self._run([_tool("kinit"), "-kt", str(self.user_keytab), self.user_principal],
-                  env=env)
+        keytab, principal = ((self.keytab(name), self.principal(name)) if name
+                             else (self.user_keytab, self.user_principal))
+        self._run([_tool("kinit"), "-kt", str(keytab), principal], env=env)
+
+    def add_user(self, name):
+        """A principal ``name@REALM`` and its keytab (``keytabs/<name>.keytab``),
+        with the OS user's ticket lifetime; kept if it exists."""
+        keytab = self.keytab(name)
+        if keytab.exists():
+            return keytab
+        script = [f"addprinc -randkey {self.principal(name)}"]
+        if self.ticket_lifetime:
+            script.append(f'modprinc -maxlife "{_duration(self.ticket_lifetime)}" '
+                          f'-maxrenewlife "{_duration(2 * self.ticket_lifetime)}" '
+                          f"{self.principal(name)}")
+        script.append(f"ktadd -k {keytab} -norandkey {self.principal(name)}")
+        self._run([_tool("kadmin.local"), "-r", REALM], stdin="\n".join(script) + "\nquit\n")
+        keytab.chmod(0o600)
+        return keytab
 
     def _run(self, cmd, stdin=None, env=None):
         proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True,

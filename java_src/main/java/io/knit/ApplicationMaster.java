@@ -136,6 +136,14 @@ public final class ApplicationMaster {
     private CompletableFuture<Map<String, LocalResource>> kvFiles;
     private boolean kvMerged;
     private final String workerCommand;
+    /**
+     * The application's view and modify ACLs, for every worker's launch
+     * context: a NodeManager takes an application's ACLs from the first of
+     * its containers it launches, so a node running only workers would
+     * otherwise let no one but the owner and the admins read their logs.
+     * Null when the spec names nobody.
+     */
+    private final Map<org.apache.hadoop.yarn.api.records.ApplicationAccessType, String> workerAcls;
     private final Path stagingDir;
     /** Opened in the background from the constructor on (see run). */
     private final CompletableFuture<FileSystem> stagingFs;
@@ -231,6 +239,8 @@ public final class ApplicationMaster {
             }
         });
         app = new AppSpec(spec.obj("spec"));
+        Map<org.apache.hadoop.yarn.api.records.ApplicationAccessType, String> acls = Launch.acls(app);
+        workerAcls = acls.isEmpty() ? null : acls;
         Spec res = spec.obj("resources");
         for (AppSpec.Service svc : app.services.values()) {
             serviceResources.put(svc.name, Launch.readResources(res.obj(svc.name)));
@@ -813,7 +823,8 @@ public final class ApplicationMaster {
             ContainerLaunchContext ctx = ContainerLaunchContext.newInstance(serviceResources.get(service),
                     envFor(w),
                     Collections.singletonList(workerCommand), null,
-                    http.kvTokens(c.getId(), workerTokens), null);   // + its knit-kv credential (issue 14)
+                    http.kvTokens(c.getId(), workerTokens),   // + its knit-kv credential (issue 14)
+                    workerAcls);
             nm.startContainerAsync(c, ctx);
         }
         updateHeartbeat();
@@ -910,7 +921,7 @@ public final class ApplicationMaster {
             rules.get(w.service).indices.release(w.instance);
             rules.get(w.service).failed = true;
             if (failure == null) {
-                failure = Diagnostics.failure(w.id.toString(), w.exitStatus, w.diagnostics);
+                failure = Diagnostics.failure(w.id.toString(), w.node, w.exitStatus, w.diagnostics);
             }
         }
     }

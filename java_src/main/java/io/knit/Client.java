@@ -22,6 +22,7 @@ import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.io.DataOutputBuffer;
+import org.apache.hadoop.security.AccessControlException;
 import org.apache.hadoop.security.Credentials;
 import org.apache.hadoop.security.UserGroupInformation;
 import org.apache.hadoop.yarn.api.ApplicationConstants;
@@ -776,6 +777,7 @@ public class Client {
                 if (e instanceof ApplicationNotFoundException) {
                     throw e;
                 }
+                refusedOrNot(e);
                 Log.warn("kill of " + appId + " not confirmed yet", e);
             }
             state = yarn.getApplicationReport(id).getYarnApplicationState();
@@ -792,6 +794,25 @@ public class Client {
             stagingRoots.remove(appId);
         }
         return ended;
+    }
+
+    /**
+     * Throws an AccessControlException if {@code e} is the RM's refusal of an
+     * operation (with ACLs on, a user outside an application's modify ACL:
+     * "User bob cannot perform operation MODIFY_APP on application_..."). The
+     * RM wraps its AccessControlException in a YarnException, so over RPC only
+     * the message tells.
+     */
+    static void refusedOrNot(YarnException e) throws AccessControlException {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            String m = t.getMessage();
+            if (t instanceof AccessControlException || (m != null && m.contains("cannot perform operation"))) {
+                String text = (m == null ? t.toString() : m).split("\\r?\\n", 2)[0];
+                int at = text.indexOf("AccessControlException: ");
+                throw new AccessControlException(at >= 0
+                        ? text.substring(at + "AccessControlException: ".length()) : text);
+            }
+        }
     }
 
     // -------------------------------------------------------------------- logs
@@ -836,6 +857,14 @@ public class Client {
         }
         if (rc != 0) {
             String said = new String(captured.toByteArray(), StandardCharsets.UTF_8).trim();
+            // A refusal (HDFS modes of the remote log dir, the logs' view
+            // ACL) is not a missing aggregation: say who was refused what.
+            // Looked for in the whole text: LogsCLI prints a stack trace after it.
+            java.util.regex.Matcher refused = REFUSED.matcher(said);
+            if (refused.find()) {
+                throw new AccessControlException("could not read the aggregated logs of " + appId + ": "
+                        + refused.group());
+            }
             if (said.length() > 2000) {
                 said = "..." + said.substring(said.length() - 2000);
             }
@@ -845,6 +874,10 @@ public class Client {
         }
         return outDir;
     }
+
+    /** How HDFS and LogsCLI word a refusal, to the end of its line. */
+    private static final java.util.regex.Pattern REFUSED = java.util.regex.Pattern.compile(
+            "(Permission denied|AccessControlException|is not authorized|does not have permission)[^\\n]*");
 
     /**
      * LogsCLI.run (Hadoop 3.3 and later) needs the JVM-wide web client that

@@ -91,13 +91,42 @@ final class Diagnostics {
     }
 
     /**
-     * What a worker's failure says: the container, how it ended, and the
-     * head of the cause. YARN reports a container whose files could not be
-     * localized (a truncated or unreadable archive) with exit code -1000
-     * and the localizer's exception as diagnostics.
+     * Where a container's own output begins in a NodeManager's diagnostics:
+     * the "Last N bytes of stderr" tail, and the launch shell's output
+     * ("Shell error output:", "Shell output:"). What follows is the
+     * program's, not the NodeManager's.
      */
-    static String failure(String containerId, Integer exitStatus, String diagnostics) {
+    private static final java.util.regex.Pattern OUTPUT = java.util.regex.Pattern.compile(
+            "Last \\d+ bytes of \\S+ :|Shell error output:|Shell output:");
+
+    /**
+     * The NodeManager's own words about a container, without anything the
+     * container printed. YARN shows an application's diagnostics to every
+     * user who may list applications (the RM's REST API returns them outside
+     * its view-ACL check), so a program's output must not reach them: a
+     * secret in a failed container's stderr would be readable by all.
+     */
+    static String withoutOutput(String text) {
+        if (text == null) {
+            return "";
+        }
+        java.util.regex.Matcher m = OUTPUT.matcher(text);
+        return head(m.find() ? text.substring(0, m.start()) : text);
+    }
+
+    /**
+     * What a worker's failure says: the container, its node, how it ended,
+     * the head of the NodeManager's cause (never the container's output, see
+     * {@link #withoutOutput}), and where its log is. YARN reports a
+     * container whose files could not be localized (a truncated or
+     * unreadable archive) with exit code -1000 and the localizer's exception
+     * as diagnostics.
+     */
+    static String failure(String containerId, String node, Integer exitStatus, String diagnostics) {
         StringBuilder sb = new StringBuilder("container ").append(containerId);
+        if (node != null) {
+            sb.append(" on ").append(node);
+        }
         if (exitStatus == null) {
             sb.append(" failed to launch");
         } else {
@@ -107,8 +136,20 @@ final class Diagnostics {
             sb.append(" (its files or environment archive could not be localized:"
                     + " is the archive complete and readable?)");
         }
-        String head = summary(diagnostics);
-        return head.isEmpty() ? sb.toString() : sb.append(": ").append(head).toString();
+        String head = withoutOutput(diagnostics);
+        if (!head.isEmpty()) {
+            sb.append(": ").append(head);
+        }
+        return sb.append("\nIts output is in its log, readable by the application's owner and view ACL: ")
+                .append("knit logs ").append(appIdOf(containerId)).append(" --container ").append(containerId)
+                .toString();
+    }
+
+    /** application_&lt;ts&gt;_&lt;n&gt; of a container id (with or without an epoch), or the id itself. */
+    static String appIdOf(String containerId) {
+        java.util.regex.Matcher m = java.util.regex.Pattern
+                .compile("container_(?:e\\d+_)?(\\d+)_(\\d+)_\\d+_\\d+").matcher(containerId);
+        return m.matches() ? "application_" + m.group(1) + "_" + m.group(2) : containerId;
     }
 
     /** ContainerExitStatus.INVALID: what YARN reports when localization failed. */

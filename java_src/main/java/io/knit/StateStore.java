@@ -49,6 +49,8 @@ final class StateStore {
     /** The newest snapshot written (or given up on); guarded by {@code this}. */
     private long settled;
     private boolean lastWriteFailed;
+    /** HDFS refused the application's token as expired: no save can succeed any more. */
+    private volatile boolean tokenExpired;
     private final ExecutorService writer = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "knit-state");
         t.setDaemon(true);
@@ -119,6 +121,10 @@ final class StateStore {
         }
         byte[] bytes = snap.bytes;
         boolean failed = true;
+        if (tokenExpired) {
+            settle(snap.seq, true);
+            return;
+        }
         try {
             try (FSDataOutputStream out = fc().create(tmp, java.util.EnumSet.of(
                     org.apache.hadoop.fs.CreateFlag.CREATE, org.apache.hadoop.fs.CreateFlag.OVERWRITE),
@@ -128,10 +134,32 @@ final class StateStore {
             fc().rename(tmp, file, Options.Rename.OVERWRITE);
             failed = false;
         } catch (Exception e) {
-            Log.warn("could not save the AM state to " + file, e);
+            if (expired(e)) {
+                // Said once: every later save would fail the same way.
+                tokenExpired = true;
+                Log.warn("the application's HDFS delegation token has expired (past the cluster's"
+                        + " dfs.namenode.delegation.token.max-lifetime, and no keytab to get new ones):"
+                        + " the AM no longer saves its state, so a later attempt starts afresh, and"
+                        + " containers lose HDFS too. Submit long applications with a keytab"
+                        + " (Knit(principal=..., keytab=...), knit start --principal ... --keytab ...). "
+                        + e.getMessage());
+            } else {
+                Log.warn("could not save the AM state to " + file, e);
+            }
         } finally {
             settle(snap.seq, failed);
         }
+    }
+
+    /** Whether {@code e} (or a cause) is HDFS refusing an expired delegation token. */
+    static boolean expired(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            String m = String.valueOf(t.getMessage());
+            if (m.contains("is expired") || m.contains("Token has expired")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     void stop() {

@@ -59,11 +59,34 @@ public class DiagnosticsTest {
 
     @Test
     public void failureNamesContainerExitCodeAndLocalization() {
-        String msg = Diagnostics.failure("container_1_0001_01_000002", -1000,
+        String msg = Diagnostics.failure("container_1_0001_01_000002", "localhost:40001", -1000,
                 "Resource hdfs://x/env.tar.gz failed: java.io.EOFException\n\tat a.b(C.java:1)");
-        assertTrue(msg, msg.startsWith("container container_1_0001_01_000002 exited with code -1000"));
+        assertTrue(msg, msg.startsWith(
+                "container container_1_0001_01_000002 on localhost:40001 exited with code -1000"));
         assertTrue(msg, msg.contains("archive"));
         assertTrue(msg, msg.contains("EOFException"));
-        assertEquals("container c failed to launch", Diagnostics.failure("c", null, ""));
+        assertTrue(msg, msg.endsWith(
+                "knit logs application_1_0001 --container container_1_0001_01_000002"));
+        assertTrue(Diagnostics.failure("c", null, null, "").startsWith("container c failed to launch\n"));
+    }
+
+    @Test
+    public void failureNeverCarriesTheContainersOutput() {
+        // What a NodeManager reports for a command that failed: its own
+        // words, then the shell's output and the end of the program's stderr.
+        String nm = "[2026-12-01 11:29:03.580]Exception from container-launch.\n"
+                + "Container id: container_e3_1_0001_01_000002\nExit code: 3\n"
+                + "Shell error output: password=hunter2\nShell output: token=abc\n"
+                + "[2026-12-01 11:29:03.581]Container exited with a non-zero exit code 3. "
+                + "Last 4096 bytes of prelaunch.err :\nLast 4096 bytes of stderr :\nSECRET=s3cr3t\n";
+        String msg = Diagnostics.failure("container_e3_1_0001_01_000002", "localhost:40001", 3, nm);
+        assertTrue(msg, msg.contains("exited with code 3"));
+        assertTrue(msg, msg.contains("Exit code: 3"));
+        for (String secret : new String[] {"hunter2", "token=abc", "s3cr3t"}) {
+            assertTrue(msg, !msg.contains(secret));
+        }
+        assertTrue(msg, msg.contains("knit logs application_1_0001 --container container_e3_1_0001_01_000002"));
+        assertEquals("Container killed on request. Exit code is 143",
+                Diagnostics.withoutOutput("Container killed on request. Exit code is 143\n"));
     }
 }

@@ -47,4 +47,14 @@ public class StateStoreTest {
             store.stop();
         }
     }
+
+    @Test
+    public void knowsAnExpiredTokenFromAnyOtherFailure() {
+        Exception hdfs = new java.io.IOException("org.apache.hadoop.ipc.RemoteException",
+                new RuntimeException("token (HDFS_DELEGATION_TOKEN token 5 for alice) is expired,"
+                        + " current time: 2026-12-08 02:10:00,000"));
+        assertTrue(StateStore.expired(hdfs));
+        assertTrue(StateStore.expired(new java.io.IOException("Token has expired")));
+        assertTrue(!StateStore.expired(new java.io.IOException("Connection refused")));
+    }
 }
