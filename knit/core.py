@@ -27,6 +27,7 @@ from .exceptions import (KnitException, KnitTypeError, KnitValueError, YARNConne
 from .env import ENTER_ENV, UNPACK_HOOK, UploadProgress, resolve_env
 from .gateway import JAR, JVMSession
 from .overrides import jvm_overrides
+from .progress import WaitLine
 from .spec import ApplicationSpec, File, Master, Resources, Service
 from .web_security import rest_options
 from .logs import read_logs
@@ -494,12 +495,15 @@ class Knit:
         app_id = self._require_app()
         deadline = time.monotonic() + timeout
         pause = 0.05
+        line = WaitLine(self, "waiting for the ApplicationMaster")   # in Jupyter only
         while True:
             info = self.yarn_api.status(app_id)
             state = info.get("state")
             if state == "FINISHED" and info.get("finalStatus") == "SUCCEEDED":
+                line.end(state, final_status="SUCCEEDED")
                 return     # a short job may be done before a poll sees its AM
             if state in FINAL_STATES:
+                line.end(state, "before its ApplicationMaster came up", info.get("finalStatus"))
                 raise YARNException(
                     f"{app_id} ended {state}/{info.get('finalStatus')} before its "
                     f"ApplicationMaster came up: {_diagnostics(info)}", app_id=app_id)
@@ -507,10 +511,13 @@ class Knit:
             if am is not None:
                 try:
                     am.containers()
+                    line.end(state, "ApplicationMaster up")
                     return
                 except YARNException:      # registered, its channel not open yet
                     pass
+            line.show(state)
             if time.monotonic() >= deadline:
+                line.end(state, f"ApplicationMaster not up within {timeout} s; killed")
                 self.kill()
                 raise YARNTimeoutError(
                     f"The ApplicationMaster of {app_id} was not up after {timeout} s "
@@ -589,16 +596,22 @@ class Knit:
         self._require_app()
         deadline = time.monotonic() + timeout
         pause = WAIT_POLL
+        line, state = WaitLine(self, "wait_for_completion"), None   # in Jupyter only
         while True:
             try:
-                if self.runtime_status() in FINAL_STATES:
+                state = self.runtime_status()
+                if state in FINAL_STATES:
+                    line.end(state)
                     return True
+                line.show(state)
             except YARNConnectionError:
                 # No RM answered within rm_retry_timeout: an outage longer
                 # than that is worth raising, but only once our own time is up.
                 if time.monotonic() >= deadline:
                     raise
             if time.monotonic() >= deadline:
+                line.end(state or "UNKNOWN", f"still going; wait_for_completion({timeout}) "
+                                             f"timed out")
                 return False
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(pause * WAIT_BACKOFF, WAIT_POLL_MAX)

@@ -35,6 +35,7 @@ from .env import resolve_env
 from .exceptions import KnitException, KnitValueError
 from .lifecycle import tie
 from .logs import last_lines
+from .notebook import widget_view
 from .settings import dask_cluster_defaults, register_dask_defaults
 from .utils import routable_ip
 
@@ -778,6 +779,27 @@ class DaskYARNCluster(SpecCluster):
         return service_html("DaskYARNCluster", self.knit, rows=rows, links=links,
                             progress=(workers, len(self.worker_spec)),
                             progress_label="workers connected", error=self.yarn_error)
+
+
+    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        """Jupyter's view: distributed's widget (with ipywidgets) and always
+        the HTML of :meth:`_repr_html_`.
+
+        A saved notebook keeps the widget's state only if the front end saved
+        it; GitHub, nbviewer, and a notebook reopened without that state show
+        the ``text/html`` entry instead of a blank output.
+        """
+        bundle = {"text/plain": repr(self), "text/html": self._repr_html_()}
+        widget = self._widget()       # None without ipywidgets
+        if widget is not None:
+            bundle.update(widget_view(widget))
+        return bundle
+
+    def _ipython_display_(self, **kwargs):
+        # distributed's own displays only the widget with ipywidgets 7; IPython
+        # prefers _ipython_display_ to _repr_mimebundle_, so route it there.
+        from IPython.display import display
+        display(self._repr_mimebundle_(**kwargs), raw=True)
 
 
 async def _watch_application(cluster_ref, every=2):
