@@ -12,16 +12,15 @@ import re
 import subprocess
 import sys
 
+import ipykernel  # noqa: F401  (the kernel; all four from setup.py's test extra)
+import ipywidgets
+import nbclient
+import nbformat
 import pytest
 
 from knit import Knit
 from knit.display import status_line_html
 from knit.notebook import WIDGET_VIEW, HTMLBar, HTMLLine, in_kernel, widget_view
-
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
-pytest.importorskip("ipywidgets")
 
 FINAL = ("FINISHED", "FAILED", "KILLED")
 
@@ -163,8 +162,6 @@ def test_status_line_html_escapes_and_draws_the_bar():
 
 @pytest.mark.unit
 def test_widget_view_of_a_real_widget():
-    import ipywidgets
-
     w = ipywidgets.HTML("x")
     try:
         assert widget_view(w)[WIDGET_VIEW]["model_id"] == w.model_id
