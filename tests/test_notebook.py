@@ -35,9 +35,12 @@ CELLS = [
     "from knit.env import create_env\n"
     "archive = create_env('nb-six', packages=['six'], backend='venv', conda_envs=ENVS)\n"
     "print(archive)",
-    # 3: a Dask cluster's view with ipywidgets installed (no worker: nothing on YARN).
+    # 3: a Dask cluster (one worker on YARN, in this interpreter's environment):
+    # its wait, then its view with ipywidgets installed.
     "from knit.dask_yarn import DaskYARNCluster\n"
-    "cluster = DaskYARNCluster(n_workers=0)\n"
+    "cluster = DaskYARNCluster(n_workers=1, worker_memory='512 MiB')\n"
+    "cluster.wait_for_workers(1, timeout=180)\n"
+    "print(cluster.application_id)",
     "cluster",
     "cluster.close()",
 ]
@@ -74,8 +77,9 @@ def executed(minicluster, tmp_path_factory):
     finally:
         # The kernel is gone, and its gateway with it, which kills what it
         # started; make sure of it for the application of cell 0.
-        for out in nb.cells[1].get("outputs", []):
-            app_id = out.get("text", "").strip()
+        for out in nb.cells[1].get("outputs", []) + nb.cells[4].get("outputs", []):
+            app_id = out.get("text", "").strip().splitlines()[-1:] or [""]
+            app_id = app_id[0]
             if app_id.startswith("application_"):
                 k = Knit().attach(app_id)
                 if k.runtime_status() not in FINAL:
@@ -128,13 +132,24 @@ def test_create_env_shows_html_progress_not_stderr(executed):
     assert re.search(r"pack nb-six: 100% \S+/\S+ \[", lines), lines
 
 
+def test_dask_wait_for_workers_shows_the_count(executed):
+    cell = executed[3]
+    assert not [o for o in cell.outputs if o.output_type == "error"]
+    [line] = outputs(cell, "display_data")
+    assert "1 of 1 Dask workers connected (ready" in line.data["text/plain"]
+    assert ">RUNNING<" in line.data["text/html"] and "width:100%" in line.data["text/html"]
+
+
 def test_dask_cluster_view_keeps_html_beside_the_widget(executed):
-    view, close = executed[3], executed[4]
+    view, close = executed[4], executed[5]
     no_errors(close)
     [shown] = [o for o in view.outputs if o.output_type in ("display_data", "execute_result")]
     assert WIDGET_VIEW in shown.data, "ipywidgets is installed: the widget is shown"
-    assert "DaskYARNCluster" in shown.data["text/html"]
-    assert "Workers connected" in shown.data["text/html"]
+    html = shown.data["text/html"]
+    app_id = next(o.text.strip() for o in outputs(executed[3], "stream")
+                  if o.text.startswith("application_"))
+    assert "DaskYARNCluster" in html and app_id in html
+    assert "1 / 1 workers connected" in html
 
 
 @pytest.mark.unit
