@@ -474,7 +474,8 @@ class Knit:
     def wait_for_am(self, timeout=120):
         """Wait until the application's ApplicationMaster runs and answers.
 
-        :meth:`start` calls it unless ``wait=False``.
+        :meth:`start` calls it unless ``wait=False``.  In a Jupyter
+        notebook a line shows the state while it waits.
 
         Raises
         ------
@@ -590,7 +591,9 @@ class Knit:
         Returns True when it ended (in any final state), False on timeout.
         The ResourceManager is asked about once a second, less often as
         the wait goes on (up to every 5 s); REST calls ride out an RM
-        restart or failover (see ``rm_retry_timeout``).
+        restart or failover (see ``rm_retry_timeout``).  In a Jupyter
+        notebook a line shows the state and containers while it waits,
+        and how the wait ended (:class:`knit.progress.WaitLine`).
         """
         timeout = seconds(timeout, "timeout", "wait_for_completion(60)")
         self._require_app()

@@ -29,7 +29,8 @@ CELLS = [
     "from knit import Knit\n"
     "k = Knit()\n"
     "print(k.start('sleep 3', num_containers=1, memory=128))",
-    # 1: the wait of the issue.
+    # 1: a wait that times out (the app sleeps 3 s), then 2: the wait of the issue.
+    "k.wait_for_completion(0.5)",
     "k.wait_for_completion(120)",
     # 2: an environment, progress on by default in a notebook.
     "from knit.env import create_env\n"
@@ -62,7 +63,7 @@ def kernel_manager(tmp_path):
 
 @pytest.fixture(scope="module")
 def executed(minicluster, tmp_path_factory):
-    """The notebook of CELLS, executed and read back as saved; its app is killed."""
+    """The notebook of CELLS, executed and read back as saved; its apps are killed."""
     tmp = tmp_path_factory.mktemp("notebook")
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(f"ENVS = {str(tmp / 'envs')!r}")]
@@ -76,14 +77,13 @@ def executed(minicluster, tmp_path_factory):
         yield nbformat.read(str(path), as_version=4).cells[1:]
     finally:
         # The kernel is gone, and its gateway with it, which kills what it
-        # started; make sure of it for the application of cell 0.
-        for out in nb.cells[1].get("outputs", []) + nb.cells[4].get("outputs", []):
-            app_id = out.get("text", "").strip().splitlines()[-1:] or [""]
-            app_id = app_id[0]
-            if app_id.startswith("application_"):
-                k = Knit().attach(app_id)
-                if k.runtime_status() not in FINAL:
-                    k.kill()
+        # started; make sure of it for the applications the cells printed.
+        printed = [out.get("text", "") for cell in nb.cells for out in cell.get("outputs", [])
+                   if out.get("name") == "stdout"]
+        for app_id in re.findall(r"^application_\d+_\d+$", "".join(printed), re.M):
+            k = Knit().attach(app_id)
+            if k.runtime_status() not in FINAL:
+                k.kill()
 
 
 def outputs(cell, output_type=None):
@@ -104,14 +104,19 @@ def no_errors(cell):
 
 
 def test_start_and_wait_show_a_line_whose_last_form_names_the_final_state(executed):
-    start, wait = executed[0], executed[1]
-    no_errors(start)
-    no_errors(wait)
+    start, short, wait = executed[0], executed[1], executed[2]
+    for cell in executed[:3]:
+        no_errors(cell)
     app_id = next(o.text.strip() for o in outputs(start, "stream"))
     # start() waits for the AM: one display, its last form says the AM is up.
     [am_line] = html_of(start)
     assert 'class="knit-status"' in am_line and app_id in am_line
     assert "ApplicationMaster up" in am_line and ">RUNNING<" in am_line
+    # A wait that timed out says so, with the state the application is still in.
+    assert outputs(short, "execute_result")[0].data["text/plain"] == "False"
+    [line] = outputs(short, "display_data")
+    assert "wait_for_completion(0.5) timed out" in line.data["text/plain"]
+    assert ">RUNNING<" in line.data["text/html"] and app_id in line.data["text/html"]
     # wait_for_completion: one display (updated in place, not one per poll)
     # and the result; the saved form names the final state and outcome.
     results = outputs(wait, "execute_result")
@@ -123,7 +128,7 @@ def test_start_and_wait_show_a_line_whose_last_form_names_the_final_state(execut
 
 
 def test_create_env_shows_html_progress_not_stderr(executed):
-    cell = executed[2]
+    cell = executed[3]
     no_errors(cell)
     assert outputs(cell, "stream")[0].text.strip().endswith("nb-six.zip")
     lines = " ".join(html_of(cell))
@@ -133,7 +138,7 @@ def test_create_env_shows_html_progress_not_stderr(executed):
 
 
 def test_dask_wait_for_workers_shows_the_count(executed):
-    cell = executed[3]
+    cell = executed[4]
     assert not [o for o in cell.outputs if o.output_type == "error"]
     [line] = outputs(cell, "display_data")
     assert "1 of 1 Dask workers connected (ready" in line.data["text/plain"]
@@ -141,12 +146,12 @@ def test_dask_wait_for_workers_shows_the_count(executed):
 
 
 def test_dask_cluster_view_keeps_html_beside_the_widget(executed):
-    view, close = executed[4], executed[5]
+    view, close = executed[5], executed[6]
     no_errors(close)
     [shown] = [o for o in view.outputs if o.output_type in ("display_data", "execute_result")]
     assert WIDGET_VIEW in shown.data, "ipywidgets is installed: the widget is shown"
     html = shown.data["text/html"]
-    app_id = next(o.text.strip() for o in outputs(executed[3], "stream")
+    app_id = next(o.text.strip() for o in outputs(executed[4], "stream")
                   if o.text.startswith("application_"))
     assert "DaskYARNCluster" in html and app_id in html
     assert "1 / 1 workers connected" in html
