@@ -44,6 +44,13 @@ CELLS = [
     "print(cluster.application_id)",
     "cluster",
     "cluster.close()",
+    # 7: IPython Parallel: the controller here, one engine on YARN.
+    "from knit.ipyparallel import IPyParallelCluster\n"
+    "ipp = IPyParallelCluster(n_engines=1, memory=256)\n"
+    "ipp.start()\n"
+    "print(ipp.knit.app_id)\n"
+    "print(ipp.wait_for_engines(1, timeout=180))\n"
+    "ipp.close()",
 ]
 
 
@@ -187,3 +194,12 @@ def test_widget_view_of_a_real_widget():
         assert widget_view(w)[WIDGET_VIEW]["model_id"] == w.model_id
     finally:
         w.close()
+
+
+def test_ipyparallel_wait_for_engines_shows_the_count(executed):
+    cell = executed[7]
+    assert not [o for o in cell.outputs if o.output_type == "error"]
+    printed = "".join(o.text for o in outputs(cell, "stream") if o.name == "stdout")
+    assert printed.splitlines()[-1] == "[0]"
+    lines = [o.data["text/plain"] for o in outputs(cell, "display_data")]
+    assert any(t.startswith("1 of 1 engines registered (ready") for t in lines), lines
