@@ -103,7 +103,10 @@ setup(
         # makes the sdist and wheel in test_packaging.
         "test": ["pytest>=7", "pytest-timeout>=2", "requests-gssapi>=1.2", "dask[distributed]==2026.8.0",
                  "bokeh==3.9.2", "ipyparallel==9.2.0", "numpy", "sphinx>=7",
-                 "conda-package-handling>=2", "build>=1", "pydata-sphinx-theme>=0.15"],
+                 "conda-package-handling>=2", "build>=1", "pydata-sphinx-theme>=0.15",
+                 # test_notebook runs a notebook on a real kernel, with widgets.
+                 "nbclient==0.11.0", "nbformat==5.11.1", "ipykernel==7.4.0",
+                 "ipywidgets==8.1.9"],
         "docs": ["sphinx>=7", "numpydoc>=1.6", "pydata-sphinx-theme>=0.15"],
     },
     entry_points={"console_scripts": ["knit = knit.cli:main"]},

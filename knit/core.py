@@ -27,6 +27,7 @@ from .exceptions import (KnitException, KnitTypeError, KnitValueError, YARNConne
 from .env import ENTER_ENV, UNPACK_HOOK, UploadProgress, resolve_env
 from .gateway import JAR, JVMSession
 from .overrides import jvm_overrides
+from .progress import WaitLine
 from .spec import ApplicationSpec, File, Master, Resources, Service
 from .web_security import rest_options
 from .logs import read_logs
@@ -484,7 +485,8 @@ class Knit:
     def wait_for_am(self, timeout=120):
         """Wait until the application's ApplicationMaster runs and answers.
 
-        :meth:`start` calls it unless ``wait=False``.
+        :meth:`start` calls it unless ``wait=False``.  In a Jupyter
+        notebook a line shows the state while it waits.
 
         Raises
         ------
@@ -505,12 +507,15 @@ class Knit:
         app_id = self._require_app()
         deadline = time.monotonic() + timeout
         pause = 0.05
+        line = WaitLine(self, "waiting for the ApplicationMaster")   # in Jupyter only
         while True:
             info = self.yarn_api.status(app_id)
             state = info.get("state")
             if state == "FINISHED" and info.get("finalStatus") == "SUCCEEDED":
+                line.end(state, final_status="SUCCEEDED")
                 return     # a short job may be done before a poll sees its AM
             if state in FINAL_STATES:
+                line.end(state, "before its ApplicationMaster came up", info.get("finalStatus"))
                 raise YARNException(
                     f"{app_id} ended {state}/{info.get('finalStatus')} before its "
                     f"ApplicationMaster came up: {_diagnostics(info)}", app_id=app_id)
@@ -518,10 +523,13 @@ class Knit:
             if am is not None:
                 try:
                     am.containers()
+                    line.end(state, "ApplicationMaster up")
                     return
                 except YARNException:      # registered, its channel not open yet
                     pass
+            line.show(state)
             if time.monotonic() >= deadline:
+                line.end(state, f"ApplicationMaster not up within {timeout} s; killed")
                 self.kill()
                 raise YARNTimeoutError(
                     f"The ApplicationMaster of {app_id} was not up after {timeout} s "
@@ -594,22 +602,30 @@ class Knit:
         Returns True when it ended (in any final state), False on timeout.
         The ResourceManager is asked about once a second, less often as
         the wait goes on (up to every 5 s); REST calls ride out an RM
-        restart or failover (see ``rm_retry_timeout``).
+        restart or failover (see ``rm_retry_timeout``).  In a Jupyter
+        notebook a line shows the state and containers while it waits,
+        and how the wait ended (:class:`knit.progress.WaitLine`).
         """
         timeout = seconds(timeout, "timeout", "wait_for_completion(60)")
         self._require_app()
         deadline = time.monotonic() + timeout
         pause = WAIT_POLL
+        line, state = WaitLine(self, "wait_for_completion"), None   # in Jupyter only
         while True:
             try:
-                if self.runtime_status() in FINAL_STATES:
+                state = self.runtime_status()
+                if state in FINAL_STATES:
+                    line.end(state)
                     return True
+                line.show(state)
             except YARNConnectionError:
                 # No RM answered within rm_retry_timeout: an outage longer
                 # than that is worth raising, but only once our own time is up.
                 if time.monotonic() >= deadline:
                     raise
             if time.monotonic() >= deadline:
+                line.end(state or "UNKNOWN", f"still going; wait_for_completion({timeout}) "
+                                             f"timed out")
                 return False
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(pause * WAIT_BACKOFF, WAIT_POLL_MAX)

@@ -17,10 +17,12 @@ Examples
 6
 """
 import asyncio
+import concurrent.futures
 import logging
 import re
 import shlex
 import sys
+import time
 import weakref
 from urllib.parse import urlsplit
 
@@ -35,6 +37,8 @@ from .env import resolve_env
 from .exceptions import KnitException, KnitValueError
 from .lifecycle import tie
 from .logs import last_lines
+from . import notebook
+from .notebook import widget_view
 from .settings import dask_cluster_defaults, register_dask_defaults
 from .utils import routable_ip
 
@@ -778,6 +782,47 @@ class DaskYARNCluster(SpecCluster):
         """The YARN application id (None until the first worker is requested)."""
         return self.knit.app_id
 
+    def wait_for_workers(self, n_workers, timeout=None):
+        """Block until ``n_workers`` workers are connected (distributed's call).
+
+        In a Jupyter notebook a line counts the connected workers while it
+        waits, and its last form says how the wait ended; elsewhere it is
+        distributed's wait, unchanged.
+
+        Examples
+        --------
+        >>> cluster = DaskYARNCluster(n_workers=2)            # doctest: +SKIP
+        >>> cluster.wait_for_workers(2, timeout=300)          # doctest: +SKIP
+        """
+        if self.asynchronous or not notebook.active() or not isinstance(n_workers, int) \
+                or n_workers < 1:
+            return super().wait_for_workers(n_workers, timeout)
+        line, t0 = notebook.HTMLLine(), time.monotonic()
+
+        def show(note, state=None):
+            count = len((self.scheduler_info or {}).get("workers", {}))
+            line.update(f"{count} of {n_workers} Dask workers connected ({note}, "
+                        f"{time.monotonic() - t0:.0f} s)", state=state,
+                        bar=(min(count, n_workers), n_workers))
+
+        # distributed's wait runs on the cluster's event loop; this thread
+        # (the cell's) redraws the line meanwhile.
+        waiting = asyncio.run_coroutine_threadsafe(
+            self._wait_for_workers(n_workers, timeout), self.loop.asyncio_loop)
+        try:
+            while True:
+                try:
+                    result = waiting.result(timeout=0.5)
+                except concurrent.futures.TimeoutError:
+                    show(self.knit.app_id or "starting the YARN application")
+                    continue
+                show("ready", "RUNNING")
+                return result
+        except BaseException as e:
+            waiting.cancel()
+            show(f"stopped: {type(e).__name__}", "FAILED")
+            raise
+
     def _repr_html_(self, cluster_status=None):
         """Jupyter's view: workers, the YARN application and its containers."""
         from .display import plural, service_html
@@ -797,6 +842,27 @@ class DaskYARNCluster(SpecCluster):
         return service_html("DaskYARNCluster", self.knit, rows=rows, links=links,
                             progress=(workers, len(self.worker_spec)),
                             progress_label="workers connected", error=self.yarn_error)
+
+
+    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        """Jupyter's view: distributed's widget (with ipywidgets) and always
+        the HTML of :meth:`_repr_html_`.
+
+        A saved notebook keeps the widget's state only if the front end saved
+        it; GitHub, nbviewer, and a notebook reopened without that state show
+        the ``text/html`` entry instead of a blank output.
+        """
+        bundle = {"text/plain": repr(self), "text/html": self._repr_html_()}
+        widget = self._widget()       # None without ipywidgets
+        if widget is not None:
+            bundle.update(widget_view(widget))
+        return bundle
+
+    def _ipython_display_(self, **kwargs):
+        # distributed's own displays only the widget with ipywidgets 7; IPython
+        # prefers _ipython_display_ to _repr_mimebundle_, so route it there.
+        from IPython.display import display
+        display(self._repr_mimebundle_(**kwargs), raw=True)
 
 
 async def _watch_application(cluster_ref, every=2):

@@ -307,3 +307,39 @@ def service_html(title, knit, rows=(), links=(), progress=None, progress_label="
     if error is not None and view["state"] in ("RUNNING", "NOT STARTED", "UNKNOWN"):
         view["state"] = "FAILED"
     return cluster_html(title, progress_label=progress_label, **view)
+
+
+def status_line_html(text, state=None, bar=None):
+    """One line of progress as HTML: a ``state`` badge, a bar, the text.
+
+    What :class:`knit.notebook.HTMLLine` shows (and a saved notebook keeps).
+
+    Parameters
+    ----------
+    text : str
+        The line, e.g. ``"application_1_0001 RUNNING: ... running 2"``.
+    state : str, optional
+        Shown as a coloured badge (``RUNNING``, ``SUCCEEDED``...).
+    bar : (int, int), optional
+        ``(done, total)`` for a small bar before the text.
+
+    Examples
+    --------
+    >>> line = status_line_html("application_1_0001 ended FINISHED", state="SUCCEEDED")
+    >>> 'class="knit-status"' in line and ">SUCCEEDED<" in line
+    True
+    """
+    out = ['<div class="knit-status" style="font-family:sans-serif;font-size:13px;'
+           'margin:2px 0">']
+    if state:
+        out.append(_badge(state) + " ")
+    if bar is not None:
+        done, total = bar
+        pct = 0 if not total else max(0, min(100, round(100 * done / total)))
+        out.append('<span style="display:inline-block;vertical-align:middle;width:160px;'
+                   'height:10px;background:#e0e0e0;border-radius:3px;overflow:hidden">'
+                   f'<span style="display:block;width:{pct}%;height:100%;background:#43a047">'
+                   '</span></span> ')
+    out.append(f'<span style="font-family:monospace;vertical-align:middle">{_e(text)}</span>'
+               '</div>')
+    return "".join(out)

@@ -46,6 +46,7 @@ from . import ipp_remote
 from .core import DEFAULT_SERVICE, FINAL_STATES, Knit
 from .exceptions import KnitException, KnitValueError, YARNTimeoutError
 from .lifecycle import tie
+from .notebook import HTMLLine
 from .settings import ipyparallel_cluster_defaults
 from .utils import routable_ip
 
@@ -405,24 +406,37 @@ class IPyParallelCluster:
 
         Raises a :class:`~knit.exceptions.KnitException` naming the YARN
         application if it ends meanwhile (or, in remote mode, its
-        controller goes).
+        controller goes).  In a Jupyter notebook a line counts the engines
+        while it waits.
         """
         n = self.n_engines if n is None else n
         rc = self.client()
+        line, t0 = HTMLLine(), time.monotonic()        # in Jupyter only
+
+        def show(note, state=None):
+            if not line.enabled:
+                return
+            line.update(f"{len(rc.ids)} of {n} engines registered ({note}, "
+                        f"{time.monotonic() - t0:.0f} s)", state=state,
+                        bar=(min(len(rc.ids), n), n) if n else None)
         try:
             deadline = time.monotonic() + timeout
             while len(rc.ids) < n:
                 self._raise_error()
                 state = self.knit.runtime_status()
                 if state in FINAL_STATES:
+                    show(f"{self.knit.app_id} ended {state}", state)
                     raise KnitException(
                         f"YARN application {self.knit.app_id} ended {state} with "
                         f"{len(rc.ids)}/{n} engines: {self.knit.status().get('diagnostics')}",
                         app_id=self.knit.app_id)
                 if time.monotonic() > deadline:
+                    show(f"timed out after {timeout} s", "FAILED")
                     raise YARNTimeoutError(f"only {len(rc.ids)}/{n} engines after {timeout} s",
                                            app_id=self.knit.app_id)
+                show(f"{self.knit.app_id} {state}")
                 time.sleep(0.2)
+            show("ready", "RUNNING")
             return list(rc.ids)
         finally:
             rc.close()

@@ -22,6 +22,7 @@ import time
 from tqdm import tqdm
 
 from .exceptions import KnitException, YARNTimeoutError
+from .notebook import HTMLLine
 from .yarn_api import FINAL_STATES
 
 #: The phases a worker container goes through, as counted by :func:`container_counts`.
@@ -157,6 +158,76 @@ class StatusLine:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class WaitLine:
+    """The notebook's live line while a :class:`knit.Knit` waits on its application.
+
+    :meth:`knit.Knit.wait_for_completion` and :meth:`~knit.Knit.wait_for_am`
+    show it in a Jupyter kernel (an :class:`~knit.notebook.HTMLLine`); they
+    print nothing elsewhere, as before.  Each :meth:`show` replaces the line
+    with the state and, while RUNNING, the AM's container counts; :meth:`end`
+    leaves its final form, naming the final state, in the notebook.
+
+    Parameters
+    ----------
+    knit : knit.Knit
+        With an application.
+    waiting_for : str
+        What the wait is for, shown after the state.
+    enabled : bool, optional
+        By default in a Jupyter kernel only (see :func:`knit.notebook.active`).
+
+    Examples
+    --------
+    >>> line = WaitLine(k, "wait_for_completion")       # doctest: +SKIP
+    >>> line.show("RUNNING")                            # doctest: +SKIP
+    >>> line.end("FINISHED")                            # doctest: +SKIP
+    """
+
+    def __init__(self, knit, waiting_for, enabled=None):
+        self.knit = knit
+        self.waiting_for = waiting_for
+        self._line = HTMLLine(enabled)
+        self.enabled = self._line.enabled
+        self._t0 = time.monotonic()
+
+    def _elapsed(self):
+        return f"{time.monotonic() - self._t0:.0f} s"
+
+    def show(self, state):
+        """Replace the line: ``state`` (and container counts while RUNNING)."""
+        if not self.enabled:
+            return
+        # Only a RUNNING application has an AM to ask.
+        report = am_containers(self.knit) if state == "RUNNING" else None
+        counts = container_counts(report) if report else None
+        self._line.update(f"{self.knit.app_id} {status_line(state, counts)} "
+                          f"({self.waiting_for}, {self._elapsed()})", state=state)
+
+    def end(self, state, note=None, final_status=None):
+        """The line's final form: the state reached and ``note``.
+
+        For an application that ended, the badge is its outcome (its
+        ``finalStatus``, asked of the ResourceManager unless given).
+        """
+        if not self.enabled:
+            return
+        from .display import outcome
+
+        badge = state
+        if state in FINAL_STATES:
+            if final_status is None:
+                try:
+                    final_status = self.knit.status().get("finalStatus")
+                except KnitException:
+                    final_status = None
+            badge = outcome(state, final_status)
+            text = f"{self.knit.app_id} ended {state}" + (
+                f"/{final_status}" if final_status else "") + f" after {self._elapsed()}"
+        else:
+            text = f"{self.knit.app_id} {state} after {self._elapsed()}"
+        self._line.update(text + (f": {note}" if note else ""), state=badge)
 
 
 def watch(knit, timeout=None, interval=0.5, line=None, on_poll=None):

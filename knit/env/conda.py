@@ -28,7 +28,7 @@ import subprocess
 from pathlib import Path
 
 from ..exceptions import EnvironmentBuildError
-from .progress import bar, enabled
+from .progress import NOTEBOOK, bar, resolve, stream
 from .spec import packages_not_found
 
 DEFAULT_CHANNELS = ("conda-forge",)
@@ -156,7 +156,11 @@ def build_with_rattler(spec, prefix, final_prefix, progress=None, cache_dir=None
     channels = [channel_url(c) for c in (spec.channels or DEFAULT_CHANNELS)]
     subdir = getattr(rattler, "Subdir", None) or rattler.Platform   # renamed in 0.28
     cache = Path(cache_dir) if cache_dir else None
-    show = enabled(progress)
+    # rattler draws its own bars on the process's stderr: on a terminal
+    # only (a Jupyter kernel shows fd 2 as stderr text); an HTML step
+    # line stands in for them in a notebook.
+    show = stream(progress) is not None
+    where = resolve(progress)
 
     async def solve_and_install():
         gateway = rattler.Gateway(cache_dir=cache / "repodata" if cache else None,
@@ -172,7 +176,11 @@ def build_with_rattler(spec, prefix, final_prefix, progress=None, cache_dir=None
         return records
 
     try:
-        return _run_async(solve_and_install())
+        with bar(total=1, desc=f"build {spec.name} (rattler)", unit="step",
+                 progress=where if where is NOTEBOOK else False) as b:
+            records = _run_async(solve_and_install())
+            b.update(1)
+        return records
     except rx.SolverError as e:
         message = str(e).strip()
         missing = missing_packages(message, spec.packages)

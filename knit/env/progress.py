@@ -1,8 +1,10 @@
-"""Progress bars: tqdm on a terminal, silence otherwise.
+"""Progress bars: tqdm on a terminal, an HTML line in Jupyter, silence otherwise.
 
 Every function of :mod:`knit.env` that takes time accepts ``progress``:
-None (the default) draws bars only when standard error is a terminal,
-True or False force them on or off, and a file object draws them there.
+None (the default) draws bars when standard error is a terminal, and in a
+Jupyter kernel as an updating HTML line (:class:`knit.notebook.HTMLBar`:
+display data, not text on stderr); True forces them on (the same HTML in a
+kernel), False off, and a file object draws text bars there.
 
 Examples
 --------
@@ -21,27 +23,53 @@ import threading
 
 from tqdm import tqdm
 
+from .. import notebook
 
-def stream(progress):
-    """Where bars go for ``progress``, or None when there are to be none."""
-    if progress is None:
+class _Notebook:
+    def __repr__(self):
+        return "NOTEBOOK"
+
+
+#: :func:`resolve`'s answer for "an HTML line in the notebook".
+NOTEBOOK = _Notebook()
+
+
+def resolve(progress):
+    """Where bars go for ``progress``: a stream, :data:`NOTEBOOK`, or None
+    (no bars).  Already resolved values pass through, so a thread can draw
+    where its starter decided (only the main thread draws in a notebook)."""
+    if progress is NOTEBOOK:
+        return NOTEBOOK
+    if progress is None or progress is True:
+        if notebook.active():
+            return NOTEBOOK
         err = sys.stderr
+        if progress is True:
+            return err
         return err if err is not None and hasattr(err, "isatty") and err.isatty() else None
-    if progress is True:
-        return sys.stderr
     if progress is False:
         return None
     return progress            # a file object
 
 
+def stream(progress):
+    """Where text bars go for ``progress``, or None when there are to be
+    none, or they are HTML in a notebook (see :func:`resolve`)."""
+    out = resolve(progress)
+    return None if out is NOTEBOOK else out
+
+
 def enabled(progress):
-    """Whether ``progress`` asks for bars."""
-    return stream(progress) is not None
+    """Whether ``progress`` asks for bars (text or HTML)."""
+    return resolve(progress) is not None
 
 
 def bar(total=None, desc=None, progress=None, unit="B", **kwargs):
-    """A tqdm bar on :func:`stream` (``unit='B'`` scales to KB, MB, ...)."""
-    out = stream(progress)
+    """A tqdm bar on :func:`resolve`'s answer (``unit='B'`` scales to KB, MB, ...)."""
+    out = resolve(progress)
+    if out is NOTEBOOK:
+        return notebook.HTMLBar(total=total, desc=desc, unit=unit, unit_scale=unit == "B",
+                                unit_divisor=1024, mininterval=0.2, enabled=True, **kwargs)
     return tqdm(total=total, desc=desc, unit=unit, unit_scale=unit == "B",
                 unit_divisor=1024, file=out, disable=out is None,
                 dynamic_ncols=True, mininterval=0.2, **kwargs)
@@ -92,6 +120,8 @@ class UploadProgress:
         self._bars = {}
 
     def __enter__(self):
+        # Decided here, on the caller's thread: the bars are drawn from another.
+        self.progress = resolve(self.progress)
         if self.files and enabled(self.progress) and os.path.isdir(f"/proc/{self.pid}/fd"):
             self._thread = threading.Thread(target=self._run, name="knit-upload-progress",
                                             daemon=True)
