@@ -425,6 +425,7 @@ def test_env_ls_and_start_by_env_name(knit_cli, tmp_path, monkeypatch):
         zf.writestr("bin/python", "#!/bin/sh\necho tiny-python\n")
     r = knit_cli("env", "ls", "--wide")
     assert r.rc == 0 and "tiny" in r.out and str(envs / "tiny.zip") in r.out
+    monkeypatch.setenv("COLUMNS", "80")                 # as on an 80-column terminal
     r = knit_cli("env", "ls")                           # fits 80 columns; the name stays
     assert all(len(line) <= 80 for line in r.out.splitlines())
     assert r.out.rstrip().endswith("/envs/tiny.zip")
