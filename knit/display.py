@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from .exceptions import KnitException
 from .progress import am_containers
+from .yarn_api import FINAL_STATES
 
 # Colours tell the outcome: green succeeded, red failed, grey killed, blue
 # still running, orange waiting for YARN.
@@ -55,7 +56,7 @@ def outcome(state, final_status=None):
     >>> outcome("FINISHED", "SUCCEEDED"), outcome("RUNNING", "UNDEFINED")
     ('SUCCEEDED', 'RUNNING')
     """
-    if state in ("FINISHED", "FAILED", "KILLED") and final_status not in (None, "", "UNDEFINED"):
+    if state in FINAL_STATES and final_status not in (None, "", "UNDEFINED"):
         return final_status
     return state
 
@@ -252,7 +253,7 @@ def application_view(knit):
     elif state == "RUNNING":
         note = ("The ApplicationMaster did not answer (or this machine has no secret "
                 "for the application), so its containers are not listed.")
-    elif state in ("FINISHED", "FAILED", "KILLED"):
+    elif state in FINAL_STATES:
         note = (f"The application ended; `knit logs {app_id}` prints its containers' "
                 f"logs.")
     else:

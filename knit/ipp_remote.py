@@ -21,6 +21,7 @@ Examples
 """
 from .logs import last_lines
 from .spec import ApplicationSpec, Resources, Service
+from .yarn_api import FINAL_STATES
 
 #: The services of a remote-mode application.
 CONTROLLER, ENGINE = "ipcontroller", "ipengine"
@@ -104,7 +105,7 @@ def controller_problem(knit):
     then the ApplicationMaster's container list."""
     info = knit.status()
     app_id, state = knit.app_id, info.get("state")
-    if state in ("FINISHED", "FAILED", "KILLED"):
+    if state in FINAL_STATES:
         return (f"YARN application {app_id} of this IPython Parallel cluster ended "
                 f"{state}/{info.get('finalStatus')}: {info.get('diagnostics')}")
     am = knit._am_of(info, required=False)
