@@ -35,6 +35,12 @@ from knit.minicluster import MiniCluster
 from knit.minicluster.config import Options, default_state_dir
 
 FINAL = ("FINISHED", "FAILED", "KILLED")
+# A Dask client whose scheduler is gone (the failure tests end clusters on
+# purpose) tries to reconnect until distributed's connect timeout, 30 s by
+# default and twice over, before a close returns: 10 s keeps those tests
+# from waiting a minute each, and is ample on loopback.  Set before dask is
+# imported by any test; subprocesses (knit dask submit, scripts) inherit it.
+os.environ.setdefault("DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT", "10s")
 #: HDFS delegation tokens of the session's secure cluster live this long at
 #: most (renewed every half of it), so a test can outlive them in minutes.
 SECURE_TOKEN_LIFETIME = int(os.environ.get("KNIT_TEST_TOKEN_LIFETIME", "120"))
