@@ -118,8 +118,10 @@ def driver_script(python, script, args=()):
     """
     run = " ".join([python, shlex.quote(os.path.basename(script))]
                    + [shlex.quote(a) for a in args])
-    failed = ('"the driver script exited with code $rc; see its log: '
-              'knit logs $KNIT_APP_ID"')
+    # Naming the container lets `knit dask submit --wait` show the end of
+    # its stderr to its owner (diagnostics carry no output: all users see them).
+    failed = ('"the driver script exited with code $rc; container $CONTAINER_ID exited '
+              'with code $rc, see its log: knit logs $KNIT_APP_ID --container $CONTAINER_ID"')
     return (f"{run}\nrc=$?\n"
             f"if [ $rc -eq 0 ]; then knit-kv end SUCCEEDED 'the driver script finished'\n"
             f"else knit-kv end FAILED {failed}; fi\n"

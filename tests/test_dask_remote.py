@@ -247,5 +247,7 @@ def test_a_driver_that_dies_at_once_ends_its_application_without_knit_in_its_env
         st = k.status()
         assert st["finalStatus"] == "FAILED"
         assert "the driver script exited with code 1" in st["diagnostics"]
+        # Its owner sees why, from the driver's own log.
+        assert "No module named 'no_such_module_for_knit'" in r.stderr
     finally:
         k.kill()
