@@ -163,6 +163,12 @@ class KerberosError(KnitException, PermissionError):
     or a user that is not the one Kerberos authenticates."""
 
 
+class ProxyUserError(KnitException, PermissionError):
+    """The cluster does not let this (service) user act for the proxy user
+    (``Knit(proxy_user=...)``, a spec's ``user``); the message names the
+    ``hadoop.proxyuser.*`` properties to set."""
+
+
 class ApplicationNotFound(YARNException, LookupError):
     """YARN knows no application with this id."""
 
