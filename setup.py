@@ -34,7 +34,10 @@ setup(
         # The integrations are tested against these exact releases.
         "test": ["pytest>=7", "pytest-timeout>=2", "requests-gssapi>=1.2", "dask[distributed]==2026.8.0",
                  "bokeh==3.9.2", "ipyparallel==9.2.0", "numpy", "sphinx>=7",
-                 "conda-package-handling>=2"],
+                 "conda-package-handling>=2",
+                 # knit.dask_gateway's tests: the real server (its Go proxy is in
+                 # the wheel; [local] brings sqlalchemy) and client.
+                 "dask-gateway-server[local]==2026.3.0", "dask-gateway==2026.3.0"],
         "docs": ["sphinx>=7", "numpydoc>=1.6"],
     },
     entry_points={"console_scripts": ["knit = knit.cli:main"]},
