@@ -39,6 +39,7 @@ import asyncio
 import math
 import os
 import tempfile
+import threading
 from collections import OrderedDict, defaultdict
 
 try:
@@ -134,20 +135,23 @@ class YarnBackend(DBBackendBase):
     def _knit(self, cluster, app_id=None):
         """A Knit acting for the cluster's user (attached to its application)."""
         app_id = app_id or cluster.state.get("app_id")
-        k = self._knits.get(cluster.name)
-        if k is not None and (app_id is None or k.app_id == app_id):
-            self._knits.move_to_end(cluster.name)
-            return k
+        with self._lock:
+            k = self._knits.get(cluster.name)
+            if k is not None and (app_id is None or k.app_id == app_id):
+                self._knits.move_to_end(cluster.name)
+                return k
         k = Knit(proxy_user=cluster.username, principal=self.principal, keytab=self.keytab)
         if app_id:
             k.attach(app_id)
-        self._knits[cluster.name] = k
-        self._trim()
+        self._keep(cluster, k)
         return k
 
-    def _trim(self):
-        while len(self._knits) > max(1, self.app_client_cache_max_size):
-            self._knits.popitem(last=False)
+    def _keep(self, cluster, k):
+        # Evicted Knits are made again on demand (attach: the secret is on disk).
+        with self._lock:
+            self._knits[cluster.name] = k
+            while len(self._knits) > max(1, self.app_client_cache_max_size):
+                self._knits.popitem(last=False)
 
     def _files(self, cluster, cert_path, key_path):
         files = {}
@@ -208,8 +212,7 @@ class YarnBackend(DBBackendBase):
             spec = self.build_spec(cluster, *paths)
             k = Knit(proxy_user=cluster.username, principal=self.principal, keytab=self.keytab)
             app_id = k.submit(spec, wait=False)
-        self._knits[cluster.name] = k
-        self._trim()
+        self._keep(cluster, k)
         return app_id
 
     # -- the backend contract --------------------------------------------------
@@ -218,6 +221,7 @@ class YarnBackend(DBBackendBase):
             raise KnitValueError("c.YarnBackend.principal and c.YarnBackend.keytab go together: "
                                  "set both, or neither (a ticket cache then)")
         self._knits = OrderedDict()
+        self._lock = threading.Lock()
         self._scheduler_known = set()
 
     async def do_cleanup(self):
@@ -231,9 +235,9 @@ class YarnBackend(DBBackendBase):
         app_id = cluster.state.get("app_id")
         if app_id is None:
             return
-        k = await self._run(self._knit, cluster)
-        await self._run(k.kill)
-        self._knits.pop(cluster.name, None)
+        await self._run(lambda c: self._knit(c).kill(), cluster)
+        with self._lock:
+            self._knits.pop(cluster.name, None)
         self._scheduler_known.discard(cluster.name)
 
     async def do_check_clusters(self, clusters):
@@ -274,8 +278,8 @@ class YarnBackend(DBBackendBase):
         alive = {}
         for cluster, ws in by_cluster.items():
             try:
-                am = (await self._run(self._knit, cluster))._am()
-                containers = (await self._run(am.containers))["containers"]
+                containers = await self._run(
+                    lambda c: self._knit(c)._am().containers()["containers"], cluster)
             except Exception as exc:
                 self.log.debug("Cannot list the containers of cluster %s", cluster.name,
                                exc_info=exc)

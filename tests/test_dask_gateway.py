@@ -41,9 +41,13 @@ def gateway_env_zip():
     import distributed
     from knit import Knit
 
-    return Knit.create_env(env_name=ENV_NAME, backend="venv", packages=[
+    path = Knit.create_env(env_name=ENV_NAME, backend="venv", packages=[
         f"dask=={dask.__version__}", f"distributed=={distributed.__version__}",
         f"dask-gateway=={dask_gateway.__version__}"])
+    # The containers do without knit: the backend's scripts need none of it.
+    with zipfile.ZipFile(path) as z:
+        assert not [n for n in z.namelist() if "site-packages/knit/" in n]
+    return path
 
 
 def _free_port():
@@ -259,8 +263,13 @@ def test_a_cluster_killed_in_yarn_is_reported_dead(plain_gateway):
     gw = plain_gateway.gateway("bob")
     try:
         cluster = gw.new_cluster()
+        # adapt: the scheduler asks the gateway for workers, the backend adds containers.
+        cluster.adapt(minimum=1, maximum=2)
+        with cluster.get_client() as client:
+            client.wait_for_workers(1, timeout=120)
         (app,) = plain_gateway.apps(states=["RUNNING"])
         assert app["user"] == "bob"
+        assert int(app["runningContainers"]) >= 3      # the AM, the scheduler, a worker
         plain_gateway.rest.kill(app["id"])
         # The scheduler's heart-beats stop: the gateway marks the cluster ended.
         poll(lambda: gw.list_clusters() == [], timeout=60)
