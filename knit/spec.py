@@ -592,6 +592,8 @@ class ApplicationSpec:
         d["acls"] = self.acls.to_dict()
         d["master"] = self.master.to_dict()
         d["services"] = {k: v.to_dict() for k, v in self.services.items()}
+        if d["user"] is None:
+            del d["user"]      # the spec of an application submitted as the Knit's own user
         return d
 
     @classmethod
