@@ -106,7 +106,10 @@ setup(
                  "conda-package-handling>=2", "build>=1", "pydata-sphinx-theme>=0.15",
                  # test_notebook runs a notebook on a real kernel, with widgets.
                  "nbclient==0.11.0", "nbformat==5.11.1", "ipykernel==7.4.0",
-                 "ipywidgets==8.1.9"],
+                 "ipywidgets==8.1.9",
+                 # knit.dask_gateway's tests: the real server (its Go proxy is in
+                 # the wheel; [local] brings sqlalchemy) and client.
+                 "dask-gateway-server[local]==2026.3.0", "dask-gateway==2026.3.0"],
         "docs": ["sphinx>=7", "numpydoc>=1.6", "pydata-sphinx-theme>=0.15"],
     },
     entry_points={"console_scripts": ["knit = knit.cli:main"]},

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import secrets
 import shlex
 import time
@@ -36,6 +37,8 @@ from .yarn_api import FINAL_STATES, YARNAPI
 logger = logging.getLogger(__name__)
 
 KNIT_HOME = str(JAR.parent)
+# What Hadoop takes as a user name in a proxy user (no path or shell characters).
+_USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,255}")
 #: The service of an application made by :meth:`Knit.start`.
 DEFAULT_SERVICE = "main"
 # wait_for_completion: first pause, growth per poll, longest pause (seconds).
@@ -73,6 +76,17 @@ class Knit:
         or in a log), which fetches new HDFS delegation tokens at 75 % of
         their lifetime, so applications outlive the tokens' maximum
         lifetime even where the ResourceManager may not fetch them itself.
+    proxy_user : str, optional
+        Act for this user through Hadoop impersonation: a service (a
+        dask-gateway or JupyterHub server) that submits for others.  The
+        applications, their HDFS staging and cache (``/user/<proxy_user>``)
+        and their containers are ``proxy_user``'s; the Knit's own login
+        (``user``, or the Kerberos ticket or ``principal``/``keytab``, which
+        need not be ``proxy_user``'s) authenticates.  The cluster must allow
+        it (``hadoop.proxyuser.<service user>.hosts`` and ``.users`` or
+        ``.groups`` in core-site.xml); it is asked here, and a refusal raises
+        :class:`~knit.exceptions.ProxyUserError` naming those properties.
+        An application spec's ``user`` does the same for one submit.
     filesystems : list of str, optional
         Other filesystems the applications use (``hdfs://other-nn:8020``):
         on a Kerberos cluster their delegation tokens reach the AM and
@@ -113,6 +127,12 @@ class Knit:
     >>> k = Knit(principal='alice@EXAMPLE.COM', keytab='/home/alice/alice.keytab')  # doctest: +SKIP
     >>> k.conf.user                                      # doctest: +SKIP
     'alice'
+
+    A service acting for its user alice:
+
+    >>> k = Knit(principal='svc@EXAMPLE.COM', keytab='svc.keytab', proxy_user='alice')  # doctest: +SKIP
+    >>> k.conf.user, k.hdfs_home                         # doctest: +SKIP
+    ('alice', '/user/alice')
     """
 
     #: knit 0.2's names for the Java part: the jar in :attr:`KNIT_HOME`.
@@ -121,7 +141,8 @@ class Knit:
 
     def __init__(self, autodetect=True, upload_always=False, hdfs_home=None,
                  knit_home=KNIT_HOME, hdfs=None, pars=None, classpath=None,
-                 principal=None, keytab=None, filesystems=None, config=None, **kwargs):
+                 principal=None, keytab=None, filesystems=None, config=None,
+                 proxy_user=None, **kwargs):
         conf_dir, conf = None, {}
         if autodetect:
             conf_dir = find_conf_dir()
@@ -146,9 +167,13 @@ class Knit:
             raise KnitValueError(f"keytab {keytab!r} is not a file: give the path of "
                                  f"{principal}'s keytab (principal=/keytab=, --keytab, or "
                                  f"keytab: in knit's config file)")
+        if proxy_user is not None and not (isinstance(proxy_user, str)
+                                           and _USER_NAME.fullmatch(proxy_user)):
+            raise KnitValueError(f"proxy_user must be a user name, got {proxy_user!r}: "
+                                 f"e.g. Knit(proxy_user='alice')")
         self._jvm = JVMSession(jvm_overrides(kwargs, pars, settings, conf),
                                user=None, principal=principal, keytab=keytab,
-                               classpath=classpath)
+                               classpath=classpath, proxy_user=proxy_user)
         if settings.security_enabled or keytab:
             # Kerberos decides who we are: the JVM logs in (or finds no
             # ticket and says so) before anything else happens, and the
@@ -158,6 +183,12 @@ class Knit:
             settings = dataclasses.replace(settings, user=self._jvm.identity["user"])
         else:
             self._jvm.user = settings.user
+        #: The user this Knit acts for (Hadoop impersonation), or None.
+        self.proxy_user = proxy_user
+        if proxy_user:
+            # The JVM asks the cluster now (ProxyUserError if refused); from
+            # here on the applications, HDFS home and REST queries are hers.
+            settings = dataclasses.replace(settings, user=self._jvm.identity["user"])
         if isinstance(filesystems, str) or not all(
                 isinstance(f, str) and "://" in f for f in filesystems or ()):
             raise KnitValueError(f"filesystems must be a list of URIs, got {filesystems!r}: "
@@ -168,6 +199,7 @@ class Knit:
             settings, **rest_options(settings, conf_dir, principal, keytab))
         self.upload_always = upload_always
         self.hdfs_home = hdfs_home or f"/user/{self.conf.user}"
+        self._default_home = not hdfs_home
         self.knit_home = knit_home
         self.hdfs = hdfs
         self.classpath = classpath
@@ -381,6 +413,8 @@ class Knit:
                                 f"got {type(spec).__name__}: e.g. Knit().submit("
                                 f"ApplicationSpec({{'main': Service('hostname')}}))")
         self._refuse_second_app()
+        if spec.user:
+            self._act_for(spec.user)
         services = {}
         for name, svc in spec.services.items():
             if isinstance(svc.environment, str) and svc.environment:
@@ -389,6 +423,27 @@ class Knit:
         spec = dataclasses.replace(spec, services=services)
         validate_spec(self, spec, checks=checks)
         return self._submit(spec, wait=wait, wait_timeout=wait_timeout, detach=detach)
+
+    def _act_for(self, user):
+        """Make this Knit act for ``user`` (a spec's ``user``), as
+        ``Knit(proxy_user=user)`` would have: a new JVM session that
+        impersonates her, her HDFS home, her REST queries."""
+        if user in (self.proxy_user, None) or (self.proxy_user is None and user == self.conf.user):
+            return
+        if self.proxy_user is not None:
+            raise KnitValueError(
+                f"the spec's user is {user!r} but this Knit acts for {self.proxy_user!r}: "
+                f"drop the spec's user, or submit with Knit(proxy_user={user!r})")
+        jvm = self._jvm
+        self._jvm = JVMSession(jvm.overrides, user=jvm.user, principal=jvm.principal,
+                               keytab=jvm.keytab, classpath=jvm.classpath, proxy_user=user)
+        self.proxy_user = user
+        self.conf = dataclasses.replace(self.conf, user=self._jvm.identity["user"])
+        self.yarn_api.user = self.conf.user
+        if self._default_home:
+            self.hdfs_home = f"/user/{self.conf.user}"
+            self._staging_root = f"{self.hdfs_home}/.knit/staging"
+            self._cache_root = f"{self.hdfs_home}/.knit/cache"
 
     def _refuse_second_app(self):
         if self.app_id is not None and self.runtime_status() not in FINAL_STATES:

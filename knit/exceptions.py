@@ -255,6 +255,10 @@ def authorization_error(text, by, fix=ACL_FIX, app_id=None, cls=None, **kwargs):
     return (cls or AuthorizationError)(
         f"{head}: {text.rstrip('.')}. {fix}".strip(), user=user, operation=operation,
         target=target or app_id, app_id=app_id, **kwargs)
+class ProxyUserError(AuthorizationError):
+    """A refusal to impersonate: the cluster does not let this (service) user act for the proxy user
+    (``Knit(proxy_user=...)``, a spec's ``user``); the message names the
+    ``hadoop.proxyuser.*`` properties to set."""
 
 
 class ApplicationNotFound(YARNException, LookupError):

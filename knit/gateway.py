@@ -25,7 +25,7 @@ from ._jdk import jdk_java_options
 from ._version import __version__
 from .exceptions import (ACL_FIX, ApplicationNotFound, AuthorizationError, GatewayError,
                          HDFSError, HDFSPermissionError, KerberosError, KnitException,
-                         KnitValueError, authorization_error)
+                         KnitValueError, ProxyUserError, authorization_error)
 
 JAR = Path(__file__).parent / "java" / "knit.jar"
 READY = "KNIT_GATEWAY_READY"
@@ -246,6 +246,7 @@ _JAVA_ERRORS = {
     "org.apache.hadoop.security.AccessControlException": AuthorizationError,
     "org.apache.hadoop.hdfs.server.namenode.SafeModeException": HDFSError,
     "io.knit.Session$LoginException": KerberosError,
+    "io.knit.Session$ImpersonationException": ProxyUserError,
 }
 
 
@@ -308,6 +309,8 @@ class JVMSession:
         Log in from this keytab (a path; its contents never leave the file).
     classpath : str, optional
         The Hadoop classpath for a gateway that is not running yet.
+    proxy_user : str, optional
+        Act for this user (Hadoop impersonation) as the logged-in user.
 
     Examples
     --------
@@ -317,8 +320,9 @@ class JVMSession:
     """
 
     def __init__(self, overrides=None, user=None, principal=None, keytab=None,
-                 classpath=None):
+                 classpath=None, proxy_user=None):
         self.overrides = dict(overrides or {})
+        self.proxy_user = proxy_user
         self.user, self.principal, self.keytab = user, principal, keytab
         self.classpath = classpath
         self._gateway = None
@@ -330,8 +334,11 @@ class JVMSession:
             gw = get_gateway(self.classpath)
             if gw is not self._gateway:
                 keytab = os.path.abspath(self.keytab) if self.keytab else None
-                self._identity = dict(gw.call("connect", self.overrides, self.user,
-                                              self.principal, keytab))
+                args = (self.overrides, self.user, self.principal, keytab)
+                # The 5-argument connect only when impersonating: a jar of
+                # the 4-argument kind still serves everyone else.
+                self._identity = dict(gw.call("connect", *args, self.proxy_user)
+                                      if self.proxy_user else gw.call("connect", *args))
                 self._gateway = gw
             return gw, self._identity
 

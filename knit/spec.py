@@ -512,6 +512,10 @@ class ApplicationSpec:
     acls : ACLs or dict, optional
     master : Master or dict, optional
         The ApplicationMaster's resources.
+    user : str, optional
+        Submit as this user through Hadoop impersonation (skein's
+        ``ApplicationSpec.user``): the same as ``Knit(proxy_user=user)``
+        for this application.
 
     Examples
     --------
@@ -535,6 +539,7 @@ class ApplicationSpec:
     file_systems: list = field(default_factory=list)
     acls: ACLs = field(default_factory=ACLs)
     master: Master = field(default_factory=Master)
+    user: str = None
 
     def __post_init__(self):
         if not isinstance(self.services, dict) or not self.services:
@@ -550,6 +555,9 @@ class ApplicationSpec:
         self.services = services
         nonempty_str("name", self.name)
         nonempty_str("queue", self.queue)
+        self.user = self.user or None
+        if self.user is not None:
+            nonempty_str("user", self.user)
         self.tags = _strings("tags", self.tags)
         positive_int("priority", self.priority, minimum=0, function="ApplicationSpec")
         positive_int("max_attempts", self.max_attempts, function="ApplicationSpec")
@@ -584,6 +592,8 @@ class ApplicationSpec:
         d["acls"] = self.acls.to_dict()
         d["master"] = self.master.to_dict()
         d["services"] = {k: v.to_dict() for k, v in self.services.items()}
+        if d["user"] is None:
+            del d["user"]      # the spec of an application submitted as the Knit's own user
         return d
 
     @classmethod
@@ -684,6 +694,6 @@ def _no_cycle(services):
 #: skein application fields knit accepts but ignores (a warning says so).
 SKEIN_IGNORED = {"security": "the control channel has its own per-application TLS"}
 
-#: skein application fields knit refuses when set, and why.
-SKEIN_REFUSED = {"user": "knit submits as the Knit's user (Knit(user=...) or the Kerberos "
-                         "principal); remove 'user'"}
+#: skein application fields knit refuses when set, and why (none now: skein's
+#: ``user`` is impersonation, as in knit).
+SKEIN_REFUSED = {}

@@ -112,6 +112,16 @@ public class Client {
      */
     public Map<String, String> connect(Map<String, String> overrides, String user, String principal,
             String keytab) throws Exception {
+        return connect(overrides, user, principal, keytab, null);
+    }
+
+    /**
+     * As {@link #connect(Map, String, String, String)}, acting as
+     * {@code proxyUser} (Hadoop impersonation) when it is not null: the
+     * applications, uploads and HDFS paths are that user's.
+     */
+    public Map<String, String> connect(Map<String, String> overrides, String user, String principal,
+            String keytab, String proxyUser) throws Exception {
         Map<String, String> o = overrides == null ? Collections.emptyMap() : new HashMap<>(overrides);
         if (user != null && principal == null && keytab == null && o.isEmpty()) {
             // No overrides: HADOOP_CONF_DIR's security mode, as Hadoop's login
@@ -119,12 +129,12 @@ public class Client {
             user = Session.sameAsLogin(user, UserGroupInformation.isSecurityEnabled() ? "kerberos" : "simple",
                     () -> UserGroupInformation.getLoginUser().getShortUserName());
         }
-        String key = Session.key(o, user, principal, keytab);
+        String key = Session.key(o, user, principal, keytab, proxyUser);
         Session s;
         synchronized (sessions) {
             s = sessions.get(key);
             if (s == null) {
-                s = Session.open(o, user, principal, keytab);
+                s = Session.open(o, user, principal, keytab, proxyUser);
                 sessions.put(key, s);
             }
         }

@@ -29,6 +29,19 @@ final class Session {
         }
     }
 
+    /**
+     * Thrown when the cluster refuses to let the logged-in (service) user act
+     * for another; Python maps it to ProxyUserError. The message names the
+     * hadoop.proxyuser.* properties to set.
+     */
+    static final class ImpersonationException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        ImpersonationException(String message) {
+            super(message);
+        }
+    }
+
     private static final long KILL_WAIT_MS = 10_000;
     /** How long a submit waits for the ResourceManager to confirm it. */
     private static final long SUBMIT_WAIT_MS = 60_000;
@@ -81,8 +94,13 @@ final class Session {
     }
 
     static String key(Map<String, String> overrides, String user, String principal, String keytab) {
+        return key(overrides, user, principal, keytab, null);
+    }
+
+    static String key(Map<String, String> overrides, String user, String principal, String keytab,
+            String proxyUser) {
         String canonical = new TreeMap<>(overrides) + "|user=" + user + "|principal=" + principal
-                + "|keytab=" + keytab;
+                + "|keytab=" + keytab + (proxyUser == null ? "" : "|proxy=" + proxyUser);
         try {
             byte[] d = java.security.MessageDigest.getInstance("SHA-256")
                     .digest(canonical.getBytes(java.nio.charset.StandardCharsets.UTF_8));
@@ -107,6 +125,17 @@ final class Session {
      */
     static Session open(Map<String, String> overrides, String user, String principal, String keytab)
             throws IOException, InterruptedException {
+        return open(overrides, user, principal, keytab, null);
+    }
+
+    /**
+     * Builds a session that acts as {@code proxyUser} on behalf of the
+     * logged-in user (Hadoop impersonation), or as the logged-in user itself
+     * when {@code proxyUser} is null. The cluster is asked at once, so that a
+     * refused impersonation fails here, before anything is uploaded.
+     */
+    static Session open(Map<String, String> overrides, String user, String principal, String keytab,
+            String proxyUser) throws IOException, InterruptedException {
         YarnConfiguration c = new YarnConfiguration();
         for (Map.Entry<String, String> e : overrides.entrySet()) {
             c.set(e.getKey(), e.getValue(), "knit: Knit(...) arguments");
@@ -117,10 +146,24 @@ final class Session {
         // ... and, by default, for ever: a ResourceManager that never confirms
         // must not hang the caller (nor the cancellation of the submit).
         c.setLong(YarnConfiguration.YARN_CLIENT_APPLICATION_CLIENT_PROTOCOL_POLL_TIMEOUT_MS, SUBMIT_WAIT_MS);
-        UserGroupInformation ugi = login(c, user, principal, keytab);
+        UserGroupInformation real = login(c, user, principal, keytab);
+        // A proxy UGI carries no credentials of its own: every RPC
+        // authenticates as the real (service) user and asks the server to
+        // act as proxyUser. The FileSystem and YarnClients are built inside
+        // its doAs, so they are proxyUser's (FileSystem.newInstance: the
+        // JVM-wide cache is keyed by UGI, and a cached one might be closed
+        // under another session).
+        UserGroupInformation ugi = proxyUser == null ? real
+                : UserGroupInformation.createProxyUser(proxyUser, real);
         try {
             Session s = ugi.doAs((PrivilegedExceptionAction<Session>) () -> connect(c, ugi));
-            if (keytab != null && UserGroupInformation.isSecurityEnabled()) {
+            if (proxyUser != null) {
+                s.checkImpersonation(real.getShortUserName(), proxyUser);
+            }
+            // The keytab is the service's, not proxyUser's: an AM renewing
+            // tokens with it would fetch the service's tokens, so a proxy
+            // session leaves renewal to the ResourceManager.
+            if (keytab != null && proxyUser == null && UserGroupInformation.isSecurityEnabled()) {
                 s.principal = principal;
                 s.keytab = keytab;
             }
@@ -199,6 +242,35 @@ final class Session {
                     + " or kinit / pass the keytab of " + user);
         }
         return ugi;
+    }
+
+    /**
+     * One call to the NameNode and one to the ResourceManager as the proxy
+     * user: each server checks hadoop.proxyuser.<real>.* from its own
+     * core-site when the connection is set up, and refuses with an
+     * AuthorizationException ("User: svc is not allowed to impersonate alice").
+     */
+    private void checkImpersonation(String real, String proxyUser) throws IOException {
+        try {
+            run(() -> fs.getFileStatus(new org.apache.hadoop.fs.Path("/")));
+            run(() -> yarn.getYarnClusterMetrics());
+        } catch (Exception e) {
+            String text = String.valueOf(e.getMessage());
+            if (!text.contains("impersonate")) {
+                close();
+                if (e instanceof IOException) {
+                    throw (IOException) e;
+                }
+                throw new IOException(e);
+            }
+            close();
+            throw new ImpersonationException("the cluster does not let " + real + " act for " + proxyUser
+                    + " (" + text.split("\n")[0] + "): set hadoop.proxyuser." + real + ".hosts (this host),"
+                    + " hadoop.proxyuser." + real + ".users (or .groups, with a group of " + proxyUser + ")"
+                    + " in core-site.xml of the NameNode and ResourceManager, then run"
+                    + " `hdfs dfsadmin -refreshSuperUserGroupsConfiguration` and"
+                    + " `yarn rmadmin -refreshSuperUserGroupsConfiguration`");
+        }
     }
 
     /** The short user name Hadoop acts as (the principal's short name under Kerberos). */
