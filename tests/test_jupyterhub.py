@@ -1,0 +1,270 @@
+"""knit.jupyterhub.YarnSpawner with a real JupyterHub (PyPI) and its
+configurable-http-proxy (npm) on the local cluster.
+
+One hub for the module; alice logs in through the hub's login form (the
+dummy authenticator) and reaches her server with the browser's cookies
+(JupyterHub's OAuth through the proxy); bob's server is spawned through the
+hub's REST API with a service token.  Both run at once, each as a YARN
+application of its user; the hub restarts while they run and finds them
+again; stopping them leaves no application.
+"""
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from knit import Knit
+from knit.yarn_api import FINAL_STATES
+
+from helpers import poll, webhdfs
+
+pytest.importorskip("jupyterhub")
+pytestmark = pytest.mark.skipif(shutil.which("configurable-http-proxy") is None,
+                                reason="configurable-http-proxy (npm) is not installed: make setup")
+
+USERS = ("alice", "bob")
+PASSWORD = "knit-test-password"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def hub_env(minicluster):
+    """The servers' environment: jupyterhub's single-user server, no knit."""
+    import jupyter_server
+    import jupyterhub
+
+    return Knit.create_env(
+        env_name="knit-test-jupyterhub",
+        packages=[f"jupyterhub=={jupyterhub.__version__}",
+                  f"jupyter-server=={jupyter_server.__version__}",
+                  f"python={sys.version_info.major}.{sys.version_info.minor}"])
+
+
+@pytest.fixture(scope="module")
+def user_homes(minicluster):
+    """HDFS homes of the hub's users, made as the HDFS superuser (root)."""
+    for user in USERS:
+        assert webhdfs(minicluster, f"/user/{user}", "MKDIRS", method="PUT").ok
+        assert webhdfs(minicluster, f"/user/{user}", "SETOWNER", method="PUT",
+                       owner=user).ok
+
+
+class Hub:
+    """A JupyterHub process (and the proxy it starts) on loopback ports."""
+
+    def __init__(self, root, env_archive):
+        self.root = Path(root)
+        self.url = f"http://127.0.0.1:{_free_port()}"
+        self.token = secrets.token_hex(32)
+        self.config = self.root / "jupyterhub_config.py"
+        self.config.write_text(f"""
+import os
+c.JupyterHub.spawner_class = "knit.jupyterhub.YarnSpawner"
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = {PASSWORD!r}
+c.Authenticator.allow_all = True
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = {self.url.rsplit(':', 1)[1]}
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = {_free_port()}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{_free_port()}"
+c.JupyterHub.db_url = "sqlite:///{self.root}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = "{self.root}/cookie_secret"
+# the servers outlive a hub restart; the module's teardown stops them
+c.JupyterHub.cleanup_servers = False
+c.JupyterHub.allow_named_servers = True
+c.JupyterHub.services = [{{"name": "knit-test", "api_token": os.environ["KNIT_TEST_HUB_TOKEN"]}}]
+c.JupyterHub.load_roles = [{{"name": "knit-test", "services": ["knit-test"],
+    "scopes": ["admin:users", "admin:servers", "admin:server_state", "access:servers"]}}]
+c.YarnSpawner.environment = {env_archive!r}
+c.YarnSpawner.ip = "127.0.0.1"
+c.YarnSpawner.mem_limit = "512 M"
+c.YarnSpawner.start_timeout = 120
+c.YarnSpawner.prologue = "echo prologue ran"
+# The local cluster's DefaultContainerExecutor runs every container as the
+# NodeManagers' OS user (root here), where jupyter_server wants a flag.
+c.YarnSpawner.args = ["--allow-root"]
+""")
+        self.proc = None
+
+    def start(self):
+        env = {**os.environ, "KNIT_TEST_HUB_TOKEN": self.token}
+        self.log = open(self.root / "jupyterhub.log", "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyterhub", "-f", str(self.config)],
+            cwd=self.root, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+        def up():
+            assert self.proc.poll() is None, self.tail()
+            try:
+                return requests.get(f"{self.url}/hub/api/", timeout=5).ok
+            except requests.ConnectionError:
+                return False
+        poll(up, timeout=60)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+    def tail(self):
+        return (self.root / "jupyterhub.log").read_text(errors="replace")[-4000:]
+
+    def api(self, method, path, **kwargs):
+        r = requests.request(method, f"{self.url}/hub/api{path}", timeout=30,
+                             headers={"Authorization": f"token {self.token}"}, **kwargs)
+        return r
+
+    def server(self, user, name=""):
+        return self.api("GET", f"/users/{user}").json()["servers"].get(name)
+
+    def wait_ready(self, user, name="", timeout=150):
+        def ready():
+            assert self.proc.poll() is None, self.tail()
+            s = self.server(user, name)
+            assert s is not None, f"{user}'s server is gone:\n{self.tail()}"
+            return s if s["ready"] else None
+        return poll(ready, timeout=timeout, interval=0.5)
+
+
+def _app_state(app_id):
+    return Knit().yarn_api.state(app_id)
+
+
+@pytest.fixture(scope="module")
+def hub(minicluster, hub_env, user_homes, tmp_path_factory):
+    h = Hub(tmp_path_factory.mktemp("hub"), hub_env)
+    h.start()
+    apps = []
+    h.apps = apps
+    try:
+        yield h
+    finally:
+        # Stop what is still running, through the hub, then kill any leftover.
+        if h.proc.poll() is None:
+            for user in USERS:
+                h.api("DELETE", f"/users/{user}/server")
+        h.stop()
+        for app_id in apps:
+            if _app_state(app_id) not in FINAL_STATES:
+                Knit().yarn_api.kill(app_id)
+
+
+@pytest.fixture(scope="module")
+def alice_session(hub):
+    """alice logged in through the hub's form, as a browser would."""
+    s = requests.Session()
+    r = s.get(f"{hub.url}/hub/login", timeout=30)
+    assert r.ok
+    xsrf = s.cookies.get("_xsrf")
+    r = s.post(f"{hub.url}/hub/login", timeout=30,
+               data={"username": "alice", "password": PASSWORD, "_xsrf": xsrf})
+    assert r.ok, r.text
+    return s
+
+
+@pytest.fixture(scope="module")
+def spawned(hub, alice_session):
+    """alice's and bob's servers, spawned at once; the seconds bob's took."""
+    assert hub.api("POST", "/users/bob").status_code in (201, 409)
+    t0 = time.monotonic()
+    r = hub.api("POST", "/users/bob/server")
+    assert r.status_code in (201, 202), r.text
+    # alice asks from her browser session (the hub's spawn page)
+    r = alice_session.get(f"{hub.url}/hub/spawn/alice", timeout=60, allow_redirects=False)
+    assert r.status_code in (200, 302), r.text
+    bob = hub.wait_ready("bob")
+    seconds = time.monotonic() - t0
+    alice = hub.wait_ready("alice")
+    for s in (alice, bob):
+        hub.apps.append(s["state"]["app_id"])
+    print(f"\nbob's spawn request to a ready server: {seconds:.1f} s")
+    return {"alice": alice, "bob": bob, "seconds": seconds}
+
+
+def test_each_server_is_a_yarn_application_of_its_user(spawned):
+    k = Knit()
+    for user in USERS:
+        app_id = spawned[user]["state"]["app_id"]
+        report = k.yarn_api.status(app_id)
+        assert report["state"] == "RUNNING"
+        assert report["user"] == user
+        assert report["queue"].endswith("default")
+        assert "jupyterhub" in report["applicationTags"]
+    assert spawned["alice"]["state"]["app_id"] != spawned["bob"]["state"]["app_id"]
+
+
+def test_servers_answer_through_the_proxy(hub, spawned, alice_session):
+    # bob's with the hub's service token
+    r = requests.get(f"{hub.url}/user/bob/api/status", timeout=30,
+                     headers={"Authorization": f"token {hub.token}"})
+    assert r.ok, r.text
+    assert "started" in r.json()
+    # alice's with her login cookies: the server sends her through the
+    # hub's OAuth and back, all behind the proxy; a browser's fetch() then
+    # sends the server's _xsrf cookie back as a header, as jupyter_server
+    # wants of cookie-authenticated API calls
+    # (a page behind @authenticated: the first visit goes through the OAuth)
+    r = alice_session.get(f"{hub.url}/user/alice/files/launch_container.sh", timeout=30)
+    assert "oauth_callback" in " ".join(h.url for h in r.history), [h.url for h in r.history]
+    assert alice_session.cookies.get("jupyterhub-user-alice", path="/user/alice/")
+    xsrf = alice_session.cookies.get("_xsrf", path="/user/alice/")
+    r = alice_session.get(f"{hub.url}/user/alice/api/status", timeout=30,
+                          headers={"X-XSRFToken": xsrf or ""})
+    assert r.ok, (r.url, r.text[:500])
+    assert "started" in r.json()
+    # nobody else's cookies open it
+    r = requests.get(f"{hub.url}/user/alice/api/status", timeout=30, allow_redirects=False)
+    assert r.status_code in (302, 403)
+
+
+def test_prologue_ran_in_the_container(spawned):
+    k = Knit()
+    k.attach(spawned["bob"]["state"]["app_id"])
+    assert "prologue ran" in poll(lambda: "prologue ran" in (out := k.logs(file="stdout"))
+                                  and out, timeout=30)
+
+
+def test_hub_restart_finds_the_running_servers(hub, spawned):
+    hub.stop()
+    for user in USERS:
+        assert _app_state(spawned[user]["state"]["app_id"]) == "RUNNING"
+    hub.start()
+    for user in USERS:
+        s = hub.wait_ready(user, timeout=60)
+        assert s["state"]["app_id"] == spawned[user]["state"]["app_id"]
+    r = requests.get(f"{hub.url}/user/bob/api/status", timeout=30,
+                     headers={"Authorization": f"token {hub.token}"})
+    assert r.ok, r.text
+
+
+def test_stop_leaves_no_application(hub, spawned):
+    # the admin stops alice's server (the admin page's "stop server" calls this)
+    for user in USERS:
+        r = hub.api("DELETE", f"/users/{user}/server")
+        assert r.status_code in (202, 204), r.text
+    for user in USERS:
+        app_id = spawned[user]["state"]["app_id"]
+        poll(lambda: _app_state(app_id) in FINAL_STATES, timeout=60)
+        poll(lambda: hub.server(user) is None, timeout=60)
+    running = Knit().yarn_api.applications(states=["NEW", "NEW_SAVING", "SUBMITTED",
+                                                   "ACCEPTED", "RUNNING"])
+    mine = {a.get("id") if isinstance(a, dict) else a for a in running}
+    assert not mine & {spawned[u]["state"]["app_id"] for u in USERS}
