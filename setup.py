@@ -28,13 +28,18 @@ setup(
     extras_require={
         "dask": ["dask[distributed]>=2024.1", "bokeh>=3.1"],
         "ipyparallel": ["ipyparallel>=8.6"],
+        # knit.jupyterhub.YarnSpawner (the servers' environment needs
+        # jupyterhub and jupyter_server too, not knit)
+        "jupyterhub": ["jupyterhub>=4"],
         # SPNEGO for the REST calls on Kerberized clusters; gssapi builds from
         # source and needs the Kerberos headers (Debian: libkrb5-dev).
         "kerberos": ["requests-gssapi>=1.2"],
         # The integrations are tested against these exact releases.
         "test": ["pytest>=7", "pytest-timeout>=2", "requests-gssapi>=1.2", "dask[distributed]==2026.8.0",
                  "bokeh==3.9.2", "ipyparallel==9.2.0", "numpy", "sphinx>=7",
-                 "conda-package-handling>=2"],
+                 "conda-package-handling>=2",
+                 # knit.jupyterhub, tested with a real hub (and its npm proxy)
+                 "jupyterhub==6.1.1", "jupyter-server==2.21.1"],
         "docs": ["sphinx>=7", "numpydoc>=1.6"],
     },
     entry_points={"console_scripts": ["knit = knit.cli:main"]},

@@ -61,6 +61,8 @@ __all__ = ["YarnSpawner"]
 #: The key-value store key under which the container puts ``host:port``.
 ADDRESS_KEY = "jupyterhub-server"
 SERVICE = "jupyterhub"
+#: Container states after which the server is gone (ApplicationMaster's names).
+_ENDED = frozenset({"SUCCEEDED", "FAILED", "KILLED", "RELEASED"})
 
 
 class YarnSpawner(Spawner):
@@ -327,10 +329,22 @@ class YarnSpawner(Spawner):
             return 0
         k = await self._run(self._knit)
         state = await self._run(k.runtime_status)
-        if state not in FINAL_STATES:
+        if state in FINAL_STATES:
+            final = (await self._run(k.status)).get("finalStatus")
+            return 1 if final == "FAILED" else 0
+        if state != "RUNNING":
             return None
-        final = (await self._run(k.status)).get("finalStatus")
-        return 1 if final == "FAILED" else 0
+        # knit's ApplicationMaster outlives a container that was removed
+        # (it never quits at zero containers): the server is gone when its
+        # one container is.  JupyterHub calls stop() only for servers that
+        # poll() finds running, so the leftover application ends here.
+        containers = await self._run(k._worker_containers, SERVICE)
+        if containers and all(c.get("state") in _ENDED for c in containers):
+            self.log.warning("The container of %s's server ended; killing %s",
+                             self._log_name, k.app_id)
+            await self._run(k.kill)
+            return 1
+        return None
 
     async def stop(self, now=False):
         """Kill the server's application (its HDFS staging goes with it)."""

@@ -92,6 +92,7 @@ c.YarnSpawner.environment = {env_archive!r}
 c.YarnSpawner.ip = "127.0.0.1"
 c.YarnSpawner.mem_limit = "512 M"
 c.YarnSpawner.start_timeout = 120
+c.YarnSpawner.poll_interval = 1      # the hub asks poll() every second
 c.YarnSpawner.prologue = "echo prologue ran"
 # The local cluster's DefaultContainerExecutor runs every container as the
 # NodeManagers' OS user (root here), where jupyter_server wants a flag.
@@ -235,11 +236,31 @@ def test_servers_answer_through_the_proxy(hub, spawned, alice_session):
     assert r.status_code in (302, 403)
 
 
+def test_a_named_server_whose_container_ends_is_noticed(hub, spawned):
+    r = hub.api("POST", "/users/bob/servers/scratch")
+    assert r.status_code in (201, 202), r.text
+    s = hub.wait_ready("bob", "scratch")
+    app_id = s["state"]["app_id"]
+    hub.apps.append(app_id)
+    assert app_id != spawned["bob"]["state"]["app_id"]
+    assert Knit().yarn_api.status(app_id)["name"] == "jupyterhub bob/scratch"
+    k = Knit(proxy_user="bob")
+    k.attach(app_id)
+    k.kill_container(k.get_containers(service="jupyterhub")[0])
+    # the hub's poll() sees the application end and drops the server
+    poll(lambda: hub.server("bob", "scratch") is None, timeout=60)
+    # and stop() ends the application, which outlived its container
+    poll(lambda: _app_state(app_id) in FINAL_STATES, timeout=60)
+    # bob's other server is untouched
+    assert hub.server("bob")["ready"]
+
+
 def test_prologue_ran_in_the_container(spawned):
     k = Knit()
     k.attach(spawned["bob"]["state"]["app_id"])
-    assert "prologue ran" in poll(lambda: "prologue ran" in (out := k.logs(file="stdout"))
-                                  and out, timeout=30)
+    # the server's container (the one that is not the ApplicationMaster's)
+    poll(lambda: any("prologue ran" in text for text in k.logs(file="stdout").values()),
+         timeout=30)
 
 
 def test_hub_restart_finds_the_running_servers(hub, spawned):
