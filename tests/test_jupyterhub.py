@@ -64,8 +64,9 @@ def user_homes(minicluster):
 class Hub:
     """A JupyterHub process (and the proxy it starts) on loopback ports."""
 
-    def __init__(self, root, env_archive):
+    def __init__(self, root, env_archive, extra_config="", env=None):
         self.root = Path(root)
+        self.env = env or {}
         self.url = f"http://127.0.0.1:{_free_port()}"
         self.token = secrets.token_hex(32)
         self.config = self.root / "jupyterhub_config.py"
@@ -97,11 +98,11 @@ c.YarnSpawner.prologue = "echo prologue ran"
 # The local cluster's DefaultContainerExecutor runs every container as the
 # NodeManagers' OS user (root here), where jupyter_server wants a flag.
 c.YarnSpawner.args = ["--allow-root"]
-""")
+""" + extra_config)
         self.proc = None
 
     def start(self):
-        env = {**os.environ, "KNIT_TEST_HUB_TOKEN": self.token}
+        env = {**os.environ, **self.env, "KNIT_TEST_HUB_TOKEN": self.token}
         self.log = open(self.root / "jupyterhub.log", "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jupyterhub", "-f", str(self.config)],
@@ -143,6 +144,16 @@ c.YarnSpawner.args = ["--allow-root"]
             assert s is not None, f"{user}'s server is gone:\n{self.tail()}"
             return s if s["ready"] else None
         return poll(ready, timeout=timeout, interval=0.5)
+
+
+def _make_homes(env):
+    """HDFS homes of the hub's users, made as the HDFS superuser (the OS
+    user's principal on the secure cluster)."""
+    for user in USERS:
+        subprocess.run(["hdfs", "dfs", "-mkdir", "-p", f"/user/{user}"], env=env, check=True,
+                       capture_output=True)
+        subprocess.run(["hdfs", "dfs", "-chown", user, f"/user/{user}"], env=env, check=True,
+                       capture_output=True)
 
 
 def _app_state(app_id):
@@ -289,3 +300,40 @@ def test_stop_leaves_no_application(hub, spawned):
                                                    "ACCEPTED", "RUNNING"])
     mine = {a.get("id") if isinstance(a, dict) else a for a in running}
     assert not mine & {spawned[u]["state"]["app_id"] for u in USERS}
+
+
+def test_kerberized_cluster_two_users_at_once(secure_env, hub_env, tmp_path):
+    """The hub logs in from its principal's keytab and submits each server
+    as its user; both answer through the proxy; stopping leaves nothing."""
+    mc = secure_env
+    _make_homes(dict(os.environ))
+    h = Hub(tmp_path, hub_env, env=mc.env(), extra_config=(
+        f"c.YarnSpawner.principal = {mc.principal!r}\n"
+        f"c.YarnSpawner.keytab = {str(mc.keytab)!r}\n"))
+    h.start()
+    apps = {}
+    try:
+        for user in USERS:
+            assert h.api("POST", f"/users/{user}").status_code in (201, 409)
+            assert h.api("POST", f"/users/{user}/server").status_code in (201, 202)
+        for user in USERS:
+            apps[user] = h.wait_ready(user)["state"]["app_id"]
+        k = Knit()
+        for user in USERS:
+            report = k.yarn_api.status(apps[user])
+            assert (report["state"], report["user"]) == ("RUNNING", user)
+            r = requests.get(f"{h.url}/user/{user}/api/status", timeout=30,
+                             headers={"Authorization": f"token {h.token}"})
+            assert r.ok, r.text
+        for user in USERS:
+            assert h.api("DELETE", f"/users/{user}/server").status_code in (202, 204)
+        for user in USERS:
+            poll(lambda: k.yarn_api.state(apps[user]) in FINAL_STATES, timeout=60)
+    finally:
+        if h.proc.poll() is None:
+            for user in USERS:
+                h.api("DELETE", f"/users/{user}/server")
+        h.stop()
+        for app_id in apps.values():
+            if Knit().yarn_api.state(app_id) not in FINAL_STATES:
+                Knit().yarn_api.kill(app_id)
