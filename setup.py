@@ -39,7 +39,7 @@ setup(
                  "bokeh==3.9.2", "ipyparallel==9.2.0", "numpy", "sphinx>=7",
                  "conda-package-handling>=2",
                  # knit.jupyterhub, tested with a real hub (and its npm proxy)
-                 "jupyterhub==6.1.1", "jupyter-server==2.21.1"],
+                 "jupyterhub==6.1.1", "jupyter-server==2.21.1", "jupyterlab==4.6.6"],
         "docs": ["sphinx>=7", "numpydoc>=1.6"],
     },
     entry_points={"console_scripts": ["knit = knit.cli:main"]},

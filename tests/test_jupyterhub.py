@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -44,11 +45,13 @@ def hub_env(minicluster):
     """The servers' environment: jupyterhub's single-user server, no knit."""
     import jupyter_server
     import jupyterhub
+    import jupyterlab
 
     return Knit.create_env(
         env_name="knit-test-jupyterhub",
         packages=[f"jupyterhub=={jupyterhub.__version__}",
                   f"jupyter-server=={jupyter_server.__version__}",
+                  f"jupyterlab=={jupyterlab.__version__}",
                   f"python={sys.version_info.major}.{sys.version_info.minor}"])
 
 
@@ -88,8 +91,8 @@ c.JupyterHub.cleanup_servers = False
 c.JupyterHub.allow_named_servers = True
 c.JupyterHub.services = [{{"name": "knit-test", "api_token": os.environ["KNIT_TEST_HUB_TOKEN"]}}]
 c.JupyterHub.load_roles = [{{"name": "knit-test", "services": ["knit-test"],
-    "scopes": ["admin:users", "admin:servers", "admin:server_state", "access:servers"]}}]
-c.YarnSpawner.environment = {env_archive!r}
+    "scopes": ["admin:users", "admin:servers", "admin:server_state", "access:servers", "tokens"]}}]
+c.YarnSpawner.knit_environment = {env_archive!r}
 c.YarnSpawner.ip = "127.0.0.1"
 c.YarnSpawner.mem_limit = "512 M"
 c.YarnSpawner.start_timeout = 120
@@ -98,6 +101,9 @@ c.YarnSpawner.prologue = "echo prologue ran"
 # The local cluster's DefaultContainerExecutor runs every container as the
 # NodeManagers' OS user (root here), where jupyter_server wants a flag.
 c.YarnSpawner.args = ["--allow-root"]
+# JupyterHub's own meaning of `environment` (a dict) still holds: here it
+# lets the Chromium test open alice's server with a short-lived token.
+c.YarnSpawner.environment = {{"JUPYTERHUB_ALLOW_TOKEN_IN_URL": "1"}}
 """ + extra_config)
         self.proc = None
 
@@ -247,6 +253,39 @@ def test_servers_answer_through_the_proxy(hub, spawned, alice_session):
     assert r.status_code in (302, 403)
 
 
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed: make setup")
+def test_jupyterlab_opens_in_chromium(hub, spawned, tmp_path):
+    # A token of alice's that lives two minutes, in a 0600 page that sends
+    # Chromium on (never on a command line); the server turns it into a cookie.
+    r = hub.api("POST", "/users/alice/tokens",
+                json={"expires_in": 120, "note": "knit test screenshot",
+                      "scopes": ["access:servers!user=alice"]})
+    assert r.ok, r.text
+    page = tmp_path / "go.html"
+    fd = os.open(page, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f'<meta http-equiv="refresh" content="0; url={hub.url}/user/alice/lab'
+                f'?token={r.json()["token"]}">')
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "jupyterhub-lab.png"
+    shot.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="knit-chromium-") as profile:
+        proc = subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", f"--user-data-dir={profile}", "--window-size=1200,800",
+             "--virtual-time-budget=20000", f"--screenshot={shot}", "--dump-dom",
+             page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # JupyterLab's shell rendered (the page's script ran against the server)
+    assert "jp-LabShell" in proc.stdout, proc.stdout[-2000:]
+    assert shot.exists() and shot.stat().st_size > 10000
+
+
 def test_a_named_server_whose_container_ends_is_noticed(hub, spawned):
     r = hub.api("POST", "/users/bob/servers/scratch")
     assert r.status_code in (201, 202), r.text
@@ -337,3 +376,13 @@ def test_kerberized_cluster_two_users_at_once(secure_env, hub_env, tmp_path):
         for app_id in apps.values():
             if Knit().yarn_api.state(app_id) not in FINAL_STATES:
                 Knit().yarn_api.kill(app_id)
+
+
+@pytest.mark.unit
+def test_environment_is_a_knit_environment_or_variables():
+    from knit.jupyterhub import YarnSpawner
+
+    s = YarnSpawner(environment="notebook")
+    assert (s.knit_environment, s.environment) == ("notebook", {})
+    s = YarnSpawner(environment={"A": "1"})
+    assert (s.knit_environment, s.environment) == (None, {"A": "1"})
