@@ -67,7 +67,7 @@ def user_homes(minicluster):
 class Hub:
     """A JupyterHub process (and the proxy it starts) on loopback ports."""
 
-    def __init__(self, root, env_archive, extra_config="", env=None):
+    def __init__(self, root, env_archive, extra_config="", env=None, internal_ssl=False):
         self.root = Path(root)
         self.env = env or {}
         self.url = f"http://127.0.0.1:{_free_port()}"
@@ -83,7 +83,7 @@ c.JupyterHub.ip = "127.0.0.1"
 c.JupyterHub.port = {self.url.rsplit(':', 1)[1]}
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = {_free_port()}
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{_free_port()}"
+c.ConfigurableHTTPProxy.api_url = "{'https' if internal_ssl else 'http'}://127.0.0.1:{_free_port()}"
 c.JupyterHub.db_url = "sqlite:///{self.root}/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = "{self.root}/cookie_secret"
 # the servers outlive a hub restart; the module's teardown stops them
@@ -386,3 +386,29 @@ def test_environment_is_a_knit_environment_or_variables():
     assert (s.knit_environment, s.environment) == ("notebook", {})
     s = YarnSpawner(environment={"A": "1"})
     assert (s.knit_environment, s.environment) == (None, {"A": "1"})
+
+
+def test_internal_ssl(minicluster, hub_env, user_homes, tmp_path):
+    """With JupyterHub's internal SSL, the server's key, certificate and CA
+    travel with its application and the hub reaches it over https."""
+    h = Hub(tmp_path, hub_env, internal_ssl=True, extra_config=(
+        "c.JupyterHub.internal_ssl = True\n"
+        f"c.JupyterHub.internal_certs_location = {str(tmp_path / 'certs')!r}\n"))
+    h.start()
+    app_id = None
+    try:
+        assert h.api("POST", "/users/bob").status_code in (201, 409)
+        assert h.api("POST", "/users/bob/server").status_code in (201, 202)
+        app_id = h.wait_ready("bob")["state"]["app_id"]
+        r = requests.get(f"{h.url}/user/bob/api/status", timeout=30,
+                         headers={"Authorization": f"token {h.token}"})
+        assert r.ok, r.text
+        assert "/user/bob/ => https://127.0.0.1:" in h.tail()
+        assert h.api("DELETE", "/users/bob/server").status_code in (202, 204)
+        poll(lambda: _app_state(app_id) in FINAL_STATES, timeout=60)
+    finally:
+        if h.proc.poll() is None:
+            h.api("DELETE", "/users/bob/server")
+        h.stop()
+        if app_id and _app_state(app_id) not in FINAL_STATES:
+            Knit().yarn_api.kill(app_id)
