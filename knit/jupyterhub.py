@@ -173,14 +173,17 @@ class YarnSpawner(Spawner):
     def _key(self):
         return (self.user.name, self.name, self.principal, self.keytab)
 
-    def _knit(self):
-        """The Knit acting for this spawner's user (attached to its application)."""
+    def _new_knit(self):
         if bool(self.principal) != bool(self.keytab):
             raise KnitValueError("c.YarnSpawner.principal and c.YarnSpawner.keytab go together: "
                                  "set both, or neither (a ticket cache then)")
+        return Knit(proxy_user=self.user.name, principal=self.principal, keytab=self.keytab)
+
+    def _knit(self):
+        """The Knit acting for this spawner's user (attached to its application)."""
         k = self._knits.get(self._key())
         if k is None or k.app_id != self.app_id:
-            k = Knit(proxy_user=self.user.name, principal=self.principal, keytab=self.keytab)
+            k = self._new_knit()
             if self.app_id:
                 k.attach(self.app_id)
             type(self)._knits[self._key()] = k
@@ -279,7 +282,7 @@ class YarnSpawner(Spawner):
     def _submit(self):
         spec = self.build_spec()
         # A new Knit per application: a Knit follows one application.
-        k = Knit(proxy_user=self.user.name, principal=self.principal, keytab=self.keytab)
+        k = self._new_knit()
         self.app_id = k.submit(spec, wait=False)
         type(self)._knits[self._key()] = k
         return k

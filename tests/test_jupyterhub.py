@@ -412,3 +412,13 @@ def test_internal_ssl(minicluster, hub_env, user_homes, tmp_path):
         h.stop()
         if app_id and _app_state(app_id) not in FINAL_STATES:
             Knit().yarn_api.kill(app_id)
+
+
+@pytest.mark.unit
+def test_principal_without_keytab_is_refused_naming_both():
+    from knit.exceptions import KnitValueError
+    from knit.jupyterhub import YarnSpawner
+
+    s = YarnSpawner(principal="jupyterhub@EXAMPLE.COM")
+    with pytest.raises(KnitValueError, match=r"c.YarnSpawner.principal and c.YarnSpawner.keytab"):
+        s._new_knit()
