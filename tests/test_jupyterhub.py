@@ -10,6 +10,7 @@ again; stopping them leaves no application.
 """
 import os
 import secrets
+import signal
 import shutil
 import socket
 import subprocess
@@ -22,6 +23,7 @@ import pytest
 import requests
 
 from knit import Knit
+from knit.exceptions import YARNConnectionError
 from knit.yarn_api import FINAL_STATES
 
 from helpers import poll, webhdfs
@@ -130,6 +132,15 @@ c.YarnSpawner.environment = {{"JUPYTERHUB_ALLOW_TOKEN_IN_URL": "1"}}
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        # A hub that died (or was killed) leaves its proxy running: JupyterHub
+        # keeps the proxy's pid in its working directory.
+        pid_file = self.root / "jupyterhub-proxy.pid"
+        if pid_file.exists():
+            try:
+                os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+            except (ValueError, ProcessLookupError):
+                pass
+            pid_file.unlink(missing_ok=True)
         self.log.close()
 
     def tail(self):
@@ -296,7 +307,12 @@ def test_a_named_server_whose_container_ends_is_noticed(hub, spawned):
     assert Knit().yarn_api.status(app_id)["name"] == "jupyterhub bob/scratch"
     k = Knit(proxy_user="bob")
     k.attach(app_id)
-    k.kill_container(k.get_containers(service="jupyterhub")[0])
+    try:
+        k.kill_container(k.get_containers(service="jupyterhub")[0])
+    except YARNConnectionError:
+        # the hub's poll() (every second) may see the container gone and end
+        # the application before the ApplicationMaster has answered us
+        pass
     # the hub's poll() sees the application end and drops the server
     poll(lambda: hub.server("bob", "scratch") is None, timeout=60)
     # and stop() ends the application, which outlived its container
