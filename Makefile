@@ -12,6 +12,8 @@ JAVA_SOURCES := $(shell find java_src -name '*.java')
 setup: $(VENV)/.installed $(JAR)
 	@# Headless Chromium renders the notebook views in the tests (Debian's package).
 	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
+	@# JupyterHub's proxy, for the YarnSpawner tests (npm; node is on the machine).
+	command -v configurable-http-proxy >/dev/null || npm install -g configurable-http-proxy@5.3.0
 	@# MIT Kerberos for `knit minicluster start --secure` (a real KDC), and the
 	@# headers the knit[kerberos] extra (gssapi) builds against.  The packages'
 	@# own /etc/krb5.conf is never used: the secure cluster writes its own.

@@ -96,6 +96,9 @@ setup(
     extras_require={
         "dask": ["dask[distributed]>=2024.1", "bokeh>=3.1"],
         "ipyparallel": ["ipyparallel>=8.6"],
+        # knit.jupyterhub.YarnSpawner (the servers' environment needs
+        # jupyterhub and jupyter_server too, not knit)
+        "jupyterhub": ["jupyterhub>=4"],
         # SPNEGO for the REST calls on Kerberized clusters; gssapi builds from
         # source and needs the Kerberos headers (Debian: libkrb5-dev).
         "kerberos": ["requests-gssapi>=1.2"],
@@ -109,7 +112,9 @@ setup(
                  "ipywidgets==8.1.9",
                  # knit.dask_gateway's tests: the real server (its Go proxy is in
                  # the wheel; [local] brings sqlalchemy) and client.
-                 "dask-gateway-server[local]==2026.3.0", "dask-gateway==2026.3.0"],
+                 "dask-gateway-server[local]==2026.3.0", "dask-gateway==2026.3.0",
+                 # knit.jupyterhub, tested with a real hub (and its npm proxy)
+                 "jupyterhub==6.1.1", "jupyter-server==2.21.1", "jupyterlab==4.6.6"],
         "docs": ["sphinx>=7", "numpydoc>=1.6", "pydata-sphinx-theme>=0.15"],
     },
     entry_points={"console_scripts": ["knit = knit.cli:main"]},
