@@ -73,13 +73,56 @@ def megabytes(name, value):
                              f"count), got {value!r}") from None
 
 
-def worker_args(vcores, memory_mb):
-    """The ``dask-worker`` options shared by every knit worker container."""
+def worker_args(vcores, memory_mb, extra=""):
+    """The ``dask-worker`` options shared by every knit worker container
+    (``extra``: more options, already quoted for the shell)."""
     return (f"--nthreads {vcores} --memory-limit {worker_memory_limit(memory_mb * MIB)} "
-            f"--no-dashboard --death-timeout 60 --local-directory \"$PWD/dask-scratch\"")
+            f"--no-dashboard --death-timeout 60 --local-directory \"$PWD/dask-scratch\""
+            + (f" {extra}" if extra else ""))
 
 
-def worker_script(python, vcores, memory_mb):
+def worker_options(worker_class=None, options=None):
+    """``dask worker`` command-line options for a worker class and options
+    given as keywords (dask-yarn's ``worker_class`` and ``worker_options``).
+
+    A keyword is the flag of the same name (``death_timeout`` is
+    ``--death-timeout``); True and False are ``--flag`` and ``--no-flag``,
+    a mapping (``resources``) is ``"K=V K=V"``.
+
+    Examples
+    --------
+    >>> worker_options("dask.distributed.Nanny", {"resources": {"FOO": 1, "GPU": 2}})
+    "--resources 'FOO=1 GPU=2'"
+    >>> worker_options("mylib.GPUWorker")
+    '--worker-class mylib.GPUWorker'
+    >>> worker_options("dask.distributed.Worker")
+    '--no-nanny'
+
+    >>> worker_options(options={"nanny": False})
+    '--no-nanny'
+    """
+    words = []
+    # dask-yarn's worker_class is the process it starts: a Nanny (dask's
+    # default, which runs a Worker), a Worker without one, or a class of
+    # the user's; `dask worker --worker-class` names what the nanny runs.
+    if worker_class in ("dask.distributed.Worker", "distributed.Worker"):
+        words.append("--no-nanny")
+    elif worker_class and worker_class not in ("dask.distributed.Nanny", "distributed.Nanny"):
+        words += ["--worker-class", str(worker_class)]
+    for key, value in (options or {}).items():
+        flag = "--" + str(key).replace("_", "-")
+        if value is True:
+            words.append(flag)
+        elif value is False:
+            words.append("--no-" + flag[2:])
+        elif isinstance(value, dict):
+            words += [flag, " ".join(f"{k}={v}" for k, v in value.items())]
+        else:
+            words += [flag, str(value)]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def worker_script(python, vcores, memory_mb, extra=""):
     """A worker container's script: wait for the scheduler's address, then serve.
 
     Its Dask name is its tag (a worker the cluster object asked for by
@@ -90,7 +133,7 @@ def worker_script(python, vcores, memory_mb):
             f"{ADDRESS_WAIT} s' >&2; exit 1; }}\n"
             f"exec {python} -m distributed.cli.dask_worker \"$addr\" "
             f"--name \"${{KNIT_CONTAINER_TAG:-$KNIT_SERVICE-$KNIT_INSTANCE}}\" "
-            f"{worker_args(vcores, memory_mb)}\n")
+            f"{worker_args(vcores, memory_mb, extra)}\n")
 
 
 def scheduler_script(python, idle_timeout=None):
@@ -131,7 +174,8 @@ def driver_script(python, script, args=()):
 def cluster_spec(*, python, deploy_mode, n_workers, worker_memory_mb, worker_vcores,
                  worker_gpus=0, node_label=None, env=None, scheduler_memory_mb=1024,
                  scheduler_vcores=1, max_restarts=3, name="dask", queue="default", tags=(),
-                 driver=None, driver_args=(), driver_memory_mb=1024, driver_vcores=1):
+                 driver=None, driver_args=(), driver_memory_mb=1024, driver_vcores=1,
+                 worker_env=None, worker_extra=""):
     """The application spec of a Dask cluster (and its driver script, if any).
 
     Parameters
@@ -159,7 +203,8 @@ def cluster_spec(*, python, deploy_mode, n_workers, worker_memory_mb, worker_vco
             resources=Resources(memory=scheduler_memory_mb, vcores=scheduler_vcores),
             files={PUBLISH_FILE: File(publish)})
     services[WORKER] = Service(
-        worker_script(python, worker_vcores, worker_memory_mb), instances=n_workers,
+        worker_script(python, worker_vcores, worker_memory_mb, worker_extra),
+        instances=n_workers, env=dict(worker_env or {}),
         max_restarts=max_restarts, environment=env, node_label=node_label,
         resources=Resources(memory=worker_memory_mb, vcores=worker_vcores, gpus=worker_gpus))
     if driver is not None:

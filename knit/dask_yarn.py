@@ -50,8 +50,11 @@ class _YARNApp:
     """The one knit application behind a cluster, started with its first worker."""
 
     def __init__(self, knit, command, env, memory_mb, vcores, queue, app_name, max_restarts,
-                 detach=False, gpus=0, node_label=None, spec=None, service=None, tags=None):
+                 detach=False, gpus=0, node_label=None, spec=None, service=None, tags=None,
+                 envvars=None):
         self.knit = knit
+        #: Environment variables of the worker containers (local mode).
+        self.envvars = dict(envvars or {})
         self.detach = detach
         #: A cluster of services (remote mode, or attached to a running
         #: application): the spec to submit, if not running yet; workers are
@@ -87,6 +90,7 @@ class _YARNApp:
                     virtual_cores=self.vcores, env=self.env or False, queue=self.queue,
                     app_name=self.app_name, max_restarts=self.max_restarts,
                     gpus=self.gpus, node_label=self.node_label, tags=self.tags,
+                    envvars=self.envvars or None,
                     # Workers come and go (scale, adapt, retirement); the
                     # application lives until the cluster closes.
                     keep_alive=True, detach=self.detach)
@@ -222,11 +226,11 @@ class YARNWorker(ProcessInterface):
         await super().close()
 
 
-def _worker_command(python, vcores, memory_mb):
+def _worker_command(python, vcores, memory_mb, extra=""):
     """The ``dask worker`` command of a local-mode container; ``{scheduler}``
     is filled in once the scheduler listens."""
     return (f"{python} -m distributed.cli.dask_worker {{scheduler}} "
-            f"--name $KNIT_CONTAINER_TAG {services.worker_args(vcores, memory_mb)}")
+            f"--name $KNIT_CONTAINER_TAG {services.worker_args(vcores, memory_mb, extra)}")
 
 
 class _WorkerProcesses(dict):
@@ -241,6 +245,10 @@ class _WorkerProcesses(dict):
         if isinstance(key, (int, slice)) and not isinstance(key, bool):
             return self._cluster.worker_containers[key]
         return super().__getitem__(key)
+
+    def __call__(self):
+        """dask-yarn's ``cluster.workers()``: the running workers' container ids."""
+        return self._cluster.worker_containers
 
 
 class DaskYARNCluster(SpecCluster):
@@ -301,6 +309,16 @@ class DaskYARNCluster(SpecCluster):
         and ``knit_kwargs``.
     asynchronous : bool
         Use from async code (``await DaskYARNCluster(...)``).
+    python : str, optional
+        Without ``env``: the Python of the worker (and scheduler) containers,
+        an interpreter already on every node (default: this process's path).
+    worker_env : dict, optional
+        Environment variables of the worker containers.
+    worker_class, worker_options : str, dict, optional
+        ``dask worker``'s ``--worker-class`` and options by name
+        (``{"resources": {"GPU": 1}}`` is ``--resources 'GPU=1'``).
+    scheduler_port, dashboard_address : int, str, optional
+        The local scheduler's port (0: any) and dashboard address.
     autodetect, packages, ip, channels, conda_pars
         knit 0.2's keywords: ``autodetect`` for the :class:`~knit.Knit`;
         ``packages`` (and ``channels``, ``conda_pars``) build an
@@ -335,7 +353,9 @@ class DaskYARNCluster(SpecCluster):
                  knit=None, asynchronous=False, loop=None, autodetect=True, packages=None,
                  ip=None, channels=None, conda_pars=None, detach=False, worker_gpus=None,
                  node_label=None, deploy_mode=None, scheduler_memory=None,
-                 scheduler_vcores=None, tags=None, **knit_kwargs):
+                 scheduler_vcores=None, tags=None, python=None, worker_env=None,
+                 worker_class=None, worker_options=None, scheduler_port=0,
+                 dashboard_address=None, **knit_kwargs):
         if env is None and packages:
             # Before the defaults: packages given here beat a configured environment.
             env = _dask_env(packages, channels, conda_pars)
@@ -365,7 +385,8 @@ class DaskYARNCluster(SpecCluster):
         # of the event loop (which only logs it).
         env = resolve_env(env) if env is not None else None
         self.knit = knit or Knit(autodetect=autodetect, **knit_kwargs)
-        self._python = "$PYTHON_BIN" if env else shlex.quote(sys.executable)
+        self._python = "$PYTHON_BIN" if env else (python or shlex.quote(sys.executable))
+        extra = services.worker_options(worker_class, worker_options)
         spec = None
         if deploy_mode == "remote":
             if not isinstance(scheduler_vcores, int) or scheduler_vcores < 1:
@@ -377,18 +398,20 @@ class DaskYARNCluster(SpecCluster):
                 worker_gpus=worker_gpus, node_label=node_label, env=env,
                 scheduler_memory_mb=services.megabytes("scheduler_memory", scheduler_memory),
                 scheduler_vcores=scheduler_vcores, max_restarts=max_restarts,
-                name=app_name, queue=queue, tags=tags or ())
-        command = _worker_command(self._python, worker_vcores, memory_mb)
+                name=app_name, queue=queue, tags=tags or (), worker_env=worker_env,
+                worker_extra=extra)
+        command = _worker_command(self._python, worker_vcores, memory_mb, extra)
         app = _YARNApp(self.knit, command, env, memory_mb, worker_vcores, queue,
                        app_name, max_restarts, detach=detach, gpus=worker_gpus,
-                       node_label=node_label, spec=spec, tags=tags)
+                       node_label=node_label, spec=spec, tags=tags, envvars=worker_env)
         self._init_cluster(app, deploy_mode, owned=not detach, workers={},
-                           host=scheduler_host or ip, asynchronous=asynchronous, loop=loop)
+                           host=scheduler_host or ip, asynchronous=asynchronous, loop=loop,
+                           port=scheduler_port, dashboard_address=dashboard_address)
         if n_workers:
             self.scale(n_workers)
 
     def _init_cluster(self, app, deploy_mode, owned, workers, host=None, asynchronous=False,
-                      loop=None, publish=False):
+                      loop=None, publish=False, port=0, dashboard_address=None):
         """The part of construction shared with :meth:`from_application_id`."""
         self.deploy_mode = deploy_mode
         self._app = app
@@ -408,7 +431,8 @@ class DaskYARNCluster(SpecCluster):
         else:
             host = host or routable_ip(urlsplit(self.knit.yarn_api.rm_url).hostname)
             scheduler = {"cls": Scheduler, "options": {
-                "host": host, "port": 0, "dashboard_address": f"{host}:0"}}
+                "host": host, "port": port or 0,
+                "dashboard_address": dashboard_address or f"{host}:0"}}
         super().__init__(workers=workers, scheduler=scheduler, worker=worker,
                          asynchronous=asynchronous, loop=loop, name="DaskYARNCluster",
                          shutdown_on_close=owned or deploy_mode == "local")
@@ -746,7 +770,10 @@ class DaskYARNCluster(SpecCluster):
         """Container ids of the running workers, in worker-name order."""
         if self.knit.app_id is None:
             return []
-        running = [c for c in self.knit._worker_containers() if c.get("state") == "RUNNING"]
+        # Of the worker service only: in remote mode the scheduler runs in a
+        # container of the application too.
+        running = [c for c in self.knit._worker_containers(service=self._app.service)
+                   if c.get("state") == "RUNNING"]
         return [c["id"] for c in sorted(running, key=lambda c: str(c.get("tag")))]
 
     @property
@@ -901,3 +928,11 @@ def _dask_env(packages, channels=None, conda_pars=None):
     digest = hashlib.sha1(repr((sorted(wanted), channels)).encode()).hexdigest()[:10]
     return create_env(f"dask-{digest}", packages=wanted, channels=channels,
                       conda_pars=conda_pars)
+
+
+def __getattr__(name):
+    # dask-yarn's class, from its own module (it imports this one).
+    if name == "YarnCluster":
+        from .dask_yarn_api import YarnCluster
+        return YarnCluster
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -43,7 +43,9 @@ def test_basic_remote_then_from_application_id(dask_env):
         with Client(cluster) as client:
             assert client.submit(inc, 10).result() == 11
             client.get_versions(check=True)
-            resources = client.run(lambda dask_worker: dask_worker.total_resources)
+            # dask-yarn read dask_worker.total_resources; distributed now
+            # keeps it in the worker's state.
+            resources = client.run(lambda dask_worker: dask_worker.state.total_resources)
             assert {"FOO": 1} in list(resources.values())
         poll(lambda: len(cluster.workers()) == 2, timeout=60)
 
