@@ -53,7 +53,7 @@ from traitlets import Dict, Integer, Unicode
 
 from .core import Knit
 from .exceptions import KnitValueError
-from .spec import ApplicationSpec, File, Master, Resources, Service
+from .spec import ApplicationSpec, File, Master, Resources, Service, localize_files
 from .yarn_api import FINAL_STATES
 
 __all__ = ["YarnClusterConfig", "YarnBackend"]
@@ -154,15 +154,8 @@ class YarnBackend(DBBackendBase):
                 self._knits.popitem(last=False)
 
     def _files(self, cluster, cert_path, key_path):
-        files = {}
-        for name, value in cluster.config.localize_files.items():
-            try:
-                files[name] = File.from_dict(value, f"localize_files[{name!r}]")
-            except (TypeError, KnitValueError) as e:
-                raise KnitValueError(
-                    f"c.YarnClusterConfig.localize_files[{name!r}] = {value!r}: {e}; give a path, "
-                    f"an hdfs:// URI or {{'source': ...}}, e.g. "
-                    f"{{'environment': 'hdfs:///envs/dask.tar.gz'}}") from None
+        files = localize_files(cluster.config.localize_files, "c.YarnClusterConfig.localize_files",
+                               "hdfs:///envs/dask.tar.gz")
         files["dask.crt"], files["dask.pem"] = File(cert_path), File(key_path)
         return files
 

@@ -53,7 +53,7 @@ from traitlets import Dict, Integer, Unicode, Union, default, validate
 
 from .core import Knit
 from .exceptions import KnitException, KnitValueError, YARNTimeoutError
-from .spec import ApplicationSpec, File, Master, Resources, Service
+from .spec import ApplicationSpec, File, Master, Resources, Service, localize_files
 from .yarn_api import FINAL_STATES
 
 __all__ = ["YarnSpawner"]
@@ -230,15 +230,8 @@ class YarnSpawner(Spawner):
         script = self.script_template.format(prologue=self.prologue,
                                              singleuser_command=self.singleuser_command,
                                              epilogue=self.epilogue)
-        files = {}
-        for name, value in self.localize_files.items():
-            try:
-                files[name] = File.from_dict(value, f"localize_files[{name!r}]")
-            except (TypeError, KnitValueError) as e:
-                raise KnitValueError(
-                    f"c.YarnSpawner.localize_files[{name!r}] = {value!r}: {e}; give a path, "
-                    f"an hdfs:// URI or {{'source': ...}}, e.g. "
-                    f"{{'environment': 'hdfs:///envs/notebook.tar.gz'}}") from None
+        files = localize_files(self.localize_files, "c.YarnSpawner.localize_files",
+                               "hdfs:///envs/notebook.tar.gz")
         files.update(self._cert_files or {})
         env = self.get_env()
         # Set by the script with the port it picked (the hub knows none yet).

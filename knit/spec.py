@@ -288,6 +288,27 @@ _SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 
 
 @dataclass
+def localize_files(files, setting, example):
+    """``{link name: File}`` from a service configuration's ``localize_files``
+    (skein's and yarnspawner's: a path, an ``hdfs://`` URI or a dict with
+    ``source``), or an error that names ``setting`` and shows ``example``.
+
+    Examples
+    --------
+    >>> localize_files({'env': 'hdfs:///envs/e.tar.gz'}, 'c.X.localize_files', 'env.tar.gz')
+    {'env': File(source='hdfs:///envs/e.tar.gz', type='archive')}
+    """
+    out = {}
+    for name, value in files.items():
+        try:
+            out[name] = File.from_dict(value, f"localize_files[{name!r}]")
+        except (TypeError, KnitValueError) as e:
+            raise KnitValueError(
+                f"{setting}[{name!r}] = {value!r}: {e}; give a path, an hdfs:// URI or "
+                f"{{'source': ...}}, e.g. {{'environment': {example!r}}}") from None
+    return out
+
+
 class Service:
     """One service: a shell script on ``instances`` like containers.
 
