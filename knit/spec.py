@@ -287,7 +287,6 @@ class File:
 _SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 
 
-@dataclass
 def localize_files(files, setting, example):
     """``{link name: File}`` from a service configuration's ``localize_files``
     (skein's and yarnspawner's: a path, an ``hdfs://`` URI or a dict with
@@ -309,6 +308,7 @@ def localize_files(files, setting, example):
     return out
 
 
+@dataclass
 class Service:
     """One service: a shell script on ``instances`` like containers.
 
