@@ -2,6 +2,7 @@
 import hashlib
 import json
 import os
+import subprocess
 import time
 
 import requests
@@ -16,6 +17,18 @@ def poll(predicate, timeout=60, interval=0.2):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def stop_process(proc, timeout=60):
+    """SIGTERM ``proc`` (a subprocess.Popen) and wait for it; SIGKILL it if
+    it has not ended within ``timeout`` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def finished(k, timeout=120):

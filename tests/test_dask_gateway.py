@@ -21,10 +21,10 @@ import zipfile
 import pytest
 import requests
 
-from helpers import poll
+from helpers import poll, stop_process
 from knit.conf import find_conf_dir, read_site_files, settings_from
 from knit.web_security import rest_options
-from knit.yarn_api import YARNAPI
+from knit.yarn_api import ACTIVE_STATES, YARNAPI
 
 dask_gateway = pytest.importorskip("dask_gateway")
 pytest.importorskip("dask_gateway_server")
@@ -136,15 +136,9 @@ class GatewayServer:
                 if a["name"] == "dask-gateway" and a["id"] not in self.before]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 60)
         self._out.close()
-        for app in self.apps(states=["NEW", "NEW_SAVING", "SUBMITTED", "ACCEPTED", "RUNNING"]):
+        for app in self.apps(states=list(ACTIVE_STATES)):
             with contextlib.suppress(Exception):
                 self.rest.kill(app["id"])
 

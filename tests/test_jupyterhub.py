@@ -26,7 +26,7 @@ from knit import Knit
 from knit.exceptions import YARNConnectionError
 from knit.yarn_api import FINAL_STATES
 
-from helpers import poll, webhdfs
+from helpers import poll, stop_process, webhdfs
 
 pytest.importorskip("jupyterhub")
 pytestmark = pytest.mark.skipif(shutil.which("configurable-http-proxy") is None,
@@ -125,13 +125,8 @@ c.YarnSpawner.environment = {{"JUPYTERHUB_ALLOW_TOKEN_IN_URL": "1"}}
         poll(up, timeout=60)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop_process(self.proc, 30)
         # A hub that died (or was killed) leaves its proxy running: JupyterHub
         # keeps the proxy's pid in its working directory.
         pid_file = self.root / "jupyterhub-proxy.pid"

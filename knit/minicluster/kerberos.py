@@ -222,12 +222,7 @@ class Kdc:
                 script.append(f"addprinc -randkey {self.principal(name)}")
             script.append(f"ktadd -k {self.keytab(kind)} -norandkey "
                           + " ".join(self.principal(n) for n in names))
-        script.append(f"addprinc -randkey {self.user_principal}")
-        if self.ticket_lifetime:
-            script.append(f'modprinc -maxlife "{_duration(self.ticket_lifetime)}" '
-                          f'-maxrenewlife "{_duration(2 * self.ticket_lifetime)}" '
-                          f"{self.user_principal}")
-        script.append(f"ktadd -k {self.user_keytab} -norandkey {self.user_principal}")
+        script += self._user_script(self.user_principal, self.user_keytab)
         self._run([_tool("kadmin.local"), "-r", REALM], stdin="\n".join(script) + "\nquit\n")
         for keytab in self.keytabs.glob("*.keytab"):
             keytab.chmod(0o600)
@@ -241,18 +236,23 @@ class Kdc:
                              else (self.user_keytab, self.user_principal))
         self._run([_tool("kinit"), "-kt", str(keytab), principal], env=env)
 
+    def _user_script(self, principal, keytab):
+        """kadmin.local lines for a user's principal with the cluster's
+        ticket lifetimes, and its keytab."""
+        script = [f"addprinc -randkey {principal}"]
+        if self.ticket_lifetime:
+            script.append(f'modprinc -maxlife "{_duration(self.ticket_lifetime)}" '
+                          f'-maxrenewlife "{_duration(2 * self.ticket_lifetime)}" {principal}')
+        script.append(f"ktadd -k {keytab} -norandkey {principal}")
+        return script
+
     def add_user(self, name):
         """A principal ``name@REALM`` and its keytab (``keytabs/<name>.keytab``),
         with the OS user's ticket lifetime; kept if it exists."""
         keytab = self.keytab(name)
         if keytab.exists():
             return keytab
-        script = [f"addprinc -randkey {self.principal(name)}"]
-        if self.ticket_lifetime:
-            script.append(f'modprinc -maxlife "{_duration(self.ticket_lifetime)}" '
-                          f'-maxrenewlife "{_duration(2 * self.ticket_lifetime)}" '
-                          f"{self.principal(name)}")
-        script.append(f"ktadd -k {keytab} -norandkey {self.principal(name)}")
+        script = self._user_script(self.principal(name), keytab)
         self._run([_tool("kadmin.local"), "-r", REALM], stdin="\n".join(script) + "\nquit\n")
         keytab.chmod(0o600)
         return keytab
